@@ -1,0 +1,277 @@
+"""`model.yaml`: the contract between physicists' tools and trigformer.
+
+Every key except `name` has a default. Validation errors become one `ConfigError` naming the key (dotted path) and,
+where the key appears in the file, its YAML line. Nothing is written before validation passes.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
+
+
+class ConfigError(Exception):
+    """A model.yaml problem; `str()` is the one-line message shown to the user."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, validate_default=True)
+
+
+class DataConfig(_Section):
+    source: Literal["synthetic", "hls4ml_jets"] = "synthetic"
+    path: str | list[str] | None = None
+    n_particles: int = Field(16, ge=2, le=150)
+    features: list[str] = Field(default_factory=lambda: ["pt_rel", "eta_rel", "phi_rel"], min_length=1)
+    n_train: int = Field(40000, ge=10)
+    n_test: int = Field(10000, ge=10)
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, v: list[str]) -> list[str]:
+        for f in v:
+            if f not in FEATURES:
+                raise ValueError(f"unknown feature {f!r}; available: {', '.join(FEATURES)}")
+        if len(set(v)) != len(v):
+            raise ValueError("features must not repeat")
+        return v
+
+
+class ModelConfig(_Section):
+    embed_dim: int = Field(16, ge=1, le=256)
+    num_heads: int = Field(2, ge=1, le=16)
+    key_dim: int = Field(8, ge=1, le=128)
+    num_blocks: int = Field(2, ge=1, le=8)
+    ffn_dim: int = Field(32, ge=1, le=512)
+    norm: Literal["layernorm", "none"] = "layernorm"
+    pooling: Literal["mean", "max"] = "mean"
+    activation: Literal["relu", "linear"] = "relu"
+    classes: list[str] = Field(default_factory=lambda: ["g", "q", "W", "Z", "t"], min_length=2)
+
+
+class QuantConfig(_Section):
+    weight_bits: int = Field(8, ge=2, le=16)
+    weight_int_bits: int = Field(0, ge=0, le=8)
+    act_bits: int = Field(10, ge=2, le=24)
+    act_int_bits: int = Field(4, ge=0, le=16)
+    softmax_table_size: int = Field(1024, ge=16, le=65536)
+    # Added keys (defaults documented in the README):
+    input_bits: int = Field(12, ge=2, le=24)
+    input_int_bits: int = Field(1, ge=0, le=16)
+    score_bits: int | None = Field(None, ge=4, le=24, description="attention scores; default act_bits + 2")
+    score_int_bits: int | None = Field(None, ge=0, le=16, description="default act_int_bits + 1")
+    prob_bits: int = Field(10, ge=2, le=18, description="softmax output: ap_ufixed<prob_bits, 1>")
+    table_bits: int = Field(18, ge=6, le=24, description="width of exp / reciprocal / rsqrt table entries")
+    softmax_input_range: float = Field(8.0, description="exp table covers x - max(x) in [-range, 0]; power of 2")
+    layernorm_table_size: int = Field(1024, ge=16, le=65536)
+
+    @field_validator("softmax_table_size", "layernorm_table_size")
+    @classmethod
+    def _pow2(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError(f"must be a power of 2 (the table index is a bit slice), got {v}")
+        return v
+
+    @field_validator("softmax_input_range")
+    @classmethod
+    def _range_pow2(cls, v: float) -> float:
+        if v <= 0 or 2.0 ** round(__import__("math").log2(v)) != v:
+            raise ValueError(f"must be a power of 2 (e.g. 4, 8, 16), got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _bits(self):
+        for total, integer in (("weight_bits", "weight_int_bits"), ("act_bits", "act_int_bits"),
+                               ("input_bits", "input_int_bits"), ("score_bits", "score_int_bits")):
+            t, i = getattr(self, total), getattr(self, integer)
+            if t is not None and i is not None and i >= t:
+                raise _KeyError(integer, f"{integer} ({i}) must be smaller than {total} ({t}): one bit is the sign")
+        return self
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(20, ge=1, le=10000)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(1e-3, gt=0, le=1)
+
+
+class HLSConfig(_Section):
+    backend: Literal["Vitis", "Vivado"] = "Vitis"
+    part: str = "xcvu9p"
+    clock_period_ns: float = Field(5.0, gt=0, le=100)
+    io_type: Literal["io_parallel"] = "io_parallel"
+    strategy: Literal["latency", "resource"] = "latency"
+    reuse_factor: int = Field(1, ge=1, le=4096)
+
+
+class BudgetConfig(_Section):
+    latency_ns: float = Field(1000.0, gt=0)
+    ii: int = Field(1, ge=1)
+
+
+class VerifyConfig(_Section):
+    n_events: int = Field(1000, ge=1)
+
+
+class Config(_Section):
+    name: str
+    seed: int = 42
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    quantization: QuantConfig = Field(default_factory=QuantConfig)
+    training: TrainConfig = Field(default_factory=TrainConfig)
+    hls: HLSConfig = Field(default_factory=HLSConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _c_identifier(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) or keyword.iskeyword(v) or v in _CPP_RESERVED:
+            raise ValueError(f"must be a C identifier (letters, digits, _; not starting with a digit), got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _combinations(self):
+        m, d = self.model, self.data
+        if len(m.classes) != len(set(m.classes)):
+            raise _KeyError("model.classes", "class names must be unique")
+        if d.source == "hls4ml_jets":
+            if d.path is None:
+                raise _KeyError("data.path", "source hls4ml_jets needs data.path (.h5 file, list of files or folder)")
+            if len(m.classes) != 5:
+                raise _KeyError("model.classes", "the hls4ml jet dataset has 5 classes (g, q, W, Z, t)")
+        if d.source == "synthetic" and m.classes != ["g", "q", "W", "Z", "t"] and len(m.classes) != 5:
+            raise _KeyError("model.classes", "the synthetic jets have 5 classes (g, q, W, Z, t)")
+        from flow.parts import PARTS, resolve_part
+
+        try:
+            resolve_part(self.hls.part)
+        except KeyError:
+            raise _KeyError("hls.part", f"unknown part {self.hls.part!r}; known: {', '.join(PARTS)} "
+                                        "(or give a full part name such as xcvu9p-flga2104-2L-e)") from None
+        if self.verify.n_events > d.n_test:
+            raise _KeyError("verify.n_events", f"{self.verify.n_events} exceeds data.n_test ({d.n_test})")
+        return self
+
+    # Derived quantities, in one place.
+    @property
+    def n_features(self) -> int:
+        return len(self.data.features)
+
+
+_CPP_RESERVED = {"main", "int", "float", "double", "char", "void", "class", "struct", "namespace", "template",
+                 "nnet", "myproject", "new", "delete", "this", "const", "static", "return", "auto"}
+
+
+class _KeyError(ValueError):
+    """Raised inside validators to blame a specific dotted key rather than the section."""
+
+    def __init__(self, key: str, msg: str):
+        super().__init__(msg)
+        self.key, self.msg = key, msg
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate model.yaml; raise ConfigError with a message naming the key (and YAML line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = f" line {e.problem_mark.line + 1}" if getattr(e, "problem_mark", None) else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys (name, data, model, ...), got {type(raw).__name__}")
+    for dotted, value in (overrides or {}).items():  # command-line options win over the file
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for p in parents:
+            node = node.setdefault(p, {})
+        if isinstance(node, dict):
+            node[leaf] = value
+    lines = _key_lines(text)
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        ctx_err = err.get("ctx", {}).get("error")
+        loc = [str(p) for p in err["loc"]]
+        if isinstance(ctx_err, _KeyError):
+            loc, msg = ctx_err.key.split("."), ctx_err.msg
+        else:
+            msg = _message(err)
+        key = ".".join(loc) if loc else "(top level)"
+        line = _nearest_line(lines, loc)
+        where = f" (line {line})" if line else ""
+        raise ConfigError(f"{path}{where}: {key}: {msg}") from None
+    _check_files(cfg, path)
+    return cfg
+
+
+def _message(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (see the README for the accepted keys)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if err["type"] in ("int_parsing", "int_type", "float_parsing", "bool_parsing", "string_type", "int_from_float",
+                       "literal_error", "float_type", "list_type"):
+        msg += f" (got {err.get('input')!r})"
+    return msg
+
+
+def _check_files(cfg: Config, cfg_path: Path) -> None:
+    if cfg.data.source != "hls4ml_jets":
+        return
+    paths = cfg.data.path if isinstance(cfg.data.path, list) else [cfg.data.path]
+    for p in paths:
+        full = (cfg_path.parent / p) if not Path(p).is_absolute() else Path(p)
+        if not full.exists():
+            raise ConfigError(f"{cfg_path}: data.path: {p} does not exist (relative paths are taken from the YAML's folder)")
+
+
+def resolve_data_paths(cfg: Config, cfg_path: Path) -> list[Path]:
+    paths = cfg.data.path if isinstance(cfg.data.path, list) else [cfg.data.path]
+    return [(cfg_path.parent / p) if not Path(p).is_absolute() else Path(p) for p in paths]
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path in the YAML to its 1-based line number."""
+    out: dict[tuple[str, ...], int] = {}
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return out
+
+    def walk(node, prefix):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = prefix + (str(k.value),)
+                out[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                out[prefix + (str(i),)] = v.start_mark.line + 1
+                walk(v, prefix + (str(i),))
+
+    walk(root, ())
+    return out
+
+
+def _nearest_line(lines: dict[tuple[str, ...], int], loc: list[str]) -> int | None:
+    for n in range(len(loc), 0, -1):
+        if tuple(loc[:n]) in lines:
+            return lines[tuple(loc[:n])]
+    return None

@@ -1,0 +1,7 @@
+"""trigformer models: fixed-point types, tables, Keras/QKeras layers, builders and datasets."""
+
+import os
+
+# Deterministic, quiet TensorFlow: oneDNN reorders float reductions; set before TF is first imported.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

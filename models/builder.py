@@ -1,0 +1,58 @@
+"""model + quantization sections -> Keras Transformer encoder (quantized, or its float twin).
+
+input -> QDense embedding -> num_blocks x [MHA + residual (+ LayerNorm), FFN + residual (+ LayerNorm)]
+-> token pooling -> QDense classifier (logits; argmax is the trigger decision, no softmax in firmware).
+Every tensor between layers is cast to the activation type by a QActivation, the way hls4ml will cast it.
+Layer names are stable: the HLS project, the emulator and the reports refer to them.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from qkeras import QActivation, QDense
+from qkeras.quantizers import quantized_bits, quantized_relu
+
+from models.layers import QLayerNormalization, QMultiHeadAttention, TokenPooling, weight_quantizer
+from models.numerics import QuantTypes
+
+
+def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
+    """cfg: flow.config.Config (only .data.n_particles, .data.features, .model, .quantization are read)."""
+    m, qt = cfg.model, QuantTypes.from_config(cfg.quantization)
+    n_tokens, n_feat, d = cfg.data.n_particles, len(cfg.data.features), m.embed_dim
+    act_q = quantized_bits(**qt.act_t.qkeras_config())
+
+    def cast(x, name, quantizer=act_q):
+        return QActivation(quantizer, name=name)(x) if quantized else x
+
+    def dense(x, units, name, activation=None):
+        if quantized:
+            wq = weight_quantizer(qt.weight_t)
+            y = QDense(units, kernel_quantizer=wq, bias_quantizer=weight_quantizer(qt.weight_t), name=name)(x)
+            if activation == "relu":
+                return QActivation(quantized_relu(qt.relu_t.width, qt.relu_t.integer), name=f"{name}_relu")(y)
+            return cast(y, f"{name}_q")
+        return tf.keras.layers.Dense(units, activation=activation, name=name)(x)
+
+    norm_kw = dict(in_type=qt.act_t.ap_type, gamma_type=qt.gamma_t.ap_type, table_size=qt.layernorm_table_size,
+                   table_bits=qt.table_bits, quantized=quantized)
+
+    inp = tf.keras.Input((n_tokens, n_feat), name="particles")
+    x = cast(inp, "input_q", quantized_bits(**qt.input_t.qkeras_config()))
+    x = dense(x, d, "embed")
+    for b in range(m.num_blocks):
+        a = QMultiHeadAttention(m.num_heads, m.key_dim, d, weight_type=qt.weight_t.ap_type, act_type=qt.act_t.ap_type,
+                                score_type=qt.score_t.ap_type, prob_type=qt.prob_t.ap_type,
+                                table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
+                                table_bits=qt.table_bits, quantized=quantized, name=f"b{b}_mha")(x)
+        x = cast(tf.keras.layers.Add(name=f"b{b}_add1")([x, a]), f"b{b}_add1_q")
+        if m.norm == "layernorm":
+            x = QLayerNormalization(**norm_kw, name=f"b{b}_ln1")(x)
+        f = dense(x, m.ffn_dim, f"b{b}_ffn1", activation=m.activation if m.activation == "relu" else None)
+        f = dense(f, d, f"b{b}_ffn2")
+        x = cast(tf.keras.layers.Add(name=f"b{b}_add2")([x, f]), f"b{b}_add2_q")
+        if m.norm == "layernorm":
+            x = QLayerNormalization(**norm_kw, name=f"b{b}_ln2")(x)
+    x = TokenPooling(m.pooling, in_type=qt.act_t.ap_type, quantized=quantized, name="pool")(x)
+    out = dense(x, len(m.classes), "head")
+    return tf.keras.Model(inp, out, name=cfg.name)

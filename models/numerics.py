@@ -1,0 +1,340 @@
+"""Fixed-point arithmetic of trigformer's layers: types, constants and lookup tables, computed once.
+
+Everything the Keras forward pass, the HLS headers and the emulator need to agree on lives here as plain NumPy:
+- `QuantTypes`: the ap_fixed types of the whole network, derived from the `quantization` section.
+- `SoftmaxSpec`: LUT softmax (max subtraction, exp table, exact sum, reciprocal table).
+- `LayerNormSpec`: mean/variance in fixed point, 1/sqrt from an exponent-normalised table.
+- `ScaleSpec`: the 1/sqrt(key_dim) attention scale as a fixed-point constant (exact when key_dim is a power of 4).
+
+Tables are raw integers of their `FixedType`s; `*_forward` functions are the integer reference used by the emulator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from models.fixed import FixedType
+
+INTERNAL_ROUNDING = "RND_CONV"  # the same half-to-even rounding QKeras applies, so every cast in the net is alike
+
+
+def ceil_log2(n: int) -> int:
+    return max(int(n - 1).bit_length(), 0)
+
+
+@dataclass(frozen=True)
+class QuantTypes:
+    """All network-level types. `integer` arguments follow QKeras (sign bit excluded)."""
+
+    weight_bits: int = 8
+    weight_int_bits: int = 0
+    act_bits: int = 10
+    act_int_bits: int = 4
+    input_bits: int = 12
+    input_int_bits: int = 1
+    score_bits: int | None = None
+    score_int_bits: int | None = None
+    prob_bits: int = 10
+    table_bits: int = 18
+    softmax_table_size: int = 1024
+    softmax_input_range: float = 8.0
+    layernorm_table_size: int = 1024
+
+    @classmethod
+    def from_config(cls, q) -> QuantTypes:
+        return cls(**{k: getattr(q, k) for k in cls.__dataclass_fields__})
+
+    @property
+    def input_t(self) -> FixedType:
+        return FixedType.from_qkeras(self.input_bits, self.input_int_bits)
+
+    @property
+    def weight_t(self) -> FixedType:
+        return FixedType.from_qkeras(self.weight_bits, self.weight_int_bits)
+
+    @property
+    def gamma_t(self) -> FixedType:
+        """LayerNorm gamma/beta: weight bits, at least one integer bit so that gamma = 1 is representable-ish."""
+        return FixedType.from_qkeras(self.weight_bits, max(self.weight_int_bits, 1))
+
+    @property
+    def act_t(self) -> FixedType:
+        return FixedType.from_qkeras(self.act_bits, self.act_int_bits)
+
+    @property
+    def relu_t(self) -> FixedType:
+        """QKeras quantized_relu(act_bits, act_int_bits): unsigned, act_int_bits integer bits."""
+        return FixedType(self.act_bits, self.act_int_bits, False, "RND_CONV", "SAT")
+
+    @property
+    def score_t(self) -> FixedType:
+        i = self.act_int_bits + 1 if self.score_int_bits is None else self.score_int_bits
+        b = i + 1 + 8 if self.score_bits is None else self.score_bits
+        return FixedType.from_qkeras(b, i)
+
+    @property
+    def prob_t(self) -> FixedType:
+        return FixedType(self.prob_bits, 1, False, INTERNAL_ROUNDING, "SAT")
+
+    def softmax(self, n: int) -> SoftmaxSpec:
+        return SoftmaxSpec(self.score_t, n, self.softmax_table_size, self.softmax_input_range, self.table_bits,
+                           self.prob_t)
+
+    def layernorm(self, dim: int) -> LayerNormSpec:
+        return LayerNormSpec(self.act_t, dim, self.layernorm_table_size, self.table_bits, self.act_t)
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    """Multiplication by 1/sqrt(key_dim) as one exact product with a quantized constant, then one cast."""
+
+    key_dim: int
+    bits: int = 18
+
+    @property
+    def const_t(self) -> FixedType:
+        return FixedType(self.bits, 1, False, "RND", "SAT")
+
+    @cached_property
+    def const_raw(self) -> int:
+        return int(self.const_t.quantize(1.0 / math.sqrt(self.key_dim)))
+
+    @property
+    def exact(self) -> bool:
+        return self.const_t.to_float(self.const_raw) * math.sqrt(self.key_dim) == 1.0
+
+
+@dataclass(frozen=True)
+class SoftmaxSpec:
+    """Row softmax of `n` values of `in_t` computed as the firmware does.
+
+    d = x - max(x) <= 0; exp(d) from a table indexed by the bit slice floor(-d / step), step = range/size
+    (the last entry covers everything below -range); sum exact; 1/sum from a second table indexed by the top bits
+    of the sum (sum lies in [1, n]); p = exp * (1/sum) cast to `out_t`.
+    """
+
+    in_t: FixedType
+    n: int
+    table_size: int = 1024
+    input_range: float = 8.0
+    table_bits: int = 18
+    out_t: FixedType = field(default_factory=lambda: FixedType(10, 1, False, INTERNAL_ROUNDING, "SAT"))
+
+    def __post_init__(self):
+        if self.table_size & (self.table_size - 1) or self.table_size < 2:
+            raise ValueError(f"softmax table size must be a power of 2, got {self.table_size}")
+        if 2.0 ** round(math.log2(self.input_range)) != self.input_range:
+            raise ValueError(f"softmax input range must be a power of 2, got {self.input_range}")
+
+    # exp table: index = (-d_raw) >> exp_shift (a left shift when negative)
+    @property
+    def table_log2(self) -> int:
+        return int(math.log2(self.table_size))
+
+    @property
+    def exp_shift(self) -> int:
+        step_log2 = int(round(math.log2(self.input_range))) - self.table_log2
+        return self.in_t.frac + step_log2  # raw units of d per table step, as a power of 2
+
+    @property
+    def diff_t(self) -> FixedType:
+        """x - max(x): exact, one more integer bit than the input, never positive."""
+        return FixedType(self.in_t.width + 1, self.in_t.integer + 1, True)
+
+    @property
+    def exp_t(self) -> FixedType:
+        return FixedType(self.table_bits, 1, False, "RND", "SAT")
+
+    @property
+    def sum_t(self) -> FixedType:
+        g = max(ceil_log2(self.n), 1)
+        return FixedType(self.table_bits + g, 1 + g, False)
+
+    @property
+    def inv_t(self) -> FixedType:
+        return FixedType(self.table_bits, 1, False, "RND", "SAT")
+
+    @property
+    def inv_shift(self) -> int:
+        """The reciprocal table spans sum in [0, 2**g) with table_size bins: index = sum_raw >> inv_shift."""
+        g = max(ceil_log2(self.n), 1)
+        return self.sum_t.frac - (self.table_log2 - g)
+
+    @cached_property
+    def exp_table(self) -> np.ndarray:
+        i = np.arange(self.table_size, dtype=np.float64)
+        width = 2.0**self.exp_shift  # raw input steps per bin (a fraction when the table is finer than the input)
+        # centre of the raw d values that land in bin i (the bin's only value when width <= 1)
+        d = -(i * width + max(width - 1, 0) / 2) * self.in_t.lsb
+        return self.exp_t.quantize(np.exp(d))
+
+    @cached_property
+    def inv_table(self) -> np.ndarray:
+        i = np.arange(self.table_size, dtype=np.float64)
+        bin_w = 2.0 ** self.inv_shift * self.sum_t.lsb
+        centre = i * bin_w + max(2.0**self.inv_shift - 1, 0) / 2 * self.sum_t.lsb  # of the raw sums in bin i
+        return self.inv_t.quantize(1.0 / np.maximum(centre, 1.0))  # sums below 1 cannot occur (max term is 1)
+
+    def exp_index(self, diff_raw: np.ndarray) -> np.ndarray:
+        neg = -np.asarray(diff_raw, dtype=np.int64)
+        idx = neg >> self.exp_shift if self.exp_shift >= 0 else neg << -self.exp_shift
+        return np.minimum(idx, self.table_size - 1)
+
+    def inv_index(self, sum_raw: np.ndarray) -> np.ndarray:
+        s = np.asarray(sum_raw, dtype=np.int64)
+        idx = s >> self.inv_shift if self.inv_shift >= 0 else s << -self.inv_shift
+        return np.minimum(idx, self.table_size - 1)
+
+    def forward(self, x_raw: np.ndarray) -> np.ndarray:
+        """Integer reference over the last axis: raw `in_t` -> raw `out_t`."""
+        x = np.asarray(x_raw, dtype=np.int64)
+        d = x - x.max(axis=-1, keepdims=True)
+        e = self.exp_table[self.exp_index(d)]
+        s = e.sum(axis=-1, keepdims=True)  # exact: sum_t has room for n terms
+        inv = self.inv_table[self.inv_index(s)]
+        return self.out_t.cast(e * inv, self.exp_t.frac + self.inv_t.frac)
+
+
+@dataclass(frozen=True)
+class LayerNormSpec:
+    """LayerNorm over `dim` values of `in_t`, the firmware's way.
+
+    mean = cast(sum * 1/dim), diff = x - mean (exact), var = cast(sum(diff^2) * 1/dim) + eps, and
+    1/sqrt(var) = table[parity(e), mantissa bits] * 2**-floor(e/2) with var in [2**e, 2**(e+1)):
+    relative error bounded by the table size for every variance, no range calibration needed.
+    y = cast(cast(diff * rsqrt) * gamma + beta).
+    """
+
+    in_t: FixedType
+    dim: int
+    table_size: int = 1024
+    table_bits: int = 18
+    out_t: FixedType | None = None
+    epsilon: float = 1e-3
+    extra_mean_bits: int = 4
+    norm_frac: int = 10
+
+    @property
+    def invdim_t(self) -> FixedType:
+        return FixedType(self.table_bits + ceil_log2(self.dim), 1, False, "RND", "SAT")
+
+    @cached_property
+    def invdim_raw(self) -> int:
+        return int(self.invdim_t.quantize(1.0 / self.dim))
+
+    @property
+    def mean_t(self) -> FixedType:
+        f = self.in_t.frac + self.extra_mean_bits
+        return FixedType(self.in_t.integer + f, self.in_t.integer, True, INTERNAL_ROUNDING, "SAT")
+
+    @property
+    def diff_t(self) -> FixedType:
+        m = self.mean_t
+        return FixedType(m.width + 1, m.integer + 1, True)
+
+    @property
+    def var_t(self) -> FixedType:
+        d = self.diff_t
+        i = 2 * (d.integer - 1)  # |diff| < 2**(I-1): diff^2 < 2**(2I-2)
+        f = 2 * self.in_t.frac + 4
+        return FixedType(i + f, i, False, INTERNAL_ROUNDING, "SAT")
+
+    @cached_property
+    def eps_raw(self) -> int:
+        return max(int(self.var_t.quantize(self.epsilon)), 1)  # keep var + eps >= one lsb
+
+    @property
+    def mant_bits(self) -> int:
+        return int(math.log2(self.table_size)) - 1  # one bit of the index is the exponent parity
+
+    @property
+    def rsqrt_t(self) -> FixedType:
+        return FixedType(self.table_bits, 0, False, "RND", "SAT")  # entries lie in (1/2, 1)
+
+    @cached_property
+    def rsqrt_table(self) -> np.ndarray:
+        t = self.mant_bits
+        j = np.arange(2**t, dtype=np.float64)
+        m = 1.0 + (j + 0.5) / 2**t
+        return self.rsqrt_t.quantize(np.concatenate([1 / np.sqrt(m), 1 / np.sqrt(2 * m)]))
+
+    @property
+    def half_range(self) -> tuple[int, int]:
+        """floor(e/2) over every possible var+eps: e from -var_frac to var integer bits."""
+        v = self.var_t
+        e_min, e_max = -v.frac, v.integer  # var+eps may carry into one more bit
+        return e_min // 2, e_max // 2
+
+    @property
+    def norm_t(self) -> FixedType:
+        i = ceil_log2(int(math.ceil(math.sqrt(self.dim)))) + 2  # |normalised| <= sqrt(dim - 1), plus sign
+        return FixedType(i + self.norm_frac, i, True, INTERNAL_ROUNDING, "SAT")
+
+    @property
+    def result_t(self) -> FixedType:
+        return self.out_t or self.in_t
+
+    def rsqrt_lookup(self, var_eps_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(table entry raw, half) for raw var+eps >= 1: 1/sqrt(var) = entry * 2**-rsqrt_t.frac * 2**-half."""
+        v = np.asarray(var_eps_raw, dtype=np.int64)
+        p = _bit_length(v) - 1
+        e = p - self.var_t.frac
+        par = e & 1
+        half = (e - par) // 2
+        t = self.mant_bits
+        mant = np.where(p >= t, v >> np.maximum(p - t, 0), v << np.maximum(t - p, 0)) & ((1 << t) - 1)
+        return self.rsqrt_table[par * (1 << t) + mant], half
+
+    def forward(self, x_raw: np.ndarray, gamma_raw: np.ndarray, beta_raw: np.ndarray, gamma_t: FixedType) -> np.ndarray:
+        """Integer reference over the last axis."""
+        x = np.asarray(x_raw, dtype=np.int64)
+        fi, fm = self.in_t.frac, self.mean_t.frac
+        fd = self.invdim_t.frac
+        mean = self.mean_t.cast(x.sum(axis=-1, keepdims=True) * self.invdim_raw, fi + fd)
+        diff = (x << (fm - fi)) - mean
+        var = self.var_t.cast((diff * diff).sum(axis=-1, keepdims=True) * self.invdim_raw, 2 * fm + fd)
+        entry, half = self.rsqrt_lookup(var + self.eps_raw)
+        lo, hi = self.half_range
+        # diff * entry * 2**-half, aligned on a common fraction so one cast rounds it
+        wide = (diff * entry) << (hi - half)
+        norm = self.norm_t.cast(wide, fm + self.rsqrt_t.frac + hi)
+        y = norm * gamma_raw + (np.asarray(beta_raw, dtype=np.int64) << self.norm_t.frac)
+        return self.result_t.cast(y, self.norm_t.frac + gamma_t.frac)
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """Pooling over `n` tokens: max, or mean = cast(sum * 1/n) with 1/n a constant (exact when n is a power of 2)."""
+
+    in_t: FixedType
+    n: int
+    mode: str = "mean"
+    const_bits: int = 18
+
+    @property
+    def invn_t(self) -> FixedType:
+        return FixedType(self.const_bits + ceil_log2(self.n), 1, False, "RND", "SAT")
+
+    @cached_property
+    def invn_raw(self) -> int:
+        return int(self.invn_t.quantize(1.0 / self.n))
+
+    @property
+    def out_t(self) -> FixedType:
+        return self.in_t
+
+    def forward(self, x_raw: np.ndarray, axis: int = -2) -> np.ndarray:
+        x = np.asarray(x_raw, dtype=np.int64)
+        if self.mode == "max":
+            return x.max(axis=axis)
+        return self.out_t.cast(x.sum(axis=axis) * self.invn_raw, self.in_t.frac + self.invn_t.frac)
+
+
+def _bit_length(v: np.ndarray) -> np.ndarray:
+    """Exact bit length of positive int64 (< 2**53) values."""
+    _, exp = np.frexp(v.astype(np.float64))
+    return exp.astype(np.int64)
