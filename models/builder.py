@@ -56,3 +56,21 @@ def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
     x = TokenPooling(m.pooling, in_type=qt.act_t.ap_type, quantized=quantized, name="pool")(x)
     out = dense(x, len(m.classes), "head")
     return tf.keras.Model(inp, out, name=cfg.name)
+
+
+def snap_to_grid(model: tf.keras.Model) -> None:
+    """Replace every quantized weight by its value on the fixed-point grid (in place).
+
+    The quantized forward pass is unchanged (quantizing a grid value is the identity), but hls4ml, the emulator and
+    the saved model now hold the very numbers the firmware stores, with no float32 straight-through residue."""
+    from models.fixed import FixedType
+
+    for layer in model.layers:
+        if isinstance(layer, QDense):
+            q = layer.kernel_quantizer_internal
+            t = FixedType.from_qkeras(q.bits, q.integer, bool(q.keep_negative))
+            layer.set_weights([t.round_trip(w) for w in layer.get_weights()])
+        elif isinstance(layer, QMultiHeadAttention) and layer.quantized:
+            layer.set_weights([layer.weight_t.round_trip(w) for w in layer.get_weights()])
+        elif isinstance(layer, QLayerNormalization) and layer.quantized:
+            layer.set_weights([layer.gamma_t.round_trip(w) for w in layer.get_weights()])

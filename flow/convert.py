@@ -1,0 +1,164 @@
+"""Keras/QKeras Transformer -> hls4ml ModelGraph -> HLS project.
+
+Every precision is set explicitly (hls4ml's "auto" inference is not used): weights from the QKeras quantizers,
+accumulators exact (`dot_accum_t`), results from the QActivation that follows each layer, our layers' internal
+types from `models.numerics`. After conversion `check_types` verifies that hls4ml's passes kept them, so nothing can
+round or overflow behind the emulator's back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hls_templates.extension import dot_accum_t, register
+from models.fixed import FixedType
+from models.numerics import QuantTypes
+
+
+def _precision(t: FixedType) -> str:
+    return t.ap_type
+
+
+def layer_types(model, qt: QuantTypes) -> dict[str, dict[str, FixedType]]:
+    """Planned hls4ml precisions per Keras layer name: {'result': ..., 'accum': ..., 'weight': ..., 'bias': ...}."""
+    from qkeras import QActivation, QDense
+
+    plan: dict[str, dict[str, FixedType]] = {}
+    out_t: dict[str, FixedType] = {}  # type of each layer's output tensor, by Keras layer name
+    for layer in model.layers:
+        cls = type(layer).__name__
+        inbound = [n.inbound_layers for n in layer._inbound_nodes][0]
+        inbound = inbound if isinstance(inbound, list) else [inbound]
+        in_types = [out_t[i.name] for i in inbound if i.name in out_t]
+        if cls == "InputLayer":
+            t = {"result": qt.input_t}
+        elif isinstance(layer, QActivation):
+            t = {"result": quantizer_type(layer.quantizer)}
+        elif isinstance(layer, QDense):
+            n_in = int(layer.input_shape[-1])
+            acc = dot_accum_t(in_types[0], qt.weight_t, n_in, qt.weight_t)
+            nxt = _next_layer(model, layer)
+            # single rounding, as in Keras: straight to the act type, unless a relu quantizer rounds after it
+            res = acc if nxt is not None and "relu" in nxt.name else qt.act_t
+            t = {"result": res, "accum": acc, "weight": qt.weight_t, "bias": qt.weight_t}
+            plan[f"{layer.name}_linear"] = {"result": res}  # hls4ml splits off the Dense's (linear) activation
+        elif cls == "Add":
+            t = {"result": qt.act_t}
+        else:  # our layers carry their own types in their config
+            cfg = layer.get_config()
+            res = cfg.get("out_type") or cfg.get("act_type") or cfg.get("in_type")
+            t = {"result": FixedType.parse(res)}
+        plan[layer.name] = t
+        out_t[layer.name] = t["result"]
+    return plan
+
+
+def quantizer_type(q) -> FixedType:
+    """The ap type a QKeras activation quantizer rounds to (half to even, saturating)."""
+    if type(q).__name__ == "quantized_relu":
+        return FixedType(q.bits, q.integer, False, "RND_CONV", "SAT")
+    if type(q).__name__ == "quantized_bits":
+        return FixedType.from_qkeras(q.bits, q.integer, bool(q.keep_negative))
+    raise ValueError(f"unsupported activation quantizer {q}")
+
+
+def _next_layer(model, layer):
+    for other in model.layers:
+        for node in other._inbound_nodes:
+            inb = node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]
+            if layer in inb:
+                return other
+    return None
+
+
+def hls_config(model, cfg, qt: QuantTypes, trace: bool = True) -> dict:
+    import hls4ml
+
+    register()
+    conf = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=cfg.hls.backend,
+                                                default_precision=qt.act_t.ap_type)
+    conf["Model"]["Strategy"] = "Latency" if cfg.hls.strategy == "latency" else "Resource"
+    conf["Model"]["ReuseFactor"] = cfg.hls.reuse_factor
+    plan = layer_types(model, qt)
+    for name, types in plan.items():
+        lc = conf["LayerName"].setdefault(name, {})
+        lc["Precision"] = {k: _precision(v) for k, v in types.items()}
+        lc["ReuseFactor"] = cfg.hls.reuse_factor
+        lc["Strategy"] = conf["Model"]["Strategy"]
+        lc["Trace"] = trace
+    return conf
+
+
+def convert(model, cfg, out_dir: Path, part_full: str, tb: tuple[np.ndarray, np.ndarray] | None = None,
+            trace: bool = True):
+    """Build the hls4ml ModelGraph for `model` in `out_dir` (not yet written)."""
+    import hls4ml
+
+    qt = QuantTypes.from_config(cfg.quantization)
+    conf = hls_config(model, cfg, qt, trace)
+    kwargs = {}
+    if tb is not None:  # hls4ml copies these into tb_data/ for the vendor csim/cosim testbench
+        tb_dir = out_dir.parent / f".{out_dir.name}.tb"
+        tb_dir.mkdir(parents=True, exist_ok=True)
+        x_path, y_path = tb_dir / "tb_input_features.npy", tb_dir / "tb_output_predictions.npy"
+        np.save(x_path, tb[0].reshape(len(tb[0]), -1))
+        np.save(y_path, tb[1].reshape(len(tb[1]), -1))
+        kwargs = {"input_data_tb": str(x_path), "output_data_tb": str(y_path)}
+    hls_model = hls4ml.converters.convert_from_keras_model(
+        model, hls_config=conf, output_dir=str(out_dir), project_name=cfg.name, backend=cfg.hls.backend,
+        part=part_full, clock_period=cfg.hls.clock_period_ns, io_type=cfg.hls.io_type, **kwargs)
+    check_types(hls_model, layer_types(model, qt))
+    return hls_model
+
+
+def check_types(hls_model, plan: dict[str, dict[str, FixedType]]) -> None:
+    """Every planned result type must survive hls4ml's optimizer passes; raise if one changed."""
+    for layer in hls_model.get_layers():
+        if layer.name not in plan:
+            raise RuntimeError(f"hls4ml created layer {layer.name} ({layer.class_name}) that trigformer did not plan")
+        want = plan[layer.name]["result"]
+        got = FixedType.parse(layer.get_output_variable().type.precision.definition_cpp())
+        if got != want:
+            raise RuntimeError(f"hls4ml changed the result type of {layer.name}: planned {want}, got {got}")
+
+
+def layer_descriptions(hls_model, cfg) -> list[dict]:
+    """Per-layer sizes and widths in dataflow order, for the latency/resource estimate."""
+    out = []
+    for layer in hls_model.get_layers():
+        cls = layer.class_name
+        res = FixedType.parse(layer.get_output_variable().type.precision.definition_cpp())
+        shape = layer.get_output_variable().shape
+        d = {"name": layer.name, "n_tokens": int(shape[0]) if len(shape) > 1 else 1, "n_out": int(shape[-1]),
+             "out_bits": res.width, "strategy": cfg.hls.strategy, "reuse_factor": int(layer.get_attr("reuse_factor", 1)),
+             "table_entries": 0, "table_bits": 0}
+        if cls != "Input":
+            inp = layer.get_input_variable()
+            d["n_in"] = int(inp.shape[-1])
+            d["in_bits"] = FixedType.parse(inp.type.precision.definition_cpp()).width
+        weights = {k: v for k, v in layer.weights.items() if "table" not in k}
+        if weights:
+            w = next(iter(weights.values()))
+            d["weight_bits"] = FixedType.parse(w.type.precision.definition_cpp()).width
+            arrays = [np.asarray(v.data) for k, v in weights.items() if "bias" not in k and k not in ("beta",)]
+            d["n_weights"] = int(sum(a.size for a in arrays))
+            d["n_nonzero_weights"] = int(sum(np.count_nonzero(a) for a in arrays))
+        tables = [v for k, v in layer.weights.items() if "table" in k]
+        if tables:
+            d["table_entries"] = int(sum(np.asarray(t.data).size for t in tables))
+            d["table_bits"] = max(FixedType.parse(t.type.precision.definition_cpp()).width for t in tables)
+        if "accum_t" in layer.types:
+            d["accum_bits"] = FixedType.parse(layer.types["accum_t"].precision.definition_cpp()).width
+        kind = {"Input": "input", "Dense": "dense", "PointwiseConv1D": "dense", "Activation": "activation",
+                "Merge": "add", "TFMultiHeadAttention": "mha", "TFLayerNorm": "layernorm", "TFLUTSoftmax": "softmax",
+                "TFTokenPooling": "pool"}.get(cls, cls.lower())
+        d["kind"] = kind
+        if kind == "mha":
+            d.update(num_heads=layer.get_attr("num_heads"), key_dim=layer.get_attr("key_dim"))
+        if kind == "activation":
+            d["activation"] = layer.get_attr("activation")
+        out.append(d)
+    return out
+

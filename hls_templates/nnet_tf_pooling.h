@@ -1,0 +1,45 @@
+// trigformer: pooling over tokens, bit-exact with models.numerics.PoolSpec.forward.
+//   mean: cast<res_T>(sum_t(sum of tokens) * 1/n) with 1/n a fixed-point constant (exact for n = 2^k); max: compare.
+#ifndef NNET_TF_POOLING_H_
+#define NNET_TF_POOLING_H_
+
+#include "nnet_tf_common.h"
+
+namespace nnet {
+
+struct tf_pooling_config {
+    static const unsigned n_tokens = 16;
+    static const unsigned dim = 16;
+    static const bool is_max = false;
+    static const unsigned long invn_raw = 8192;
+    static const unsigned reuse_factor = 1;
+    typedef ap_fixed<14, 9> sum_t;
+    typedef ap_ufixed<22, 1> invn_t;
+};
+
+template <class data_T, class res_T, typename CONFIG_T>
+void tf_token_pooling(const data_T data[CONFIG_T::n_tokens * CONFIG_T::dim], res_T res[CONFIG_T::dim]) {
+    #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
+    #pragma HLS ARRAY_PARTITION variable=data complete
+    #pragma HLS ARRAY_PARTITION variable=res complete
+    typename CONFIG_T::invn_t invn;
+    invn.range(CONFIG_T::invn_t::width - 1, 0) = CONFIG_T::invn_raw;
+Features:
+    for (unsigned f = 0; f < CONFIG_T::dim; f++) {
+        data_T col[CONFIG_T::n_tokens];
+        #pragma HLS ARRAY_PARTITION variable=col complete
+        typename CONFIG_T::sum_t sum = 0;
+        for (unsigned t = 0; t < CONFIG_T::n_tokens; t++) {
+            col[t] = data[t * CONFIG_T::dim + f];
+            sum += col[t];
+        }
+        if (CONFIG_T::is_max)
+            res[f] = tf_reduce_max<data_T, CONFIG_T::n_tokens>(col);
+        else
+            res[f] = sum * invn;
+    }
+}
+
+} // namespace nnet
+
+#endif

@@ -1,0 +1,246 @@
+"""Bit-accurate NumPy emulator of the generated firmware.
+
+Built from the hls4ml ModelGraph (the layers, types and weights that are written into the project), it runs the
+firmware's integer arithmetic on int64 arrays — every cast with its rounding and saturation mode, every
+accumulator, every table index — vectorised over events. It never calls the compiled C++.
+
+A plan is plain data (`Emulator.save` / `Emulator.load`), so a project folder can be re-emulated without TensorFlow
+or hls4ml.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.fixed import FixedType
+from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec
+
+
+@dataclass
+class Op:
+    name: str
+    kind: str  # input | cast | relu | dense | add | mha | layernorm | pool | softmax
+    inputs: list[str]
+    out_t: FixedType
+    params: dict = field(default_factory=dict)  # json-able scalars and type strings
+    arrays: dict = field(default_factory=dict)  # raw int64 weights
+
+
+def _t(p) -> FixedType:
+    return FixedType.parse(p.definition_cpp() if hasattr(p, "definition_cpp") else str(p))
+
+
+def _raw(values, t: FixedType) -> np.ndarray:
+    q = t.quantize(np.asarray(values, dtype=np.float64))
+    if not np.array_equal(t.to_float(q), np.asarray(values, dtype=np.float64)):
+        raise ValueError(f"weights are not on the {t} grid: snap them before conversion")
+    return q
+
+
+class Emulator:
+    def __init__(self, ops: list[Op]):
+        self.ops = ops
+
+    # ---- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_hls_model(cls, hls_model, keras_model) -> Emulator:
+        """Read layers and types from the hls4ml graph; dense weights from the (snapped) Keras model by name,
+        because hls4ml's resource strategy stores some of them transposed."""
+        from hls_templates.extension import layernorm_types, mha_types  # noqa: F401  (types shared with the HLS)
+
+        ops: list[Op] = []
+        for layer in hls_model.get_layers():
+            cls_name = layer.class_name
+            out_t = _t(layer.get_output_variable().type.precision)
+            inputs = list(layer.inputs) if cls_name != "Input" else []
+            if cls_name == "Input":
+                ops.append(Op(layer.name, "input", [], out_t))
+            elif cls_name == "Activation":
+                act = layer.get_attr("activation")
+                if act not in ("linear", "relu"):
+                    raise NotImplementedError(f"emulator: activation {act} ({layer.name})")
+                ops.append(Op(layer.name, "cast" if act == "linear" else "relu", inputs, out_t))
+            elif cls_name in ("Dense", "PointwiseConv1D"):
+                kl = keras_model.get_layer(layer.name)
+                w_t, b_t = _t(layer.types["weight_t"].precision), _t(layer.types["bias_t"].precision)
+                kernel, bias = kl.get_weights()
+                ops.append(Op(layer.name, "dense", inputs, out_t,
+                              {"weight_t": w_t.ap_type, "bias_t": b_t.ap_type,
+                               "accum_t": layer.types["accum_t"].precision.definition_cpp()},
+                              {"w": _raw(kernel.reshape(kernel.shape[-2], kernel.shape[-1]), w_t), "b": _raw(bias, b_t)}))
+            elif cls_name == "Merge":
+                if layer.get_attr("op") != "add":
+                    raise NotImplementedError(f"emulator: merge op {layer.get_attr('op')}")
+                ops.append(Op(layer.name, "add", inputs, out_t))
+            elif cls_name == "TFMultiHeadAttention":
+                types = {k: v.ap_type for k, v in mha_types(layer).items()}
+                w_t = _t(layer.get_attr("weight_type"))
+                arrays = {k: _raw(layer.get_weights(k).data, w_t)
+                          for k in (f"{a}_{b}" for a in "qkvo" for b in ("kernel", "bias"))}
+                sm = layer.softmax_spec()
+                params = {**types, "num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
+                          "scale_bits": layer.get_attr("scale_bits"), **_softmax_params(sm)}
+                ops.append(Op(layer.name, "mha", inputs, out_t, params, arrays))
+            elif cls_name == "TFLayerNorm":
+                sp = layer.spec()
+                g_t = _t(layer.get_attr("gamma_type"))
+                ops.append(Op(layer.name, "layernorm", inputs, out_t,
+                              {"in_t": sp.in_t.ap_type, "dim": sp.dim, "table_size": sp.table_size,
+                               "table_bits": sp.table_bits, "epsilon": sp.epsilon, "gamma_t": g_t.ap_type},
+                              {"gamma": _raw(layer.get_weights("gamma").data, g_t),
+                               "beta": _raw(layer.get_weights("beta").data, g_t)}))
+            elif cls_name == "TFTokenPooling":
+                sp = layer.spec()
+                ops.append(Op(layer.name, "pool", inputs, out_t,
+                              {"in_t": sp.in_t.ap_type, "n": sp.n, "mode": sp.mode, "const_bits": sp.const_bits}))
+            elif cls_name == "TFLUTSoftmax":
+                ops.append(Op(layer.name, "softmax", inputs, out_t, _softmax_params(layer.softmax_spec())))
+            else:
+                raise NotImplementedError(f"emulator: hls4ml layer {cls_name} ({layer.name})")
+        return cls(ops)
+
+    # ---- execution ------------------------------------------------------------------------------------------------
+    def run(self, x: np.ndarray, trace: bool = False):
+        """x: float inputs [events, ...]. Returns raw int64 outputs (and {layer: raw} when trace=True)."""
+        vals: dict[str, np.ndarray] = {}
+        types: dict[str, FixedType] = {}
+        x = np.asarray(x)
+        for op in self.ops:
+            ins = [vals[i] for i in op.inputs]
+            in_t = [types[i] for i in op.inputs]
+            vals[op.name] = _KERNELS[op.kind](op, x if op.kind == "input" else ins, in_t)
+            types[op.name] = op.out_t
+        last = self.ops[-1]
+        return (vals[last.name], vals) if trace else vals[last.name]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Float values of the firmware outputs."""
+        return self.output_type.to_float(self.run(x))
+
+    @property
+    def output_type(self) -> FixedType:
+        return self.ops[-1].out_t
+
+    def types(self) -> dict[str, FixedType]:
+        return {op.name: op.out_t for op in self.ops}
+
+    # ---- persistence ----------------------------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        meta = [{"name": o.name, "kind": o.kind, "inputs": o.inputs, "out_t": o.out_t.ap_type, "params": o.params,
+                 "arrays": sorted(o.arrays)} for o in self.ops]
+        arrays = {f"{o.name}/{k}": v for o in self.ops for k, v in o.arrays.items()}
+        path = Path(path)
+        np.savez(path.with_suffix(".npz"), **arrays)
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> Emulator:
+        path = Path(path)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        with np.load(path.with_suffix(".npz")) as z:
+            return cls([Op(m["name"], m["kind"], m["inputs"], FixedType.parse(m["out_t"]), m["params"],
+                           {k: z[f"{m['name']}/{k}"] for k in m["arrays"]}) for m in meta])
+
+
+def _softmax_params(sp: SoftmaxSpec) -> dict:
+    return {"sm_in_t": sp.in_t.ap_type, "sm_n": sp.n, "sm_table_size": sp.table_size,
+            "sm_input_range": sp.input_range, "sm_table_bits": sp.table_bits, "sm_out_t": sp.out_t.ap_type}
+
+
+def _softmax_spec(p: dict) -> SoftmaxSpec:
+    return SoftmaxSpec(FixedType.parse(p["sm_in_t"]), p["sm_n"], p["sm_table_size"], p["sm_input_range"],
+                       p["sm_table_bits"], FixedType.parse(p["sm_out_t"]))
+
+
+# ---- integer kernels: (op, inputs raw, input types) -> raw output ------------------------------------------------------
+def _k_input(op, x, _):
+    return op.out_t.quantize(x.reshape(len(x), -1))  # the testbench feeds floats; ap_fixed rounds them
+
+
+def _k_cast(op, ins, in_t):
+    return op.out_t.cast(ins[0], in_t[0].frac)
+
+
+def _k_relu(op, ins, in_t):
+    return op.out_t.cast(np.maximum(ins[0], 0), in_t[0].frac)
+
+
+def dense_raw(x, x_t: FixedType, w, w_t: FixedType, b, b_t: FixedType, acc_t: FixedType, out_t: FixedType):
+    """hls4ml dense_latency: each product cast to accum_t, summed with the bias in accum_t, cast to the result.
+    x: [..., n_in] raw; w: [n_in, n_out] raw."""
+    pf = x_t.frac + w_t.frac
+    if acc_t.frac >= pf:
+        prods = None  # products are exact in accum_t: sum first (wrap arithmetic is associative)
+        acc = np.tensordot(x, w, axes=([-1], [0])) << np.int64(acc_t.frac - pf)
+    else:
+        prods = acc_t.cast(x[..., :, None] * w, pf)
+        acc = prods.sum(axis=-2)
+    acc = acc + acc_t.cast(b, b_t.frac)
+    return out_t.cast(acc_t.cast(acc, acc_t.frac), acc_t.frac)
+
+
+def _k_dense(op, ins, in_t):
+    p = op.params
+    w, b = op.arrays["w"], op.arrays["b"]
+    x = ins[0].reshape(len(ins[0]), -1, w.shape[0])
+    y = dense_raw(x, in_t[0], w, FixedType.parse(p["weight_t"]), b, FixedType.parse(p["bias_t"]),
+                  FixedType.parse(p["accum_t"]), op.out_t)
+    return y.reshape(len(y), -1)
+
+
+def _k_add(op, ins, in_t):
+    f = max(t.frac for t in in_t)
+    total = sum(v << np.int64(f - t.frac) for v, t in zip(ins, in_t))
+    return op.out_t.cast(total, f)
+
+
+def mha_raw(x, x_t: FixedType, arrays: dict, p: dict, out_t: FixedType, n_tokens: int):
+    """Multi-head self-attention, integer arithmetic of nnet_tf_mha.h. x: [events, n_tokens*in_dim] raw."""
+    T = {k: FixedType.parse(v) for k, v in p.items() if k.endswith("_t") and not k.startswith("sm_")}
+    h, k = p["num_heads"], p["key_dim"]
+    w_t, qkv_t = T["weight_t"], T["qkv_t"]
+    xs = x.reshape(len(x), n_tokens, -1)
+
+    def proj(inp, inp_t, name, acc_t, res_t):
+        return dense_raw(inp, inp_t, arrays[f"{name}_kernel"].reshape(inp.shape[-1], -1), w_t,
+                         arrays[f"{name}_bias"], w_t, acc_t, res_t)
+
+    q, kk, v = (proj(xs, x_t, n, T["proj_accum_t"], qkv_t).reshape(len(x), n_tokens, h, k) for n in "qkv")
+    dot = np.einsum("bihc,bjhc->bhij", q, kk)  # exact in dot_t
+    sc = ScaleSpec(k, p["scale_bits"])
+    s = T["score_t"].cast(dot * sc.const_raw, 2 * qkv_t.frac + sc.const_t.frac)
+    prob = _softmax_spec(p).forward(s)  # [b, h, i, j]
+    ctx = qkv_t.cast(np.einsum("bhij,bjhc->bihc", prob, v), T["prob_t"].frac + qkv_t.frac)
+    out = proj(ctx.reshape(len(x), n_tokens, h * k), qkv_t, "o", T["out_accum_t"], out_t)
+    return out.reshape(len(x), -1)
+
+
+def _k_mha(op, ins, in_t):
+    return mha_raw(ins[0], in_t[0], op.arrays, op.params, op.out_t, op.params["sm_n"])
+
+
+def _k_layernorm(op, ins, in_t):
+    p = op.params
+    sp = LayerNormSpec(FixedType.parse(p["in_t"]), p["dim"], p["table_size"], p["table_bits"], op.out_t, p["epsilon"])
+    x = ins[0].reshape(len(ins[0]), -1, sp.dim)
+    y = sp.forward(x, op.arrays["gamma"], op.arrays["beta"], FixedType.parse(p["gamma_t"]))
+    return y.reshape(len(y), -1)
+
+
+def _k_pool(op, ins, in_t):
+    p = op.params
+    sp = PoolSpec(FixedType.parse(p["in_t"]), p["n"], p["mode"], p["const_bits"])
+    return sp.forward(ins[0].reshape(len(ins[0]), sp.n, -1), axis=1)
+
+
+def _k_softmax(op, ins, in_t):
+    sp = _softmax_spec(op.params)
+    return sp.forward(ins[0].reshape(len(ins[0]), -1, sp.n)).reshape(len(ins[0]), -1)
+
+
+_KERNELS = {"input": _k_input, "cast": _k_cast, "relu": _k_relu, "dense": _k_dense, "add": _k_add, "mha": _k_mha,
+            "layernorm": _k_layernorm, "pool": _k_pool, "softmax": _k_softmax}
