@@ -207,7 +207,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
         ctx_err = err.get("ctx", {}).get("error")
         loc = [str(p) for p in err["loc"]]
         if isinstance(ctx_err, _KeyError):
-            loc, msg = ctx_err.key.split("."), ctx_err.msg
+            loc, msg = loc + ctx_err.key.split("."), ctx_err.msg  # section validators name keys relative to it
         else:
             msg = _message(err)
         key = ".".join(loc) if loc else "(top level)"

@@ -29,6 +29,9 @@ PARTS: dict[str, Part] = {p.short: p for p in (
     Part("xcku15p", "xcku15p-ffva1760-2-e", 522_720, 1_045_440, 1_968, 1_968, 128, "Kintex UltraScale+"),
     Part("xczu9eg", "xczu9eg-ffvb1156-2-e", 274_080, 548_160, 2_520, 1_824, 0, "Zynq UltraScale+"),
     Part("xc7vx690t", "xc7vx690tffg1927-2", 433_200, 866_400, 3_600, 2_940, 0, "Virtex-7"),
+    # Alveo U250 die (same fabric as xcvu13p) and Zynq-7020: capacities as printed in Vivado HLS csynth reports
+    Part("xcu250", "xcu250-figd2104-2L-e", 1_728_000, 3_456_000, 12_288, 5_376, 1_280, "Alveo (Virtex UltraScale+)"),
+    Part("xc7z020", "xc7z020clg400-1", 53_200, 106_400, 220, 280, 0, "Zynq-7000"),
 )}
 
 

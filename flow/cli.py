@@ -1,0 +1,77 @@
+"""`synth`: the command line. Thin: parses arguments, calls flow.pipeline / flow.reporting, maps errors to exit codes.
+
+Exit codes: 0 success; 1 verification failed (C-simulation != emulator) or the latency/resource budget is not met
+(everything is still written); 2 bad input (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DESCRIPTION = """Turn a model.yaml into a trained, quantized Transformer and a verified hls4ml HLS project.
+
+  synth model.yaml --part xcvu9p          train, convert, C-simulate, emulate, estimate, report
+  synth report firmware/jet_tagger        re-render the report of an existing output folder
+"""
+
+
+def _main_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="synth", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("config", type=Path, help="model.yaml (see README for every key)")
+    p.add_argument("--part", help="FPGA part, short (xcvu9p, xcvu13p, xcku115, xczu9eg, ...) or full; overrides hls.part")
+    p.add_argument("--out", type=Path, help="output folder (default: firmware/<name>/)")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--weights", type=Path,
+                   help="skip training: a previous output folder (keras/*.weights.h5) or a weights file of the "
+                        "quantized model")
+    p.add_argument("--epochs", type=int, help="override training.epochs")
+    p.add_argument("--no-csim", dest="csim", action="store_false", help="skip the g++ C-simulation (emulator only)")
+    p.add_argument("--backend", choices=["Vitis", "Vivado"], help="override hls.backend")
+    p.add_argument("--clock", type=float, metavar="NS", help="override hls.clock_period_ns")
+    p.add_argument("--synth", dest="vendor_synth", action="store_true",
+                   help="run C synthesis with vitis_hls / vivado_hls (must be on PATH)")
+    p.add_argument("--cosim", action="store_true", help="add RTL co-simulation with tb_data (needs the vendor tool)")
+    p.add_argument("--vsynth", action="store_true", help="add Vivado logic synthesis (needs the vendor tool)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="synth report",
+                                description="Re-render report.json / report.html of an output folder; parses vendor "
+                                            "reports found in the project (e.g. after running Vitis HLS elsewhere).")
+    p.add_argument("dir", type=Path, help="an output folder written by `synth`")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from flow.config import ConfigError
+    from flow.pipeline import UsageError
+
+    try:
+        if argv and argv[0] == "report":
+            args = _report_parser().parse_args(argv[1:])
+            from flow.reporting import rerender
+
+            return rerender(args.dir)
+        args = _main_parser().parse_args(argv)
+        if args.epochs is not None and args.epochs < 1:
+            raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+        from flow.pipeline import Options, synth
+        from flow.reporting import finish
+
+        opts = Options(config=args.config, part=args.part, out=args.out, force=args.force, weights=args.weights,
+                       epochs=args.epochs, csim=args.csim, backend=args.backend, clock=args.clock,
+                       vendor_synth=args.vendor_synth, cosim=args.cosim, vsynth=args.vsynth, progress=not args.quiet)
+        result = synth(opts)
+        return finish(result)
+    except (ConfigError, UsageError) as e:
+        print(f"synth: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

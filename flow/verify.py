@@ -1,0 +1,136 @@
+"""HLS project + the three-way check: C-simulation == emulator (every bit, every layer), emulator ~ float model."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from flow.convert import convert, layer_descriptions
+from sim.emulator import Emulator
+
+
+def deterministic_stamp(cfg) -> str:
+    """hls4ml names the csim library with a random stamp; derive it from the config for reproducible projects."""
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:8]
+
+
+def write_project(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, emulator_out: np.ndarray | None = None):
+    """Convert and write the hls4ml project into `work`, with tb_data from `x_tb` and the expected outputs."""
+    hls_model = convert(fixed, cfg, work, part_full)
+    hls_model.config.config["Stamp"] = deterministic_stamp(cfg)
+    emu = Emulator.from_hls_model(hls_model, fixed)
+    y_tb = emu.predict(x_tb) if emulator_out is None else emulator_out
+    tb_src = work / ".tb_src"
+    tb_src.mkdir(exist_ok=True)
+    np.save(tb_src / "tb_input_features.npy", x_tb.reshape(len(x_tb), -1).astype(np.float32))
+    np.save(tb_src / "tb_output_predictions.npy", y_tb.reshape(len(y_tb), -1))
+    hls_model.config.config["InputData"] = str(tb_src / "tb_input_features.npy")
+    hls_model.config.config["OutputPredictions"] = str(tb_src / "tb_output_predictions.npy")
+    hls_model.write()
+    return hls_model, emu
+
+
+def compare_layers(emu: Emulator, emu_trace: dict, csim_trace: dict, n: int) -> list[dict]:
+    """Per-layer integer comparison of csim trace outputs with the emulator (csim floats -> raw of the layer type)."""
+    types = emu.types()
+    rows = []
+    for op in emu.ops:
+        if op.name not in csim_trace:
+            continue
+        raw_csim = types[op.name].quantize(np.asarray(csim_trace[op.name]).reshape(n, -1))
+        exact = types[op.name].to_float(raw_csim) == np.asarray(csim_trace[op.name]).reshape(n, -1)
+        mism = int(np.count_nonzero(raw_csim != emu_trace[op.name]) + np.count_nonzero(~exact))
+        rows.append({"layer": op.name, "type": types[op.name].ap_type, "values": int(raw_csim.size),
+                     "mismatched_values": mism})
+    return rows
+
+
+def softmax_argmax_agreement(emu: Emulator, x: np.ndarray) -> dict | None:
+    """LUT softmax vs float softmax of the same fixed-point scores, every attention row of every head and block."""
+    from sim.emulator import attention_scores
+
+    rows = attention_scores(emu, x)
+    if not rows:
+        return None
+    strict, tie_aware, total, max_err = 0, 0, 0, 0.0
+    for s_float, p_lut in rows:
+        ref = np.exp(s_float - s_float.max(-1, keepdims=True))
+        ref /= ref.sum(-1, keepdims=True)
+        a_ref = ref.argmax(-1)
+        strict += int(np.count_nonzero(p_lut.argmax(-1) == a_ref))
+        tie_aware += int(np.count_nonzero(np.take_along_axis(p_lut, a_ref[..., None], -1)[..., 0] == p_lut.max(-1)))
+        total += a_ref.size
+        max_err = max(max_err, float(np.abs(p_lut - ref).max()))
+    return {"rows": total, "argmax_agreement": strict / total, "argmax_agreement_ties_allowed": tie_aware / total,
+            "max_abs_prob_error": max_err}
+
+
+def verify(cfg, opts, fixed, floatm, ds, part_full: str, work: Path, report: dict, timings: dict):
+    n = min(cfg.verify.n_events, len(ds.x_test))
+    x_v = ds.x_test[:n]
+    t0 = time.perf_counter()
+    hls_model, emu = write_project(cfg, fixed, part_full, work, x_v)
+    timings["convert_write_s"] = round(time.perf_counter() - t0, 1)
+    emu.save(work / "emulator")
+    report["layers"] = layer_descriptions(hls_model, cfg)
+
+    t0 = time.perf_counter()
+    y_emu_raw_all = emu.run(ds.x_test)
+    timings["emulator_test_set_s"] = round(time.perf_counter() - t0, 2)
+    y_fw = emu.output_type.to_float(y_emu_raw_all)
+    report["accuracy"]["firmware"] = float(np.mean(np.argmax(y_fw, -1) == ds.y_test))
+
+    messages: list[str] = []
+    exit_code = 0
+    ver: dict = {"n_events": n}
+    _, emu_trace = emu.run(x_v, trace=True)
+    if opts.csim:
+        t0 = time.perf_counter()
+        y_csim, csim_trace = hls_model.trace(x_v)
+        timings["csim_compile_and_run_s"] = round(time.perf_counter() - t0, 1)
+        layers = compare_layers(emu, emu_trace, csim_trace, n)
+        out_raw_csim = emu.output_type.quantize(np.asarray(y_csim).reshape(n, -1))
+        mism_events = np.any(out_raw_csim != y_emu_raw_all[:n], axis=-1)
+        mism_values = int(np.count_nonzero(out_raw_csim != y_emu_raw_all[:n]))
+        first = next((r["layer"] for r in layers if r["mismatched_values"]), None)
+        ver["csim_vs_emulator"] = {"bit_exact_fraction": float(1 - mism_events.mean()), "mismatched_values": mism_values,
+                                   "compared": "raw integers of every output and of every traced layer",
+                                   "first_mismatching_layer": first, "per_layer": layers}
+        if mism_values or first:
+            exit_code = 1
+            messages.append(f"C-simulation and emulator disagree: first mismatching layer {first}, "
+                            f"{mism_values} mismatched output values")
+        _clean_build_artifacts(work)
+    else:
+        ver["csim_vs_emulator"] = {"skipped": "--no-csim"}
+
+    y_keras_fixed = fixed.predict(x_v, batch_size=1024, verbose=0)
+    raw_keras = emu.output_type.quantize(y_keras_fixed)
+    ver["keras_fixed_vs_emulator"] = {"bit_exact_fraction": float(np.mean(np.all(raw_keras == y_emu_raw_all[:n], -1)))}
+    # the float reference: the same trained weights with every activation, softmax and norm in float
+    from models.builder import build_model
+
+    ref = build_model(cfg, quantized=False)
+    ref.set_weights(fixed.get_weights())
+    y_ref = ref.predict(x_v, batch_size=1024, verbose=0)
+    ver["float_vs_fixed"] = {"reference": "same weights, float activations/softmax/LayerNorm",
+                             "max_abs_diff": float(np.abs(y_ref - y_fw[:n]).max()),
+                             "argmax_agreement": float(np.mean(y_ref.argmax(-1) == y_fw[:n].argmax(-1)))}
+    sm = softmax_argmax_agreement(emu, x_v)
+    if sm:
+        ver["lut_softmax_vs_float"] = sm
+    report["verification"] = ver
+    # per-event outputs for the ROC curves and difference histograms of the HTML report
+    np.savez_compressed(work / "predictions.npz", y_true=ds.y_test, float=floatm.predict(ds.x_test, batch_size=1024,
+                        verbose=0), fixed=fixed.predict(ds.x_test, batch_size=1024, verbose=0), firmware=y_fw,
+                        float_same_weights=ref.predict(ds.x_test, batch_size=1024, verbose=0))
+    return exit_code, messages
+
+
+def _clean_build_artifacts(work: Path) -> None:
+    """The csim shared library is a build product (with a stamp in its name); keep the project source-only."""
+    for so in (work / "firmware").glob("*.so"):
+        so.unlink()
