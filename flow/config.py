@@ -167,8 +167,14 @@ class Config(_Section):
         return len(self.data.features)
 
 
-_CPP_RESERVED = {"main", "int", "float", "double", "char", "void", "class", "struct", "namespace", "template",
-                 "nnet", "myproject", "new", "delete", "this", "const", "static", "return", "auto"}
+# C++ keywords and names the generated project already uses: the top function is named after the model.
+_CPP_RESERVED = set("""alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t
+char32_t class compl concept const consteval constexpr constinit const_cast continue co_await co_return co_yield
+decltype default delete do double dynamic_cast else enum explicit export extern false float for friend goto if inline
+int long mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public register
+reinterpret_cast requires return short signed sizeof static static_assert static_cast struct switch template this
+thread_local throw true try typedef typeid typename union unsigned using virtual void volatile wchar_t while xor xor_eq
+main nnet myproject hls ap_fixed ap_int ap_uint ap_ufixed std""".split())
 
 
 class _KeyError(ValueError):

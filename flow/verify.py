@@ -24,7 +24,7 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, emul
     emu = Emulator.from_hls_model(hls_model, fixed)
     y_tb = emu.predict(x_tb) if emulator_out is None else emulator_out
     tb_src = work / ".tb_src"
-    tb_src.mkdir(exist_ok=True)
+    tb_src.mkdir(parents=True, exist_ok=True)
     np.save(tb_src / "tb_input_features.npy", x_tb.reshape(len(x_tb), -1).astype(np.float32))
     np.save(tb_src / "tb_output_predictions.npy", y_tb.reshape(len(y_tb), -1))
     hls_model.config.config["InputData"] = str(tb_src / "tb_input_features.npy")

@@ -20,12 +20,19 @@ HERE = Path(__file__).parent
 BACKENDS = ("Vivado", "Vitis")
 
 
+def max_abs(t: FixedType) -> float:
+    """Largest magnitude of a type: for signed types the most negative value, -2**(I-1), is the largest."""
+    return -t.min_value if t.signed else t.max_value
+
+
 def dot_accum_t(a: FixedType, b: FixedType, n: int, bias: FixedType | None = None) -> FixedType:
-    """Exact accumulator for sum of n products a*b (+ bias): no rounding, no overflow."""
+    """Exact signed accumulator for a sum of n products a*b (+ bias): no rounding, no overflow.
+
+    The bound is reached: (-2**(Ia-1)) * (-2**(Ib-1)) = +2**(Ia+Ib-2) needs one bit more than the operand widths
+    suggest."""
     frac = max(a.frac + b.frac, bias.frac if bias else 0)
-    mag = a.integer - (1 if a.signed else 0) + b.integer - (1 if b.signed else 0)  # |a*b| < 2**mag
-    mag = max(mag, (bias.integer - 1) if bias else mag) + ceil_log2(n + (1 if bias else 0))
-    integer = mag + 1
+    bound = max_abs(a) * max_abs(b) * n + (max_abs(bias) if bias else 0.0)
+    integer = math.floor(math.log2(bound)) + 2 if bound > 0 else 1  # 2**(I-1) > bound
     return FixedType(integer + frac, integer, True)
 
 

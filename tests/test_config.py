@@ -35,6 +35,7 @@ def test_example_has_every_contract_key_and_defaults_fill_the_rest(tmp_path):
     ("name: a\nquantization:\n  act_bits: 4\n  act_int_bits: 4\n", "quantization.act_int_bits", 4),  # bits <= int bits
     ("name: a\nquantization:\n  softmax_table_size: 1000\n", "quantization.softmax_table_size", 3),  # not a power of 2
     ("name: 3jets\n", "name", 1),                                            # not a C identifier
+    ("name: default\n", "name", 1),                                          # a C++ keyword
     ("seed: 1\n", "name", None),                                             # missing required key
     ("name: a\ndata:\n  source: hls4ml_jets\n", "data.path", 2),             # no path: its section's line
     ("name: a\nhls:\n  part: xcvu999\n", "hls.part", 3),                     # unknown part
