@@ -198,25 +198,46 @@ def _k_add(op, ins, in_t):
     return op.out_t.cast(total, f)
 
 
-def mha_raw(x, x_t: FixedType, arrays: dict, p: dict, out_t: FixedType, n_tokens: int):
-    """Multi-head self-attention, integer arithmetic of nnet_tf_mha.h. x: [events, n_tokens*in_dim] raw."""
-    T = {k: FixedType.parse(v) for k, v in p.items() if k.endswith("_t") and not k.startswith("sm_")}
+def _mha_types(p: dict) -> dict[str, FixedType]:
+    return {k: FixedType.parse(v) for k, v in p.items() if k.endswith("_t") and not k.startswith("sm_")}
+
+
+def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
+    """Q/K/V projections, scaled scores and LUT softmax: (scores raw [b,h,i,j], probs raw, V raw [b,j,h,c])."""
+    T = _mha_types(p)
     h, k = p["num_heads"], p["key_dim"]
-    w_t, qkv_t = T["weight_t"], T["qkv_t"]
     xs = x.reshape(len(x), n_tokens, -1)
-
-    def proj(inp, inp_t, name, acc_t, res_t):
-        return dense_raw(inp, inp_t, arrays[f"{name}_kernel"].reshape(inp.shape[-1], -1), w_t,
-                         arrays[f"{name}_bias"], w_t, acc_t, res_t)
-
-    q, kk, v = (proj(xs, x_t, n, T["proj_accum_t"], qkv_t).reshape(len(x), n_tokens, h, k) for n in "qkv")
+    q, kk, v = (dense_raw(xs, x_t, arrays[f"{n}_kernel"].reshape(xs.shape[-1], -1), T["weight_t"],
+                          arrays[f"{n}_bias"], T["weight_t"], T["proj_accum_t"], T["qkv_t"]).reshape(len(x), n_tokens, h, k)
+                for n in "qkv")
     dot = np.einsum("bihc,bjhc->bhij", q, kk)  # exact in dot_t
     sc = ScaleSpec(k, p["scale_bits"])
-    s = T["score_t"].cast(dot * sc.const_raw, 2 * qkv_t.frac + sc.const_t.frac)
-    prob = _softmax_spec(p).forward(s)  # [b, h, i, j]
+    s = T["score_t"].cast(dot * sc.const_raw, 2 * T["qkv_t"].frac + sc.const_t.frac)
+    return s, _softmax_spec(p).forward(s), v
+
+
+def mha_raw(x, x_t: FixedType, arrays: dict, p: dict, out_t: FixedType, n_tokens: int):
+    """Multi-head self-attention, integer arithmetic of nnet_tf_mha.h. x: [events, n_tokens*in_dim] raw."""
+    T = _mha_types(p)
+    h, k, qkv_t = p["num_heads"], p["key_dim"], T["qkv_t"]
+    _, prob, v = mha_attention(x, x_t, arrays, p, n_tokens)
     ctx = qkv_t.cast(np.einsum("bhij,bjhc->bihc", prob, v), T["prob_t"].frac + qkv_t.frac)
-    out = proj(ctx.reshape(len(x), n_tokens, h * k), qkv_t, "o", T["out_accum_t"], out_t)
+    out = dense_raw(ctx.reshape(len(x), n_tokens, h * k), qkv_t, arrays["o_kernel"].reshape(h * k, -1), T["weight_t"],
+                    arrays["o_bias"], T["weight_t"], T["out_accum_t"], out_t)
     return out.reshape(len(x), -1)
+
+
+def attention_scores(emu: Emulator, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(float scores, float LUT-softmax probabilities) of every attention layer, for softmax diagnostics."""
+    _, vals = emu.run(x, trace=True)
+    types = emu.types()
+    out = []
+    for op in emu.ops:
+        if op.kind == "mha":
+            s, prob, _ = mha_attention(vals[op.inputs[0]], types[op.inputs[0]], op.arrays, op.params, op.params["sm_n"])
+            T = _mha_types(op.params)
+            out.append((T["score_t"].to_float(s), T["prob_t"].to_float(prob)))
+    return out
 
 
 def _k_mha(op, ins, in_t):
