@@ -7,10 +7,10 @@ a csynth report exists.
 
 Latency (critical path, chained operations)
     Usable period ``t = clock_ns * (1 - 12.5 %)`` (hls4ml's default clock uncertainty). Each layer is a chain of
-    operations with delays from an UltraScale+ (-2) operator model: adder ``0.45 + 0.025*w`` ns for ``w`` bits,
-    comparator+mux = adder + 0.4 ns, DSP48E2 product 2.4 ns, LUT product ``0.5 + 0.06*(wa+wb)`` ns (so at or below
-    the DSP threshold a LUT product is never slower than a DSP one), ROM address mux 0.4 ns. Reductions over ``n``
-    values are balanced trees of depth ``ceil(log2 n)``. Operations are packed greedily into clock cycles, the way
+    operations with assumed UltraScale+ (-2) delays (model constants, not vendor characterisation data):
+    adder ``0.45 + 0.025*w`` ns for ``w`` bits, comparator+mux = adder + 0.4 ns, DSP48E2 product 2.4 ns,
+    LUT product ``0.5 + 0.06*(wa+wb)`` ns (so at or below the DSP threshold a LUT product is never slower than a
+    DSP one), ROM address mux 0.4 ns. Reductions over ``n`` values are balanced trees of depth ``ceil(log2 n)``. Operations are packed greedily into clock cycles, the way
     the HLS scheduler chains them: a new cycle starts when the next operation no longer fits, so a 200 MHz clock
     fits fewer chained adders per cycle than 100 MHz. A block-RAM table read is registered (it ends a cycle and
     its data arrive 1.0 ns into the next). Layers with weights or tables (dense, mha, layernorm, softmax, pool)
@@ -23,9 +23,10 @@ Multipliers (DSP or LUT, as HLS binds them by operand width)
     (``ceil(wa/27)*ceil(wb/18)`` DSPs, wider operand on the 27-bit port).
     const x var (weights in latency strategy, reuse 1): weight <= 10 bits -> shift-and-add in LUTs
     (``ceil(wb/3) - 1`` adders of ``wa + wb/2`` bits: a wb-bit constant has ~wb/3 nonzero canonical-signed
-    digits); wider weights -> DSP for a fraction ``CONST_DSP_FRACTION = 0.75``
-    of the products, the rest become one ``wa+wb``-bit adder (HLS turns "simple" constants into shifts). That
-    fraction is *fitted* to the two hls4ml reports in tests/test_estimate.py (65 % and 91 % there).
+    digits); wider weights -> DSP for a fraction ``CONST_DSP_FRACTION = 0.75`` of the products, the rest become one
+    ``wa+wb``-bit adder (HLS turns "simple" constants into shifts). That fraction is *fitted* to the two hls4ml
+    reports in tests/test_estimate.py (65 % and 91 % there). Crossing the 10-bit threshold moves products from
+    LUTs to DSPs, so LUT use drops there (as it does in HLS); DSP, FF and BRAM never decrease with width.
     With reuse > 1 a multiplier serves several weights, so weights become a multiplexed variable and the product
     is var x var; the number of multipliers is ``ceil(products / R)``. Zero weights cost nothing (uses
     ``n_nonzero_weights``). Sharing adds a ``R:1`` operand multiplexer (``(wa+wb) * ceil(log2 R) / 2`` LUTs).
@@ -43,9 +44,20 @@ Other LUT / FF / BRAM
     Resource strategy with ``R >= 2`` stores weights in BRAM_18K (depth ``R``, width ``ceil(n_weights/R) *
     weight_bits``), or LUT-ROM under the same threshold; latency strategy keeps weights as constants in logic.
 
-Validation (tests/test_estimate.py): two real hls4ml reports of small dense networks (Vivado HLS 2019.1 and
-2020.1). Transformer layers (mha, layernorm, table softmax) have no published per-layer synthesis figures we
-could verify, so their estimates are extrapolations of the same operator model, not validated numbers.
+Input conventions (flow.convert.layer_descriptions): ``table_entries`` is the total over a layer's tables (softmax
+and mha: exp and 1/sum of equal size; layernorm: 1/sqrt); ``n_weights`` may or may not include biases (both are
+recognised from the shapes); a pool layer reduces ``n_tokens_in`` tokens (default: the previous layer's
+``n_tokens``) and is a max pool when ``"pool": "max"`` (else mean). Layer internals not in the graph export are
+taken from the trigformer templates: q/k/v/context/probabilities are ``out_bits`` wide, the fixed constants
+(1/sqrt(d), 1/n, 1/dim) 18 bits, LayerNorm's x - mean ``in_bits + 1``, a missing ``accum_bits`` 24.
+
+Validation (tests/test_estimate.py), two real hls4ml csynth reports of small dense networks:
+hls4ml-tutorial jet tagger 16-64-32-32-5, ap_fixed<16,6>, reuse 1, xcu250, 5 ns, Vivado HLS 2019.1 (10 cycles,
+2774 DSP, 109157 LUT, 13339 FF, 4 BRAM_18K): estimate +30 % cycles, +15 % DSP, -3 % LUT, -40 % FF, BRAM exact.
+hls4ml's test fixture Dense(16->5)+ReLU on xc7z020 (73 DSP, 2532 LUT; io_stream, so latency and FF are not
+compared): -18 % DSP, -19 % LUT. Per layer the errors reach 2x. Transformer layers (mha, layernorm, table softmax)
+have no published per-layer synthesis figures we could verify: their estimates extrapolate the same operator
+model and are not validated numbers.
 """
 
 from __future__ import annotations
@@ -178,13 +190,13 @@ class _Path:
         self.t = T_BRAM_CO
 
 
-def _weights_only(layer: dict, n_bias: int) -> int:
-    """Nonzero multiplicative weights (n_nonzero_weights counts biases too; remove their share)."""
-    n_w = int(layer.get("n_weights", 0))
+def _mult_weights(layer: dict, n_mult: int, n_bias: int) -> int:
+    """Nonzero multiplicative weights; an export whose n_weights also counts the biases is scaled down."""
+    n_w = int(layer.get("n_weights", n_mult))
     nz = int(layer.get("n_nonzero_weights", n_w))
-    if n_w <= 0:
-        return 0
-    return max(0, round(nz * (n_w - n_bias) / n_w))
+    if n_bias and n_w == n_mult + n_bias:
+        nz = round(nz * n_mult / n_w)
+    return min(nz, n_mult)
 
 
 def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
@@ -194,7 +206,8 @@ def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
     n_in, n_out = int(layer.get("n_in", 0)), int(layer.get("n_out", 0))
     wi, wo = int(layer.get("in_bits", 16)), int(layer.get("out_bits", 16))
     ww, wacc = int(layer.get("weight_bits", 8)), int(layer.get("accum_bits", 24))
-    tab_n, tab_w = int(layer.get("table_entries", 0)), int(layer.get("table_bits", 0))
+    tab_w = int(layer.get("table_bits", 0))
+    tab_n = int(layer.get("table_entries", 0)) // (2 if kind in ("mha", "softmax") else 1)  # exp and 1/sum tables
     strategy = layer.get("strategy", "latency")
     R = max(1, int(layer.get("reuse_factor", 1)))
     r = _Res()
@@ -217,7 +230,7 @@ def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
         return r, 1, False, 0
 
     if kind == "dense":
-        nw = _weights_only(layer, n_out)
+        nw = _mult_weights(layer, n_in * n_out, n_out)
         dsp = r.mult(n_tok * nw, wi, ww, R, const=True, weights=True)
         r.adders(n_tok * n_out * n_in, wacc, R)
         r.weights_store(int(layer.get("n_weights", 0)), ww, R, strategy)
@@ -229,7 +242,7 @@ def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
         H, K = int(layer.get("num_heads", 1)), int(layer.get("key_dim", n_in))
         HK, N = H * K, n_tok
         wq = wo  # q, k, v, context and probabilities are out_bits wide (template qkv_t / prob_t)
-        nw = _weights_only(layer, 3 * HK + n_out)
+        nw = _mult_weights(layer, 3 * n_in * HK + HK * n_out, 3 * HK + n_out)
         n_proj_in = 3 * n_in * HK
         share_in = n_proj_in / (n_proj_in + HK * n_out)  # Q/K/V weights vs output-projection weights
         dsp_in = r.mult(N * round(nw * share_in), wi, ww, R, const=True, weights=True)
@@ -263,7 +276,7 @@ def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
 
     elif kind == "layernorm":
         n, wd = n_in, wi + 1  # x - mean is exact: one more bit
-        nw = _weights_only(layer, n_in)  # gamma (beta is an add)
+        nw = _mult_weights(layer, n_in, n_in)  # gamma (beta is an add)
         dsp_mean = r.mult(n_tok * 2, wacc, SCALE_BITS, R, const=True)  # mean and variance * 1/dim
         dsp_sq = r.mult(n_tok * n, wd, wd, R)
         dsp_rs = r.mult(n_tok * n, wd, tab_w, R)
@@ -278,7 +291,7 @@ def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
         path.op(t_add(wacc), _depth(n))
         path.op(t_mul(wacc, SCALE_BITS, dsp_mean))
         path.op(T_MUX, _depth(wacc))  # leading-one detector
-        path.bram_read() if bram else path.op(T_MUX * 2)
+        _lookup(path, bram)
         path.op(t_mul(wd, tab_w, dsp_rs))
         path.op(T_MUX, _depth(wacc))  # shift by 2^-e/2
         path.op(t_mul(wd, ww, dsp_g))
@@ -286,17 +299,18 @@ def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
         live = n_tok * n * wacc
 
     elif kind == "pool":
+        nt = int(layer.get("n_tokens_in", n_tok))  # tokens reduced (n_tokens is the output's: 1)
         if layer.get("pool", layer.get("activation")) == "max":
-            r.adders(n_tok * n_out, wi + 1, R)
-            path.op(t_add(wi) + T_MUX, _depth(n_tok))
+            r.adders(nt * n_out, wi + 1, R)
+            path.op(t_add(wi) + T_MUX, _depth(nt))
         else:
-            ws = wi + _depth(n_tok)
-            r.adders(n_tok * n_out, ws, R)
-            path.op(t_add(ws), _depth(n_tok))
-            if n_tok & (n_tok - 1):  # 1/n is a shift when n is a power of two
+            ws = wi + _depth(nt)
+            r.adders(nt * n_out, ws, R)
+            path.op(t_add(ws), _depth(nt))
+            if nt & (nt - 1):  # 1/n is a shift when n is a power of two
                 dsp = r.mult(n_out, ws, SCALE_BITS, R, const=True)
                 path.op(t_mul(ws, SCALE_BITS, dsp))
-        live = n_out * (wi + _depth(n_tok))
+        live = n_out * (wi + _depth(nt))
 
     else:
         raise ValueError(f"layer {layer.get('name')!r}: unknown kind {kind!r}")
@@ -304,12 +318,19 @@ def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
     return r, R, True, live
 
 
+def _lookup(path: _Path, bram: bool) -> None:
+    if bram:
+        path.bram_read()
+    else:
+        path.op(T_MUX * 2)  # distributed ROM: two LUT levels
+
+
 def _softmax_path(path: _Path, n: int, w_in: int, tab_w: int, bram: bool, dsp: bool) -> None:
     path.op(t_add(w_in) + T_MUX, _depth(n))  # max tree
     path.op(t_add(w_in))  # x - max
-    path.bram_read() if bram else path.op(T_MUX * 2)  # exp table
+    _lookup(path, bram)  # exp table
     path.op(t_add(tab_w + _depth(n)), _depth(n))  # sum tree
-    path.bram_read() if bram else path.op(T_MUX * 2)  # 1/sum table
+    _lookup(path, bram)  # 1/sum table
     path.op(t_mul(tab_w, tab_w, dsp))
 
 
@@ -323,7 +344,11 @@ def estimate(layers: list[dict], clock_ns: float, part: str) -> dict:
     tot = {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0}
     mults = {"dsp": 0, "lut": 0}
     ii_net = 1
+    prev_tokens = 1
     for layer in layers:
+        if layer["kind"] == "pool" and "n_tokens_in" not in layer:  # its input is the previous layer's output
+            layer = {**layer, "n_tokens_in": prev_tokens}
+        prev_tokens = int(layer.get("n_tokens", 1))
         before = path.cycles
         r, reuse, ends, live = _layer(layer, path)
         ii = reuse

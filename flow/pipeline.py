@@ -125,7 +125,9 @@ def _run(cfg: Config, opts: Options, work: Path) -> Result:
 
     keras_dir = work / "keras"
     keras_dir.mkdir()
+    tr.seed_everything(cfg.seed)  # initial weights come from the seed too
     fixed = build_model(cfg, quantized=True)
+    tr.seed_everything(cfg.seed)
     floatm = build_model(cfg, quantized=False)
     training: dict = {}
     if opts.weights is not None:

@@ -108,6 +108,11 @@ def _num(x) -> float | None:
         return None
 
 
+def _int(x) -> int | None:
+    v = _num(x)
+    return None if v is None else int(v)
+
+
 def _table_rows(lines: list[str], start: int) -> tuple[list[list[str]], list[list[str]]]:
     """Header rows and data rows of the '+---' framed table whose first line is at/after `start`."""
     i = start
@@ -145,7 +150,7 @@ def _instances(rpt: Path) -> list[dict]:
             nums = r[2:-1]  # latency min/max, [absolute min/max,] interval min/max; last cell is the pipeline type
             if len(nums) >= 4:
                 out.setdefault(r[0], {"name": r[0], "module": r[1]}).update(
-                    cycles=_num(nums[1]), ii=_num(nums[-1]))
+                    cycles=_int(nums[1]), ii=_int(nums[-1]))
     if res_at is not None:
         header, rows = _table_rows(lines, res_at)
         names = [c.replace("DSP48E", "DSP") for c in header[-1]] if header else []
@@ -153,7 +158,7 @@ def _instances(rpt: Path) -> list[dict]:
             d = out.setdefault(r[0], {"name": r[0], "module": r[1] if len(r) > 1 else ""})
             for col, val in zip(names[2:], r[2:]):
                 if col in ("BRAM_18K", "DSP", "FF", "LUT", "URAM"):
-                    d[col] = _num(val)
+                    d[col] = _int(val)
     return list(out.values())
 
 

@@ -104,26 +104,34 @@ class FixedType:
         if shift > 0:
             v = _round_shift(v, shift, self.rounding)
         elif shift < 0:
-            v = v << np.int64(-shift)
+            v = self._shift_left(v, -shift)
         return self._overflow(v)
 
     def quantize(self, x) -> np.ndarray:
-        """float (any dtype) -> raw int64, with this type's rounding and overflow (float-to-ap_fixed conversion)."""
-        scaled = np.asarray(x, dtype=np.float64) * (2.0 ** self.frac)
-        fl = np.floor(scaled)
-        rem = scaled - fl  # exact: scaled has at most 53 significant bits
-        half, above, exact = rem == 0.5, rem > 0.5, rem == 0.0
-        v = fl.astype(np.int64)
-        neg = scaled < 0
-        r = self.rounding
-        if r == "TRN":
-            out = v
-        elif r == "TRN_ZERO":
-            out = np.where(neg & ~exact, v + 1, v)
-        else:
-            up = above | (half & _half_goes_up(v, neg, r))
-            out = v + up
-        return self._overflow(out)
+        """float (any dtype) -> raw int64, with this type's rounding and overflow (float-to-ap_fixed conversion).
+
+        Exact for every double, as ap_fixed's `ap_fixed(double)` is: grids finer than a double and magnitudes
+        beyond int64 (WRAP keeps the low bits) convert exactly. Like ap_fixed, +-inf and NaN convert as a magnitude
+        of 2**1024 with their sign bit.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        if self.frac >= 0:  # fast path: scaling up by 2**frac is exact, and below 2**53 so are floor and remainder
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaled = np.ldexp(x, self.frac)
+                fast = bool(np.all(np.abs(scaled) < 2.0**53))  # (false for inf and NaN too)
+            if fast:
+                fl = np.floor(scaled)
+                return self._overflow(_round(fl.astype(np.int64), scaled - fl, 0.5, scaled < 0, self.rounding))
+        # exact path: x = mant * 2**exp raw lsbs with an integer mantissa |mant| < 2**53
+        finite = np.isfinite(x)
+        m, e = np.frexp(np.where(finite, x, np.copysign(0.5, x)))  # 0.5 <= |m| < 1 (or 0)
+        mant = np.ldexp(m, 53).astype(np.int64)
+        exp = np.where(finite, e, 1025).astype(np.int64) + (self.frac - 53)  # non-finite: 0.5 * 2**1025
+        right = exp < 0
+        s = np.where(right, -exp, 1)
+        tiny = s > 55  # |value| < 1/8 lsb: only its sign matters to every rounding mode, so round +-1/4 instead
+        rounded = _round_shift(np.where(tiny, np.sign(mant), mant), np.where(tiny, 2, s), self.rounding)
+        return self._overflow(np.where(right, rounded, self._shift_left(mant, np.where(right, 0, exp))))
 
     def to_float(self, raw) -> np.ndarray:
         return np.asarray(raw, dtype=np.float64) * self.lsb
@@ -132,6 +140,15 @@ class FixedType:
         """Float values as this type represents them (quantize then back)."""
         return self.to_float(self.quantize(x))
 
+    def _shift_left(self, v: np.ndarray, k) -> np.ndarray:
+        """`v * 2**k` (k >= 0) as far as `_overflow` can tell: modulo 2**64 for WRAP, else clipped to +-2**62."""
+        k = np.asarray(k, dtype=np.int64)
+        if self.overflow == "WRAP":  # numpy's unsigned shift is modular and gives 0 for k >= 64
+            return (v.astype(np.uint64) << k.astype(np.uint64)).astype(np.int64)
+        k = np.minimum(k, 62)
+        lim = np.int64(1) << (62 - k)  # 2**62 lies beyond every raw range (MAX_WIDTH = 62)
+        return np.clip(v, -lim, lim) << k
+
     def _overflow(self, v: np.ndarray) -> np.ndarray:
         lo, hi = self.raw_min, self.raw_max
         o = self.overflow
@@ -139,12 +156,13 @@ class FixedType:
             span = np.int64(1) << np.int64(self.width)
             w = np.bitwise_and(v, span - 1)
             return np.where(w > hi, w - span, w) if self.signed else w
-        if o == "SAT_SYM" and self.signed:
-            lo = -hi
         if o == "SAT_ZERO":
             return np.where((v < lo) | (v > hi), 0, v)
-        # ap_fixed saturates only on overflow: an in-range raw_min survives SAT_SYM
-        return np.where(v > hi, hi, np.where(v < self.raw_min, lo, v))
+        if o == "SAT_SYM" and self.signed and self.width > 1:
+            # ap_fixed treats a result equal to raw_min as underflow too, so raw_min itself maps to -raw_max
+            # (for W = 1 its "raw_min | 1" is raw_min again: SAT_SYM acts as SAT; unsigned SAT_SYM is SAT as well)
+            lo = -hi
+        return np.where(v > hi, hi, np.where(v < lo, lo, v))
 
 
 def _half_goes_up(fl: np.ndarray, neg: np.ndarray, mode: str) -> np.ndarray:
@@ -162,19 +180,25 @@ def _half_goes_up(fl: np.ndarray, neg: np.ndarray, mode: str) -> np.ndarray:
     raise ValueError(mode)
 
 
-def _round_shift(v: np.ndarray, shift: int, mode: str) -> np.ndarray:
-    """Drop `shift` low bits of raw `v` with the given rounding mode (exact integer arithmetic)."""
-    s = np.int64(shift)
-    fl = v >> s  # arithmetic shift = floor
-    rem = v - (fl << s)
-    half = np.int64(1) << (s - 1)
-    neg = v < 0
+def _round(fl: np.ndarray, rem, half, neg: np.ndarray, mode: str) -> np.ndarray:
+    """Round `fl + rem / (2 * half)` (0 <= rem < 2 * half) to an integer with `mode`; `neg`: the value is < 0."""
     if mode == "TRN":
         return fl
     if mode == "TRN_ZERO":
-        return np.where(neg & (rem != 0), fl + 1, fl)
-    up = (rem > half) | ((rem == half) & _half_goes_up(fl, neg, mode))
-    return fl + up
+        return fl + (neg & (rem != 0))
+    return fl + ((rem > half) | ((rem == half) & _half_goes_up(fl, neg, mode)))
+
+
+def _round_shift(v: np.ndarray, shift, mode: str) -> np.ndarray:
+    """Drop `shift` (>= 1, scalar or per element) low bits of raw `v` with the given rounding mode, exactly."""
+    s = np.asarray(shift, dtype=np.int64)
+    neg = v < 0
+    if np.any(s > 62):  # keep 62: fold the bits below into a sticky bit (rounding only asks whether any is set)
+        d = np.clip(s - 62, 0, 63)
+        sticky = (v.astype(np.uint64) & ((np.uint64(1) << d.astype(np.uint64)) - np.uint64(1))) != 0
+        v, s = (v >> d) | sticky, np.minimum(s, 62)
+    fl = v >> s  # arithmetic shift = floor
+    return _round(fl, v - (fl << s), np.int64(1) << (s - 1), neg, mode)
 
 
 def bits_for_range(lo: float, hi: float, frac: int, signed: bool | None = None) -> FixedType:

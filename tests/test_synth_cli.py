@@ -1,0 +1,113 @@
+"""`synth` end to end on a tiny model: project layout, report contents, --force, --weights, --no-csim,
+`synth report`, and determinism (same YAML + seed => same data, weights and byte-identical firmware).
+
+References: hls4ml's documented project layout, the report contract of the issues, and a second independent run."""
+
+import filecmp
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flow.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def run_a(tmp_path_factory):
+    out = tmp_path_factory.mktemp("a") / "tiny"
+    code = main([str(TINY), "--part", "xcvu9p", "--out", str(out), "-q"])
+    return out, code
+
+
+def _report(out):
+    return json.loads((out / "report.json").read_text())
+
+
+def test_project_layout(run_a):
+    out, code = run_a
+    for rel in ("build_prj.tcl", "firmware/tiny.cpp", "firmware/tiny.h", "firmware/parameters.h",
+                "firmware/nnet_utils/nnet_tf_mha.h", "firmware/nnet_utils/nnet_tf_layernorm.h",
+                "tb_data/tb_input_features.dat", "tb_data/tb_output_predictions.dat", "tiny_test.cpp",
+                "keras/fixed.h5", "keras/fixed.weights.h5", "keras/float.weights.h5", "report.json", "report.html",
+                "emulator.json", "emulator.npz"):
+        assert (out / rel).exists(), rel
+    assert not list((out / "firmware").glob("*.so")), "build products must not be left in the project"
+    assert not list(out.parent.glob(".tiny*")), "temporary folders must be cleaned up"
+    assert "xcvu9p-flga2104-2L-e" in (out / "build_prj.tcl").read_text() + (out / "project.tcl").read_text()
+    # tb_data expected outputs are the emulator's (= csim) outputs of the tb inputs, one event per line
+    n_tb = len((out / "tb_data/tb_input_features.dat").read_text().strip().splitlines())
+    assert n_tb == _report(out)["verification"]["n_events"]
+
+
+def test_report_contract(run_a):
+    out, code = run_a
+    r = _report(out)
+    assert r["name"] == "tiny" and r["part"] == "xcvu9p-flga2104-2L-e"
+    assert r["model"]["parameters"] > 100
+    acc = r["accuracy"]
+    assert set(acc) >= {"float", "fixed", "firmware", "n_events"} and acc["n_events"] == 300
+    v = r["verification"]
+    assert v["n_events"] == 200
+    assert v["csim_vs_emulator"]["bit_exact_fraction"] == 1.0 and v["csim_vs_emulator"]["mismatched_values"] == 0
+    assert v["csim_vs_emulator"]["first_mismatching_layer"] is None
+    assert {row["layer"] for row in v["csim_vs_emulator"]["per_layer"]} >= {"embed", "b0_mha", "b0_ln1", "pool", "head"}
+    assert 0 <= v["float_vs_fixed"]["argmax_agreement"] <= 1
+    assert 0.5 <= v["lut_softmax_vs_float"]["argmax_agreement_ties_allowed"] <= 1
+    # firmware accuracy is the emulator's, which the fixed Keras model reproduces bit for bit on these events
+    pred = np.load(out / "predictions.npz")
+    assert acc["firmware"] == pytest.approx(np.mean(pred["firmware"].argmax(-1) == pred["y_true"]))
+    assert r["latency"]["source"] in ("estimate", "csynth", "cosim") and r["resources"]["source"]
+    assert r["budget"]["met"] == (code == 0)
+
+
+def test_refuses_existing_output_and_force_replaces(run_a, tmp_path):
+    out, _ = run_a
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    before = (copy / "report.json").read_text()
+    assert main([str(TINY), "--out", str(copy), "-q"]) == 2
+    assert (copy / "report.json").read_text() == before
+
+
+def test_same_seed_same_weights_and_identical_firmware(run_a, tmp_path):
+    """A second full run (train again from the same seed) gives the same weights and byte-identical firmware."""
+    out, _ = run_a
+    out2 = tmp_path / "tiny"
+    main([str(TINY), "--out", str(out2), "-q"])
+    for f in ("fixed.weights.h5", "float.weights.h5"):
+        import h5py
+
+        with h5py.File(out / "keras" / f) as a, h5py.File(out2 / "keras" / f) as b:
+            names = []
+            a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
+            assert names and all(np.array_equal(a[n][()], b[n][()]) for n in names)
+    cmp = filecmp.dircmp(out / "firmware", out2 / "firmware")
+    assert _all_same(cmp), (cmp.diff_files, cmp.left_only, cmp.right_only)
+    for f in ("build_prj.tcl", "tiny_test.cpp"):
+        assert (out / f).read_bytes() == (out2 / f).read_bytes()
+
+
+def _all_same(cmp) -> bool:
+    if cmp.diff_files or cmp.left_only or cmp.right_only or cmp.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(cmp.left, cmp.right, cmp.common_files, shallow=False)
+    return not mismatch and not errors and all(_all_same(sub) for sub in cmp.subdirs.values())
+
+
+def test_weights_no_csim_and_report_rerender(run_a, tmp_path):
+    out, _ = run_a
+    out3 = tmp_path / "again"
+    code = main([str(TINY), "--out", str(out3), "--weights", str(out), "--no-csim", "-q"])
+    r = _report(out3)
+    assert r["verification"]["csim_vs_emulator"] == {"skipped": "--no-csim"}
+    assert r["accuracy"]["fixed"] == _report(out)["accuracy"]["fixed"]
+    assert "loaded_from" in r["training"]["fixed"]
+    (out3 / "report.html").unlink()
+    assert main(["report", str(out3)]) == code
+    assert (out3 / "report.html").exists() and _report(out3)["budget"] == r["budget"]
+    assert main(["report", str(tmp_path / "nothing")]) == 2
