@@ -155,6 +155,8 @@ def layer_descriptions(hls_model, cfg) -> list[dict]:
                 "Merge": "add", "TFMultiHeadAttention": "mha", "TFLayerNorm": "layernorm", "TFLUTSoftmax": "softmax",
                 "TFTokenPooling": "pool"}.get(cls, cls.lower())
         d["kind"] = kind
+        if kind == "pool":
+            d["pool"] = layer.get_attr("mode")
         if kind == "mha":
             d.update(num_heads=layer.get_attr("num_heads"), key_dim=layer.get_attr("key_dim"))
         if kind == "activation":

@@ -133,6 +133,8 @@ void tf_multi_head_attention(
     const typename CONFIG_T::softmax_config::exp_t exp_table[CONFIG_T::softmax_config::table_size],
     const typename CONFIG_T::softmax_config::inv_t inv_table[CONFIG_T::softmax_config::table_size]) {
     // II = reuse factor; the multiplier budget is shared out by the scheduler.
+    // One instance per layer, so the weights become constants of that instance (as in hls4ml's dense_latency).
+    #pragma HLS function_instantiate variable=wq,bq,wk,bk,wv,bv,wo,bo
     #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
     #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::multiplier_limit
     #pragma HLS ARRAY_PARTITION variable=data complete

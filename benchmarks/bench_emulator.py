@@ -1,0 +1,77 @@
+"""Emulator vs C-simulation throughput on the default example, in one run. Prints its figures; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_emulator.py [--config models/jet_tagger.yaml] [--events 2000]
+
+The firmware's speed does not depend on the weight values, so an untrained (seeded) model is used unless
+--weights points at a synth output folder. Reports: csim library compile time (hls4ml compile = write + g++),
+csim predict events/s, emulator events/s, speed-up, and that both gave identical integers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="models/jet_tagger.yaml")
+    ap.add_argument("--events", type=int, default=2000)
+    ap.add_argument("--weights", type=Path, help="a synth output folder (keras/fixed.weights.h5)")
+    args = ap.parse_args()
+
+    import numpy as np
+
+    from flow.config import load_config
+    from flow.convert import convert
+    from flow.parts import resolve_part
+    from flow.train import seed_everything
+    from models.builder import build_model, snap_to_grid
+    from models.data import make_synthetic
+    from sim.emulator import Emulator
+
+    cfg = load_config(args.config)
+    seed_everything(cfg.seed)
+    model = build_model(cfg, quantized=True)
+    if args.weights:
+        model.load_weights(args.weights / "keras" / "fixed.weights.h5")
+    snap_to_grid(model)
+    x, _ = make_synthetic(args.events, cfg.data.n_particles, cfg.data.features, seed=cfg.seed)
+
+    with tempfile.TemporaryDirectory() as d:
+        hls_model = convert(model, cfg, Path(d) / cfg.name, resolve_part(cfg.hls.part)[0], trace=False)
+        t0 = time.perf_counter()
+        hls_model.compile()
+        t_compile = time.perf_counter() - t0
+        hls_model.predict(x[:2])  # warm
+        t0 = time.perf_counter()
+        y_csim = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+        t_csim = time.perf_counter() - t0
+
+    emu = Emulator.from_hls_model(hls_model, model)
+    emu.run(x[:2])
+    t0 = time.perf_counter()
+    y_emu = emu.run(x)
+    t_emu = time.perf_counter() - t0
+    same = np.array_equal(emu.output_type.quantize(y_csim), y_emu)
+
+    print(f"config                 {args.config} ({cfg.data.n_particles} particles, d={cfg.model.embed_dim}, "
+          f"{cfg.model.num_heads} heads, {cfg.model.num_blocks} blocks)")
+    print(f"events                 {len(x)}")
+    print(f"csim compile (g++)     {t_compile:8.1f} s   (hls4ml compile(): write project + build_lib.sh)")
+    print(f"csim predict           {len(x) / t_csim:10.0f} events/s  ({t_csim:.2f} s)")
+    print(f"emulator (NumPy)       {len(x) / t_emu:10.0f} events/s  ({t_emu:.2f} s)")
+    print(f"speed-up               {t_csim / t_emu:10.1f} x")
+    print(f"bit-exact              {same}")
+
+
+if __name__ == "__main__":
+    main()
