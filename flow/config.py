@@ -64,13 +64,16 @@ class QuantConfig(_Section):
     softmax_table_size: int = Field(1024, ge=16, le=65536)
     # Added keys (defaults documented in the README):
     input_bits: int = Field(12, ge=2, le=24)
-    input_int_bits: int = Field(1, ge=0, le=16)
+    input_int_bits: int = Field(4, ge=0, le=16)
+    input_scale_log2: Literal["auto"] | int | list[int] = Field(
+        "auto", description="features are multiplied by 2**k before the firmware (a binary-point shift)")
     score_bits: int | None = Field(None, ge=4, le=24, description="attention scores; default act_bits + 2")
     score_int_bits: int | None = Field(None, ge=0, le=16, description="default act_int_bits + 1")
     prob_bits: int = Field(10, ge=2, le=18, description="softmax output: ap_ufixed<prob_bits, 1>")
     table_bits: int = Field(18, ge=6, le=24, description="width of exp / reciprocal / rsqrt table entries")
     softmax_input_range: float = Field(8.0, description="exp table covers x - max(x) in [-range, 0]; power of 2")
     layernorm_table_size: int = Field(1024, ge=16, le=65536)
+    attention_bits: int | None = Field(None, ge=2, le=24, description="q/k/v/context inside attention; act_bits")
 
     @field_validator("softmax_table_size", "layernorm_table_size")
     @classmethod
@@ -89,7 +92,8 @@ class QuantConfig(_Section):
     @model_validator(mode="after")
     def _bits(self):
         for total, integer in (("weight_bits", "weight_int_bits"), ("act_bits", "act_int_bits"),
-                               ("input_bits", "input_int_bits"), ("score_bits", "score_int_bits")):
+                               ("input_bits", "input_int_bits"), ("score_bits", "score_int_bits"),
+                               ("attention_bits", "act_int_bits")):
             t, i = getattr(self, total), getattr(self, integer)
             if t is not None and i is not None and i >= t:
                 raise _KeyError(integer, f"{integer} ({i}) must be smaller than {total} ({t}): one bit is the sign")
@@ -98,6 +102,7 @@ class QuantConfig(_Section):
 
 class TrainConfig(_Section):
     epochs: int = Field(20, ge=1, le=10000)
+    qat_init: Literal["float", "scratch"] = Field("float", description="start QAT from the trained float twin")
     batch_size: int = Field(256, ge=1)
     learning_rate: float = Field(1e-3, gt=0, le=1)
 
@@ -157,6 +162,10 @@ class Config(_Section):
         except KeyError:
             raise _KeyError("hls.part", f"unknown part {self.hls.part!r}; known: {', '.join(PARTS)} "
                                         "(or give a full part name such as xcvu9p-flga2104-2L-e)") from None
+        scale = self.quantization.input_scale_log2
+        if isinstance(scale, list) and len(scale) != len(d.features):
+            raise _KeyError("quantization.input_scale_log2",
+                            f"{len(scale)} values for {len(d.features)} features ({', '.join(d.features)})")
         if self.verify.n_events > d.n_test:
             raise _KeyError("verify.n_events", f"{self.verify.n_events} exceeds data.n_test ({d.n_test})")
         return self

@@ -115,6 +115,7 @@ def _run(cfg: Config, opts: Options, work: Path) -> Result:
     ds = build_dataset(d.source, data_path, d.n_particles, d.features, d.n_train, d.n_test, cfg.seed,
                        progress=opts.progress)
     timings["data_s"] = round(time.perf_counter() - t0, 1)
+    scaling = apply_input_scaling(cfg, ds)
 
     report: dict = {"name": cfg.name, "part": None, "backend": cfg.hls.backend, "seed": cfg.seed,
                     "config": json.loads(cfg.model_dump_json())}
@@ -122,6 +123,7 @@ def _run(cfg: Config, opts: Options, work: Path) -> Result:
 
     part_full, _ = resolve_part(cfg.hls.part)
     report["part"] = part_full
+    report["input_scaling"] = scaling
 
     keras_dir = work / "keras"
     keras_dir.mkdir()
@@ -136,7 +138,10 @@ def _run(cfg: Config, opts: Options, work: Path) -> Result:
             else tr.train(floatm, ds.x_train, ds.y_train, cfg.training, cfg.seed, "float", opts.progress)
     else:
         training["float"] = tr.train(floatm, ds.x_train, ds.y_train, cfg.training, cfg.seed, "float", opts.progress)
+        if cfg.training.qat_init == "float":  # float pre-training, then quantization-aware fine-tuning
+            fixed.set_weights(floatm.get_weights())
         training["fixed"] = tr.train(fixed, ds.x_train, ds.y_train, cfg.training, cfg.seed, "fixed", opts.progress)
+        training["fixed"]["initialized_from"] = cfg.training.qat_init
     snap_to_grid(fixed)
     fixed.save_weights(keras_dir / "fixed.weights.h5")
     floatm.save_weights(keras_dir / "float.weights.h5")
@@ -160,6 +165,25 @@ def _run(cfg: Config, opts: Options, work: Path) -> Result:
     complete(report, work, cfg, opts)
     write_json(report, work / "report.json")
     return Result(report, work, exit_code, messages)
+
+
+def apply_input_scaling(cfg: Config, ds) -> dict:
+    """Multiply every feature by its power of two (in place); the firmware expects the scaled words."""
+    from models.numerics import QuantTypes, input_scale_log2
+
+    qt = QuantTypes.from_config(cfg.quantization)
+    k = cfg.quantization.input_scale_log2
+    if k == "auto":
+        ks = input_scale_log2(ds.x_train, qt.input_t)
+        method = "auto: 99.9 % quantile of |feature| (training set, non-zero) placed inside the input type"
+    else:
+        ks = np.array(k if isinstance(k, list) else [k] * len(cfg.data.features), dtype=np.int64)
+        method = "from model.yaml"
+    factor = (2.0 ** ks).astype(np.float32)
+    ds.x_train *= factor
+    ds.x_test *= factor
+    return {"log2": [int(v) for v in ks], "features": list(cfg.data.features), "input_type": qt.input_t.ap_type,
+            "method": method, "firmware_input": "feature * 2**log2 (a binary-point shift upstream)"}
 
 
 def _has(path: Path, which: str) -> bool:

@@ -42,7 +42,7 @@ def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
     x = dense(x, d, "embed")
     for b in range(m.num_blocks):
         a = QMultiHeadAttention(m.num_heads, m.key_dim, d, weight_type=qt.weight_t.ap_type, act_type=qt.act_t.ap_type,
-                                score_type=qt.score_t.ap_type, prob_type=qt.prob_t.ap_type,
+                                score_type=qt.score_t.ap_type, prob_type=qt.prob_t.ap_type, qkv_type=qt.qkv_t.ap_type,
                                 table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
                                 table_bits=qt.table_bits, quantized=quantized, name=f"b{b}_mha")(x)
         x = cast(tf.keras.layers.Add(name=f"b{b}_add1")([x, a]), f"b{b}_add1_q")

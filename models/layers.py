@@ -103,10 +103,12 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
     def __init__(self, num_heads, key_dim, output_dim=None, weight_type="ap_fixed<8,1,AP_RND_CONV,AP_SAT>",
                  act_type="ap_fixed<10,5,AP_RND_CONV,AP_SAT>", score_type="ap_fixed<14,6,AP_RND_CONV,AP_SAT>",
                  prob_type="ap_ufixed<10,1,AP_RND_CONV,AP_SAT>", table_size=1024, input_range=8.0, table_bits=18,
-                 scale_bits=18, quantized=True, **kwargs):
+                 scale_bits=18, qkv_type=None, quantized=True, **kwargs):
         super().__init__(**kwargs)
         self.num_heads, self.key_dim, self.output_dim = int(num_heads), int(key_dim), output_dim
         self.weight_t, self.act_t = FixedType.parse(weight_type), FixedType.parse(act_type)
+        # q, k, v and the context are internal to the layer; they may be finer than the output type
+        self.qkv_t = FixedType.parse(qkv_type) if qkv_type else self.act_t
         self.score_t, self.prob_t = FixedType.parse(score_type), FixedType.parse(prob_type)
         self.table_size, self.input_range, self.table_bits = table_size, float(input_range), table_bits
         self.scale = ScaleSpec(self.key_dim, scale_bits)
@@ -136,12 +138,12 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
                 out[f"{w}_{part}"] = np.asarray(self.wq(v)) if self.quantized else v.numpy()
         return out
 
-    def _proj(self, x, name):
+    def _proj(self, x, name, out_t):
         k, b = getattr(self, f"{name}_kernel"), getattr(self, f"{name}_bias")
         if self.quantized:
             k, b = self.wq(k), self.wq(b)
         y = tf.einsum("bnd,de->bne", x, tf.cast(k, x.dtype)) + tf.cast(b, x.dtype)
-        return fake_quant(y, self.act_t) if self.quantized else y
+        return fake_quant(y, out_t) if self.quantized else y
 
     def _heads(self, t):  # [b, n, h*k] -> [b, h, n, k]
         return tf.transpose(tf.reshape(t, (-1, self.n_tokens, self.num_heads, self.key_dim)), (0, 2, 1, 3))
@@ -149,7 +151,7 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
     def call(self, x):
         dtype = x.dtype
         x = tf.cast(x, F64) if self.quantized else x
-        q, k, v = (self._heads(self._proj(x, n)) for n in ("query", "key", "value"))
+        q, k, v = (self._heads(self._proj(x, n, self.qkv_t)) for n in ("query", "key", "value"))
         s = tf.einsum("bhqk,bhmk->bhqm", q, k)
         if self.quantized:
             c = self.scale.const_t.to_float(self.scale.const_raw)
@@ -157,9 +159,9 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         else:
             p = tf.nn.softmax(s / math.sqrt(self.key_dim), axis=-1)
         ctx = tf.einsum("bhqm,bhmk->bhqk", p, v)
-        ctx = fake_quant(ctx, self.act_t) if self.quantized else ctx
+        ctx = fake_quant(ctx, self.qkv_t) if self.quantized else ctx
         ctx = tf.reshape(tf.transpose(ctx, (0, 2, 1, 3)), (-1, self.n_tokens, self.num_heads * self.key_dim))
-        return tf.cast(self._proj(ctx, "output"), dtype)
+        return tf.cast(self._proj(ctx, "output", self.act_t), dtype)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], int(self.output_dim or input_shape[-1]))
@@ -168,7 +170,7 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "output_dim": self.output_dim,
                 **_types_config(weight_type=self.weight_t, act_type=self.act_t, score_type=self.score_t,
-                                prob_type=self.prob_t),
+                                prob_type=self.prob_t, qkv_type=self.qkv_t),
                 "table_size": self.table_size, "input_range": self.input_range, "table_bits": self.table_bits,
                 "scale_bits": self.scale.bits, "quantized": self.quantized}
 

@@ -35,7 +35,7 @@ class QuantTypes:
     act_bits: int = 10
     act_int_bits: int = 4
     input_bits: int = 12
-    input_int_bits: int = 1
+    input_int_bits: int = 4
     score_bits: int | None = None
     score_int_bits: int | None = None
     prob_bits: int = 10
@@ -43,6 +43,7 @@ class QuantTypes:
     softmax_table_size: int = 1024
     softmax_input_range: float = 8.0
     layernorm_table_size: int = 1024
+    attention_bits: int | None = None
 
     @classmethod
     def from_config(cls, q) -> QuantTypes:
@@ -69,6 +70,12 @@ class QuantTypes:
     def relu_t(self) -> FixedType:
         """QKeras quantized_relu(act_bits, act_int_bits): unsigned, act_int_bits integer bits."""
         return FixedType(self.act_bits, self.act_int_bits, False, "RND_CONV", "SAT")
+
+    @property
+    def qkv_t(self) -> FixedType:
+        """Attention-internal q, k, v and context: act_int_bits integer bits, attention_bits wide (default act_bits)."""
+        b = self.act_bits if self.attention_bits is None else self.attention_bits
+        return FixedType.from_qkeras(b, self.act_int_bits)
 
     @property
     def score_t(self) -> FixedType:
@@ -332,6 +339,18 @@ class PoolSpec:
         if self.mode == "max":
             return x.max(axis=axis)
         return self.out_t.cast(x.sum(axis=axis) * self.invn_raw, self.in_t.frac + self.invn_t.frac)
+
+
+def input_scale_log2(x: np.ndarray, input_t: FixedType, quantile: float = 0.999, lo: int = -8, hi: int = 16):
+    """Per-feature power-of-two input scale k: x * 2**k puts the `quantile` of |x| (non-padding particles of the
+    training set) inside input_t's range. A power of two only moves the binary point of the upstream words, so it
+    costs nothing in firmware; it lets small features (pT fractions, angles ~0.04) use the embedding's range."""
+    flat = np.abs(np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1]))
+    ks = []
+    for col in flat.T:
+        q = np.quantile(col[col > 0], quantile) if np.any(col > 0) else 0.0
+        ks.append(hi if q == 0 else int(np.clip(np.floor(np.log2(input_t.max_value / q)), lo, hi)))
+    return np.array(ks, dtype=np.int64)
 
 
 def _bit_length(v: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ def test_example_has_every_contract_key_and_defaults_fill_the_rest(tmp_path):
     ("name: a\nhls:\n  part: xcvu999\n", "hls.part", 3),                     # unknown part
     ("name: a\nverify:\n  n_events: 50000\n", "verify.n_events", 3),        # more than the test set
     ("name: a\nmodel:\n  norm: batchnorm\n", "model.norm", 3),               # not one of the choices
+    ("name: a\nquantization:\n  input_scale_log2: [1, 2]\n", "quantization.input_scale_log2", 3),  # 2 for 3 features
 ])
 def test_errors_name_the_key_and_line(tmp_path, text, key, line):
     with pytest.raises(ConfigError) as e:

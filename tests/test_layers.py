@@ -173,3 +173,17 @@ def test_fixedtype_is_what_qkeras_quantizes_to():
     t = QT.relu_t
     inside = x < t.max_value
     assert np.array_equal(r[inside], t.round_trip(np.maximum(x[inside], 0)).astype(np.float32))
+
+
+def test_input_scale_log2_hand_values():
+    """k = floor(log2(max_value / q)) for the 99.9 % quantile q of |x|: hand-computed cases."""
+    from models.numerics import input_scale_log2
+
+    t = FixedType.from_qkeras(12, 4)  # max 15.9921875
+    x = np.zeros((1000, 4, 3))
+    x[:, 0, 0] = 0.74  # log2(15.99/0.74) = 4.43 -> 4
+    x[:, 0, 1] = -3.0  # log2(15.99/3) = 2.41 -> 2
+    x[:, 0, 2] = 40.0  # log2(15.99/40) = -1.32 -> -2
+    assert input_scale_log2(x, t).tolist() == [4, 2, -2]
+    scaled = x * 2.0 ** input_scale_log2(x, t)
+    assert np.abs(scaled).max() <= t.max_value
