@@ -46,8 +46,18 @@ def _report_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_known_warnings() -> None:
+    """Two warnings that say nothing to our users: hls4ml re-spelling the strategy of its pointwise layers, and
+    Keras calling the .h5 format legacy (we save both .h5 and weights on purpose)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Overriding attribute 'strategy'")
+    warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _quiet_known_warnings()
     from flow.config import ConfigError
     from flow.pipeline import UsageError
 

@@ -71,13 +71,13 @@ def synth(opts: Options) -> Result:
         raise UsageError(f"output folder {out} exists; pass --force to replace it (nothing was changed)")
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
-    if (opts.vendor_synth or opts.cosim or opts.vsynth):
-        from flow.vendor import find_tool
+    if opts.vendor_synth or opts.cosim or opts.vsynth:
+        from flow.vendor import missing_tool_message
 
-        if find_tool(cfg.hls.backend) is None:
-            tool = "vitis_hls" if cfg.hls.backend == "Vitis" else "vivado_hls"
-            raise UsageError(f"--synth/--cosim/--vsynth need {tool} on PATH (backend {cfg.hls.backend}); it was not "
-                             f"found. Run without them for the C-simulation, emulation and the labelled estimate.")
+        why = missing_tool_message(cfg.hls.backend, opts.vsynth)
+        if why:
+            raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
+                             "reports the labelled estimate.")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -14,10 +14,13 @@ EXIT_OK, EXIT_FAIL = 0, 1
 
 def complete(report: dict, work: Path, cfg, opts=None) -> None:
     """Add latency, resources and the budget verdict to `report`; run the vendor tool if asked; write report.html."""
-    from flow.vendor import run_vendor
+    from flow.vendor import VendorBuildFailed, run_vendor
 
     if opts is not None and (opts.vendor_synth or opts.cosim or opts.vsynth):
-        run_vendor(work, cfg.hls.backend, synth=True, cosim=opts.cosim, vsynth=opts.vsynth)
+        try:
+            run_vendor(work, cfg.hls.backend, synth=True, cosim=opts.cosim, vsynth=opts.vsynth)
+        except VendorBuildFailed as e:  # keep the project and the estimate; the failure is in the report
+            report["vendor_error"] = str(e)
     _figures(report, work, cfg.hls.clock_period_ns, {"latency_ns": cfg.budget.latency_ns, "ii": cfg.budget.ii})
     _write_html(report, work)
 
@@ -50,6 +53,8 @@ def _write_html(report: dict, work: Path) -> None:
 
 
 def exit_code(report: dict) -> int:
+    if report.get("vendor_error"):
+        return EXIT_FAIL
     ver = report.get("verification", {}).get("csim_vs_emulator", {})
     if ver.get("mismatched_values") or ver.get("first_mismatching_layer"):
         return EXIT_FAIL
@@ -71,6 +76,8 @@ def finish(result) -> int:
     render_terminal(result.report)
     for m in result.messages:
         print(f"synth: {m}")
+    if result.report.get("vendor_error"):
+        print(f"synth: vendor tool failed: {result.report['vendor_error']} (figures above are the estimate)")
     print(f"synth: wrote {result.out_dir} (report.json, report.html, HLS project)")
     return max(result.exit_code, exit_code(result.report))
 

@@ -51,6 +51,15 @@ def find_tool(backend: str) -> str | None:
     return None
 
 
+def missing_tool_message(backend: str, vsynth: bool = False) -> str | None:
+    """Why a vendor run for `backend` cannot start here, or None when the tools are on PATH."""
+    if find_tool(backend) is None:
+        return str(_missing(_TOOLS[_key(backend)], f"needed to run {backend} HLS"))
+    if vsynth and shutil.which("vivado") is None:
+        return str(_missing(("vivado",), "needed for the Vivado logic synthesis step (vsynth)"))
+    return None
+
+
 def _missing(names: tuple[str, ...], why: str) -> VendorToolMissing:
     return VendorToolMissing(
         f"{' / '.join(names)} not found on PATH ({os.environ.get('PATH', '')}); {why}. Source the AMD/Xilinx "

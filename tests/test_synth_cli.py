@@ -111,3 +111,46 @@ def test_weights_no_csim_and_report_rerender(run_a, tmp_path):
     assert main(["report", str(out3)]) == code
     assert (out3 / "report.html").exists() and _report(out3)["budget"] == r["budget"]
     assert main(["report", str(tmp_path / "nothing")]) == 2
+
+
+FIXTURE = REPO / "tests" / "fixtures" / "vendor" / "vitis" / "jet_tagger_prj"
+
+
+def _fake_tool(tmp_path, body: str) -> str:
+    """A stand-in `vitis-run` on PATH (the real one is not installed here); returns the new PATH."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "vitis-run"
+    exe.write_text("#!/bin/bash\n" + body)
+    exe.chmod(0o755)
+    import os
+
+    return f"{bindir}:{os.environ['PATH']}"
+
+
+def test_vendor_synthesis_results_replace_the_estimate(run_a, tmp_path, monkeypatch):
+    """--synth with a tool that leaves a csynth report (the documented XML, from tests/fixtures) in the project:
+    the report's latency/resources come from it, labelled csynth, parsed by hls4ml's parser."""
+    out, _ = run_a
+    body = (f'set -e\nname=$(sed -n \'s/set project_name "\\(.*\\)"/\\1/p\' project.tcl)\n'
+            f'mkdir -p ${{name}}_prj/solution1/syn/report\ncp {FIXTURE}/hls.app ${{name}}_prj/\n'
+            f'sed "s/jet_tagger/$name/g" {FIXTURE}/solution1/syn/report/jet_tagger_csynth.xml '
+            f'> ${{name}}_prj/solution1/syn/report/${{name}}_csynth.xml\n')
+    monkeypatch.setenv("PATH", _fake_tool(tmp_path, body))
+    dest = tmp_path / "v"
+    code = main([str(TINY), "--out", str(dest), "--weights", str(out), "--no-csim", "--synth", "-q"])
+    r = _report(dest)
+    assert r["latency"]["source"] == "csynth" and r["latency"]["cycles"] == 14 and r["latency"]["ii"] == 1
+    assert r["resources"]["DSP"] == 1210 and r["resources"]["LUT"] == 96544
+    assert r["estimate"]["latency"]["source"] == "estimate"  # the estimate is kept beside the real figures
+    assert (dest / "build_opt.tcl").exists()  # hls4ml's Vitis option file, written for the tool
+    assert code == (0 if r["budget"]["met"] else 1)
+
+
+def test_vendor_failure_keeps_the_project_and_exits_1(run_a, tmp_path, monkeypatch):
+    out, _ = run_a
+    monkeypatch.setenv("PATH", _fake_tool(tmp_path, "echo 'ERROR: [HLS 200-70] synthesis failed' >&2\nexit 3\n"))
+    dest = tmp_path / "v"
+    assert main([str(TINY), "--out", str(dest), "--weights", str(out), "--no-csim", "--synth", "-q"]) == 1
+    r = _report(dest)
+    assert "exited with code 3" in r["vendor_error"] and r["latency"]["source"] == "estimate"
