@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hls_templates.extension import dot_accum_t, register
+from hls_templates.extension import register
 from models.fixed import FixedType
-from models.numerics import QuantTypes
+from models.numerics import QuantTypes, dot_accum_t
 
 
 def _precision(t: FixedType) -> str:

@@ -13,27 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from models.fixed import FixedType
-from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, ceil_log2
+from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, ceil_log2, dot_accum_t
 
 HEADERS = ("nnet_tf_common.h", "nnet_tf_softmax.h", "nnet_tf_mha.h", "nnet_tf_layernorm.h", "nnet_tf_pooling.h")
 HERE = Path(__file__).parent
 BACKENDS = ("Vivado", "Vitis")
-
-
-def max_abs(t: FixedType) -> float:
-    """Largest magnitude of a type: for signed types the most negative value, -2**(I-1), is the largest."""
-    return -t.min_value if t.signed else t.max_value
-
-
-def dot_accum_t(a: FixedType, b: FixedType, n: int, bias: FixedType | None = None) -> FixedType:
-    """Exact signed accumulator for a sum of n products a*b (+ bias): no rounding, no overflow.
-
-    The bound is reached: (-2**(Ia-1)) * (-2**(Ib-1)) = +2**(Ia+Ib-2) needs one bit more than the operand widths
-    suggest."""
-    frac = max(a.frac + b.frac, bias.frac if bias else 0)
-    bound = max_abs(a) * max_abs(b) * n + (max_abs(bias) if bias else 0.0)
-    integer = math.floor(math.log2(bound)) + 2 if bound > 0 else 1  # 2**(I-1) > bound
-    return FixedType(integer + frac, integer, True)
 
 
 def _type(node, attr: str) -> FixedType:
@@ -133,7 +117,8 @@ def parse_mha(keras_layer, input_names, input_shapes, data_reader):
     out_dim = c["output_dim"] or d
     layer.update(n_tokens=n, in_dim=d, out_dim=out_dim, num_heads=c["num_heads"], key_dim=c["key_dim"],
                  weight_type=c["weight_type"], act_type=c["act_type"], score_type=c["score_type"],
-                 prob_type=c["prob_type"], table_size=c["table_size"], input_range=c["input_range"],
+                 prob_type=c["prob_type"], qkv_type=c.get("qkv_type") or c["act_type"],
+                 table_size=c["table_size"], input_range=c["input_range"],
                  table_bits=c["table_bits"], scale_bits=c["scale_bits"])
     w_t = FixedType.parse(c["weight_type"])
     for w in ("query", "key", "value", "output"):
@@ -192,14 +177,14 @@ def softmax_config_struct(name: str, sp: SoftmaxSpec, n_rows: int, reuse: int) -
 def mha_types(node) -> dict[str, FixedType]:
     """Every internal type of a TFMultiHeadAttention instance (shared with the emulator)."""
     in_t = FixedType.parse(node.get_input_variable().type.precision.definition_cpp())
-    w_t, act_t = _type(node, "weight_type"), _type(node, "act_type")
+    w_t, qkv_t = _type(node, "weight_type"), _type(node, "qkv_type")
     score_t, prob_t = _type(node, "score_type"), _type(node, "prob_type")
     n, d, hk = node.get_attr("n_tokens"), node.get_attr("in_dim"), node.get_attr("num_heads") * node.get_attr("key_dim")
-    return {"in_t": in_t, "weight_t": w_t, "qkv_t": act_t, "score_t": score_t, "prob_t": prob_t,
+    return {"in_t": in_t, "weight_t": w_t, "qkv_t": qkv_t, "score_t": score_t, "prob_t": prob_t,
             "proj_accum_t": dot_accum_t(in_t, w_t, d, w_t),
-            "dot_t": dot_accum_t(act_t, act_t, node.get_attr("key_dim")),
-            "ctx_accum_t": dot_accum_t(prob_t, act_t, n),
-            "out_accum_t": dot_accum_t(act_t, w_t, hk, w_t)}
+            "dot_t": dot_accum_t(qkv_t, qkv_t, node.get_attr("key_dim")),
+            "ctx_accum_t": dot_accum_t(prob_t, qkv_t, n),
+            "out_accum_t": dot_accum_t(qkv_t, w_t, hk, w_t)}
 
 
 def _mha_config(node) -> str:

@@ -9,6 +9,7 @@ the C++ agree bit for bit.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -72,6 +73,7 @@ class FixedType:
         return FixedType(self.width, self.integer, self.signed, rounding or self.rounding, overflow or self.overflow)
 
     @classmethod
+    @functools.lru_cache(maxsize=4096)
     def parse(cls, text: str) -> FixedType:
         """Parse `ap_fixed<W,I[,AP_Q[,AP_O]]>` / `ap_ufixed<...>` / `fixed<...>` (hls4ml's spelling)."""
         m = re.fullmatch(r"\s*(ap_)?(u?)fixed<\s*(-?\d+)\s*,\s*(-?\d+)\s*(?:,\s*(?:AP_)?(\w+)\s*)?(?:,\s*(?:AP_)?(\w+)\s*)?(?:,\s*\d+\s*)?>\s*", text)
@@ -106,6 +108,25 @@ class FixedType:
         elif shift < 0:
             v = self._shift_left(v, -shift)
         return self._overflow(v)
+
+    def cast_any(self, raw, src_frac: int) -> np.ndarray:
+        """`cast` for int64 raws, or for integer-valued float64 raws below 2**52 in magnitude (the emulator's fast
+        domain: BLAS matmuls and rint/floor/clip are exact there). Returns the same dtype it was given."""
+        if not (isinstance(raw, np.ndarray) and raw.dtype == np.float64):
+            return self.cast(raw, src_frac)
+        if self.rounding not in _FLOAT_ROUND or self.overflow not in ("SAT", "WRAP") or self.width > FLOAT_EXACT_BITS:
+            return self.cast(raw.astype(np.int64), src_frac).astype(np.float64)
+        shift = src_frac - self.frac
+        y = raw * (2.0**-shift)  # exact: a power-of-two scaling (a new array: the input is left alone)
+        if shift > 0:
+            _FLOAT_ROUND[self.rounding](y, out=y)
+        lo, hi = float(self.raw_min), float(self.raw_max)
+        if self.overflow == "SAT":
+            return np.clip(y, lo, hi, out=y)
+        if y.min(initial=lo) < lo or y.max(initial=hi) > hi:  # WRAP: two's-complement modulo 2**width
+            span = 2.0**self.width
+            y = y - span * np.floor((y - lo) / span)
+        return y
 
     def quantize(self, x) -> np.ndarray:
         """float (any dtype) -> raw int64, with this type's rounding and overflow (float-to-ap_fixed conversion).
@@ -163,6 +184,15 @@ class FixedType:
             # (for W = 1 its "raw_min | 1" is raw_min again: SAT_SYM acts as SAT; unsigned SAT_SYM is SAT as well)
             lo = -hi
         return np.where(v > hi, hi, np.where(v < lo, lo, v))
+
+
+FLOAT_EXACT_BITS = 52  # float64 holds every integer below 2**53; keep a bit for the +0.5 of RND
+def _floor_half_up(y, out):
+    np.add(y, 0.5, out=out)
+    return np.floor(out, out=out)
+
+
+_FLOAT_ROUND = {"RND_CONV": np.rint, "RND": _floor_half_up, "TRN": np.floor}  # in place: f(y, out=y)
 
 
 def _half_goes_up(fl: np.ndarray, neg: np.ndarray, mode: str) -> np.ndarray:

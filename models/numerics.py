@@ -26,6 +26,22 @@ def ceil_log2(n: int) -> int:
     return max(int(n - 1).bit_length(), 0)
 
 
+def max_abs(t: FixedType) -> float:
+    """Largest magnitude of a type: for signed types the most negative value, -2**(I-1), is the largest."""
+    return -t.min_value if t.signed else t.max_value
+
+
+def dot_accum_t(a: FixedType, b: FixedType, n: int, bias: FixedType | None = None) -> FixedType:
+    """Exact signed accumulator for a sum of n products a*b (+ bias): no rounding, no overflow.
+
+    The bound is reached: (-2**(Ia-1)) * (-2**(Ib-1)) = +2**(Ia+Ib-2) needs one bit more than the operand widths
+    suggest."""
+    frac = max(a.frac + b.frac, bias.frac if bias else 0)
+    bound = max_abs(a) * max_abs(b) * n + (max_abs(bias) if bias else 0.0)
+    integer = math.floor(math.log2(bound)) + 2 if bound > 0 else 1  # 2**(I-1) > bound
+    return FixedType(integer + frac, integer, True)
+
+
 @dataclass(frozen=True)
 class QuantTypes:
     """All network-level types. `integer` arguments follow QKeras (sign bit excluded)."""
@@ -186,24 +202,49 @@ class SoftmaxSpec:
         centre = i * bin_w + max(2.0**self.inv_shift - 1, 0) / 2 * self.sum_t.lsb  # of the raw sums in bin i
         return self.inv_t.quantize(1.0 / np.maximum(centre, 1.0))  # sums below 1 cannot occur (max term is 1)
 
+    @cached_property
+    def exp_by_diff(self) -> np.ndarray:
+        """exp_table[exp_index(-k)] for every possible raw difference k >= 0 (float64): the same values, one gather."""
+        k = np.arange(2 ** (self.diff_t.width - 1) + 1, dtype=np.int64)
+        return self.exp_table[self.exp_index(-k)].astype(np.float64)
+
     def exp_index(self, diff_raw: np.ndarray) -> np.ndarray:
-        neg = -np.asarray(diff_raw, dtype=np.int64)
-        idx = neg >> self.exp_shift if self.exp_shift >= 0 else neg << -self.exp_shift
-        return np.minimum(idx, self.table_size - 1)
+        return _table_index(-_raw(diff_raw), self.exp_shift, self.table_size)
 
     def inv_index(self, sum_raw: np.ndarray) -> np.ndarray:
-        s = np.asarray(sum_raw, dtype=np.int64)
-        idx = s >> self.inv_shift if self.inv_shift >= 0 else s << -self.inv_shift
-        return np.minimum(idx, self.table_size - 1)
+        return _table_index(_raw(sum_raw), self.inv_shift, self.table_size)
 
     def forward(self, x_raw: np.ndarray) -> np.ndarray:
-        """Integer reference over the last axis: raw `in_t` -> raw `out_t`."""
-        x = np.asarray(x_raw, dtype=np.int64)
+        """Reference over the last axis: raw `in_t` -> raw `out_t` (int64 in, int64 out; float64 integer-valued
+        raws in, the same out: every intermediate stays below 2**37)."""
+        x = _raw(x_raw)
         d = x - x.max(axis=-1, keepdims=True)
-        e = self.exp_table[self.exp_index(d)]
+        if x.dtype == np.float64:  # one gather, indexed by the raw difference itself
+            e = self.exp_by_diff[np.negative(d, out=d).astype(np.intp)]
+        else:
+            e = self.exp_table[self.exp_index(d)]
         s = e.sum(axis=-1, keepdims=True)  # exact: sum_t has room for n terms
-        inv = self.inv_table[self.inv_index(s)]
-        return self.out_t.cast(e * inv, self.exp_t.frac + self.inv_t.frac)
+        inv = _table(self.inv_table, x)[self.inv_index(s)]
+        return self.out_t.cast_any(e * inv, self.exp_t.frac + self.inv_t.frac)
+
+
+def _raw(x) -> np.ndarray:
+    """Raw values stay float64 (the emulator's fast, exact domain) or become int64."""
+    x = np.asarray(x)
+    return x if x.dtype == np.float64 else x.astype(np.int64)
+
+
+def _table(tab: np.ndarray, like: np.ndarray) -> np.ndarray:
+    return tab.astype(np.float64) if like.dtype == np.float64 else tab
+
+
+def _table_index(v: np.ndarray, shift: int, size: int) -> np.ndarray:
+    """min(v >> shift, size - 1) for non-negative raw v (a left shift when shift < 0), as an index array."""
+    if v.dtype == np.float64:
+        idx = np.floor(np.ldexp(v, -shift))
+    else:
+        idx = v >> shift if shift >= 0 else v << -shift
+    return np.minimum(idx, size - 1).astype(np.intp)
 
 
 @dataclass(frozen=True)
@@ -296,21 +337,34 @@ class LayerNormSpec:
         mant = np.where(p >= t, v >> np.maximum(p - t, 0), v << np.maximum(t - p, 0)) & ((1 << t) - 1)
         return self.rsqrt_table[par * (1 << t) + mant], half
 
+    @property
+    def float_exact(self) -> bool:
+        """Every per-element product of `forward` stays below 2**52, so integer-valued float64 is exact."""
+        lo, hi = self.half_range
+        d = self.diff_t.width
+        return max(2 * d + ceil_log2(self.dim), d + self.rsqrt_t.width + hi - lo, self.norm_t.width + 24) <= 52
+
     def forward(self, x_raw: np.ndarray, gamma_raw: np.ndarray, beta_raw: np.ndarray, gamma_t: FixedType) -> np.ndarray:
-        """Integer reference over the last axis."""
-        x = np.asarray(x_raw, dtype=np.int64)
+        """Reference over the last axis (int64 or integer-valued float64 raws; returns the same dtype)."""
+        x = _raw(x_raw)
+        if x.dtype == np.float64 and not self.float_exact:
+            return self.forward(x.astype(np.int64), gamma_raw, beta_raw, gamma_t).astype(np.float64)
         fi, fm = self.in_t.frac, self.mean_t.frac
         fd = self.invdim_t.frac
-        mean = self.mean_t.cast(x.sum(axis=-1, keepdims=True) * self.invdim_raw, fi + fd)
-        diff = (x << (fm - fi)) - mean
-        var = self.var_t.cast((diff * diff).sum(axis=-1, keepdims=True) * self.invdim_raw, 2 * fm + fd)
+        # per-token statistics in int64 (their products with 1/dim may exceed 2**53); they are small arrays
+        xsum = x.sum(axis=-1, keepdims=True).astype(np.int64)
+        mean = self.mean_t.cast(xsum * self.invdim_raw, fi + fd)
+        diff = x * (1 << (fm - fi)) - mean.astype(x.dtype)
+        sq = (diff * diff).sum(axis=-1, keepdims=True).astype(np.int64)
+        var = self.var_t.cast(sq * self.invdim_raw, 2 * fm + fd)
         entry, half = self.rsqrt_lookup(var + self.eps_raw)
         lo, hi = self.half_range
         # diff * entry * 2**-half, aligned on a common fraction so one cast rounds it
-        wide = (diff * entry) << (hi - half)
-        norm = self.norm_t.cast(wide, fm + self.rsqrt_t.frac + hi)
-        y = norm * gamma_raw + (np.asarray(beta_raw, dtype=np.int64) << self.norm_t.frac)
-        return self.result_t.cast(y, self.norm_t.frac + gamma_t.frac)
+        wide = diff * (entry << (hi - half)).astype(x.dtype)
+        norm = self.norm_t.cast_any(wide, fm + self.rsqrt_t.frac + hi)
+        beta = np.asarray(beta_raw, dtype=np.int64) << self.norm_t.frac
+        y = norm * np.asarray(gamma_raw).astype(x.dtype) + beta.astype(x.dtype)
+        return self.result_t.cast_any(y, self.norm_t.frac + gamma_t.frac)
 
 
 @dataclass(frozen=True)
@@ -335,10 +389,13 @@ class PoolSpec:
         return self.in_t
 
     def forward(self, x_raw: np.ndarray, axis: int = -2) -> np.ndarray:
-        x = np.asarray(x_raw, dtype=np.int64)
+        x = _raw(x_raw)
         if self.mode == "max":
             return x.max(axis=axis)
-        return self.out_t.cast(x.sum(axis=axis) * self.invn_raw, self.in_t.frac + self.invn_t.frac)
+        total = x.sum(axis=axis)
+        if x.dtype == np.float64 and self.in_t.width + ceil_log2(self.n) + self.invn_t.width > 52:
+            total = total.astype(np.int64)
+        return self.out_t.cast_any(total * self.invn_raw, self.in_t.frac + self.invn_t.frac)
 
 
 def input_scale_log2(x: np.ndarray, input_t: FixedType, quantile: float = 0.999, lo: int = -8, hi: int = 16):

@@ -11,13 +11,18 @@ or hls4ml.
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from models.fixed import FixedType
-from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec
+from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, dot_accum_t
+
+
+CHUNK = 512  # events per pass
 
 
 @dataclass
@@ -105,17 +110,33 @@ class Emulator:
 
     # ---- execution ------------------------------------------------------------------------------------------------
     def run(self, x: np.ndarray, trace: bool = False):
-        """x: float inputs [events, ...]. Returns raw int64 outputs (and {layer: raw} when trace=True)."""
+        """x: float inputs [events, ...]. Returns raw int64 outputs (and {layer: raw int64} when trace=True).
+
+        Internally raws are integer-valued float64 wherever every intermediate stays below 2**52 (checked from the
+        types, op by op), so matrix products use BLAS and casts are rint/floor/clip; elsewhere int64."""
+        x = np.asarray(x)
+        if trace:
+            vals = self._run_chunk(x)
+            return vals[self.ops[-1].name].astype(np.int64), {k: v.astype(np.int64) for k, v in vals.items()}
+        # chunks of events keep the intermediates in cache (the kernels are chains of element-wise passes), and
+        # run on all cores: NumPy releases the GIL inside its loops
+        starts = range(0, len(x), CHUNK)
+        if len(starts) == 0:
+            return np.zeros((0, 0), np.int64)
+        last = self.ops[-1].name
+        with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1)) as pool:
+            parts = pool.map(lambda i: self._run_chunk(x[i:i + CHUNK])[last].astype(np.int64), starts)
+            return np.concatenate(list(parts))
+
+    def _run_chunk(self, x: np.ndarray) -> dict[str, np.ndarray]:
         vals: dict[str, np.ndarray] = {}
         types: dict[str, FixedType] = {}
-        x = np.asarray(x)
         for op in self.ops:
             ins = [vals[i] for i in op.inputs]
             in_t = [types[i] for i in op.inputs]
             vals[op.name] = _KERNELS[op.kind](op, x if op.kind == "input" else ins, in_t)
             types[op.name] = op.out_t
-        last = self.ops[-1]
-        return (vals[last.name], vals) if trace else vals[last.name]
+        return vals
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Float values of the firmware outputs."""
@@ -158,29 +179,53 @@ def _softmax_spec(p: dict) -> SoftmaxSpec:
 
 # ---- integer kernels: (op, inputs raw, input types) -> raw output ------------------------------------------------------
 def _k_input(op, x, _):
-    return op.out_t.quantize(x.reshape(len(x), -1))  # the testbench feeds floats; ap_fixed rounds them
+    # the testbench feeds floats; ap_fixed rounds them
+    return op.out_t.quantize(x.reshape(len(x), -1)).astype(np.float64)
 
 
 def _k_cast(op, ins, in_t):
-    return op.out_t.cast(ins[0], in_t[0].frac)
+    return op.out_t.cast_any(ins[0], in_t[0].frac)
 
 
 def _k_relu(op, ins, in_t):
-    return op.out_t.cast(np.maximum(ins[0], 0), in_t[0].frac)
+    return op.out_t.cast_any(np.maximum(ins[0], 0), in_t[0].frac)
+
+
+def _align(v: np.ndarray, k: int) -> np.ndarray:
+    """v * 2**k, k >= 0, in v's dtype (exact)."""
+    return np.ldexp(v, k) if v.dtype == np.float64 else v << np.int64(k)
+
+
+def _fits_float(*bits: float) -> bool:
+    return sum(bits) <= 52
+
+
+def matmul_raw(a: np.ndarray, b: np.ndarray, a_t: FixedType, b_t: FixedType) -> np.ndarray:
+    """Exact a @ b of raws: float64 BLAS when every partial sum stays below 2**52, else int64."""
+    if a.dtype == np.float64 and _fits_float(a_t.width, b_t.width, np.log2(max(a.shape[-1], 2))):
+        return np.matmul(a, b.astype(np.float64))
+    return np.matmul(a.astype(np.int64), b.astype(np.int64))
 
 
 def dense_raw(x, x_t: FixedType, w, w_t: FixedType, b, b_t: FixedType, acc_t: FixedType, out_t: FixedType):
     """hls4ml dense_latency: each product cast to accum_t, summed with the bias in accum_t, cast to the result.
     x: [..., n_in] raw; w: [n_in, n_out] raw."""
     pf = x_t.frac + w_t.frac
-    if acc_t.frac >= pf:
-        prods = None  # products are exact in accum_t: sum first (wrap arithmetic is associative)
-        acc = np.tensordot(x, w, axes=([-1], [0])) << np.int64(acc_t.frac - pf)
+    if acc_t.frac >= pf:  # products are exact in accum_t: sum first (wrap arithmetic is associative)
+        acc = _align(matmul_raw(x, w, x_t, w_t), acc_t.frac - pf)
     else:
-        prods = acc_t.cast(x[..., :, None] * w, pf)
+        prods = acc_t.cast(x.astype(np.int64)[..., :, None] * w, pf)
         acc = prods.sum(axis=-2)
-    acc = acc + acc_t.cast(b, b_t.frac)
-    return out_t.cast(acc_t.cast(acc, acc_t.frac), acc_t.frac)
+    acc = acc + acc_t.cast(b, b_t.frac).astype(acc.dtype)
+    if not _holds_every_sum(acc_t, x_t, w_t, b_t, w.shape[0]):  # else the accumulator cast is the identity
+        acc = acc_t.cast_any(acc, acc_t.frac)
+    return out_t.cast_any(acc, acc_t.frac)
+
+
+def _holds_every_sum(acc_t: FixedType, x_t: FixedType, w_t: FixedType, b_t: FixedType, n: int) -> bool:
+    """accum_t keeps all fraction bits of the products and the bias, and its range covers the largest sum."""
+    need = dot_accum_t(x_t, w_t, n, b_t)
+    return acc_t.frac >= need.frac and acc_t.integer >= need.integer and acc_t.signed
 
 
 def _k_dense(op, ins, in_t):
@@ -194,8 +239,8 @@ def _k_dense(op, ins, in_t):
 
 def _k_add(op, ins, in_t):
     f = max(t.frac for t in in_t)
-    total = sum(v << np.int64(f - t.frac) for v, t in zip(ins, in_t))
-    return op.out_t.cast(total, f)
+    total = sum(_align(v, f - t.frac) for v, t in zip(ins, in_t))
+    return op.out_t.cast_any(total, f)
 
 
 def _mha_types(p: dict) -> dict[str, FixedType]:
@@ -208,11 +253,13 @@ def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
     h, k = p["num_heads"], p["key_dim"]
     xs = x.reshape(len(x), n_tokens, -1)
     q, kk, v = (dense_raw(xs, x_t, arrays[f"{n}_kernel"].reshape(xs.shape[-1], -1), T["weight_t"],
-                          arrays[f"{n}_bias"], T["weight_t"], T["proj_accum_t"], T["qkv_t"]).reshape(len(x), n_tokens, h, k)
-                for n in "qkv")
-    dot = np.einsum("bihc,bjhc->bhij", q, kk)  # exact in dot_t
+                          arrays[f"{n}_bias"], T["weight_t"], T["proj_accum_t"], T["qkv_t"])
+                .reshape(len(x), n_tokens, h, k).transpose(0, 2, 1, 3) for n in "qkv")  # [b, h, token, c]
+    dot = matmul_raw(q, kk.transpose(0, 1, 3, 2), T["qkv_t"], T["qkv_t"])  # exact in dot_t: [b, h, i, j]
     sc = ScaleSpec(k, p["scale_bits"])
-    s = T["score_t"].cast(dot * sc.const_raw, 2 * T["qkv_t"].frac + sc.const_t.frac)
+    if dot.dtype == np.float64 and not _fits_float(T["dot_t"].width, sc.const_t.width):
+        dot = dot.astype(np.int64)
+    s = T["score_t"].cast_any(dot * sc.const_raw, 2 * T["qkv_t"].frac + sc.const_t.frac)
     return s, _softmax_spec(p).forward(s), v
 
 
@@ -221,8 +268,9 @@ def mha_raw(x, x_t: FixedType, arrays: dict, p: dict, out_t: FixedType, n_tokens
     T = _mha_types(p)
     h, k, qkv_t = p["num_heads"], p["key_dim"], T["qkv_t"]
     _, prob, v = mha_attention(x, x_t, arrays, p, n_tokens)
-    ctx = qkv_t.cast(np.einsum("bhij,bjhc->bihc", prob, v), T["prob_t"].frac + qkv_t.frac)
-    out = dense_raw(ctx.reshape(len(x), n_tokens, h * k), qkv_t, arrays["o_kernel"].reshape(h * k, -1), T["weight_t"],
+    ctx = qkv_t.cast_any(matmul_raw(prob, v, T["prob_t"], qkv_t), T["prob_t"].frac + qkv_t.frac)  # [b, h, i, c]
+    ctx = ctx.transpose(0, 2, 1, 3).reshape(len(x), n_tokens, h * k)
+    out = dense_raw(ctx, qkv_t, arrays["o_kernel"].reshape(h * k, -1), T["weight_t"],
                     arrays["o_bias"], T["weight_t"], T["out_accum_t"], out_t)
     return out.reshape(len(x), -1)
 
@@ -236,7 +284,7 @@ def attention_scores(emu: Emulator, x: np.ndarray) -> list[tuple[np.ndarray, np.
         if op.kind == "mha":
             s, prob, _ = mha_attention(vals[op.inputs[0]], types[op.inputs[0]], op.arrays, op.params, op.params["sm_n"])
             T = _mha_types(op.params)
-            out.append((T["score_t"].to_float(s), T["prob_t"].to_float(prob)))
+            out.append((T["score_t"].to_float(s), T["prob_t"].to_float(prob)))  # [b, h, i, j]
     return out
 
 
