@@ -109,15 +109,21 @@ class FixedType:
             v = self._shift_left(v, -shift)
         return self._overflow(v)
 
-    def cast_any(self, raw, src_frac: int) -> np.ndarray:
+    def cast_any(self, raw, src_frac: int, inplace: bool = False) -> np.ndarray:
         """`cast` for int64 raws, or for integer-valued float64 raws below 2**52 in magnitude (the emulator's fast
-        domain: BLAS matmuls and rint/floor/clip are exact there). Returns the same dtype it was given."""
+        domain: BLAS matmuls and rint/floor/clip are exact there). Returns the same dtype it was given.
+        `inplace`: a float64 `raw` the caller owns may be overwritten (saves a pass)."""
         if not (isinstance(raw, np.ndarray) and raw.dtype == np.float64):
             return self.cast(raw, src_frac)
         if self.rounding not in _FLOAT_ROUND or self.overflow not in ("SAT", "WRAP") or self.width > FLOAT_EXACT_BITS:
             return self.cast(raw.astype(np.int64), src_frac).astype(np.float64)
         shift = src_frac - self.frac
-        y = raw * (2.0**-shift)  # exact: a power-of-two scaling (a new array: the input is left alone)
+        if inplace:
+            y = raw
+            if shift:
+                y *= 2.0**-shift
+        else:
+            y = raw * (2.0**-shift)  # exact: a power-of-two scaling
         if shift > 0:
             _FLOAT_ROUND[self.rounding](y, out=y)
         lo, hi = float(self.raw_min), float(self.raw_max)

@@ -225,7 +225,8 @@ class SoftmaxSpec:
             e = self.exp_table[self.exp_index(d)]
         s = e.sum(axis=-1, keepdims=True)  # exact: sum_t has room for n terms
         inv = _table(self.inv_table, x)[self.inv_index(s)]
-        return self.out_t.cast_any(e * inv, self.exp_t.frac + self.inv_t.frac)
+        e *= inv  # e is a fresh gather: reuse it
+        return self.out_t.cast_any(e, self.exp_t.frac + self.inv_t.frac, inplace=e.dtype == np.float64)
 
 
 def _raw(x) -> np.ndarray:

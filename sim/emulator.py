@@ -188,7 +188,7 @@ def _k_cast(op, ins, in_t):
 
 
 def _k_relu(op, ins, in_t):
-    return op.out_t.cast_any(np.maximum(ins[0], 0), in_t[0].frac)
+    return op.out_t.cast_any(np.maximum(ins[0], 0), in_t[0].frac, inplace=True)
 
 
 def _align(v: np.ndarray, k: int) -> np.ndarray:
@@ -211,15 +211,18 @@ def dense_raw(x, x_t: FixedType, w, w_t: FixedType, b, b_t: FixedType, acc_t: Fi
     """hls4ml dense_latency: each product cast to accum_t, summed with the bias in accum_t, cast to the result.
     x: [..., n_in] raw; w: [n_in, n_out] raw."""
     pf = x_t.frac + w_t.frac
+    exact = _holds_every_sum(acc_t, x_t, w_t, b_t, w.shape[0])
+    if exact and pf >= b_t.frac:  # the accumulator never rounds or wraps: one exact sum, one cast
+        acc = matmul_raw(x, w, x_t, w_t)
+        acc += _align(np.asarray(b), pf - b_t.frac).astype(acc.dtype)
+        return out_t.cast_any(acc, pf, inplace=True)
     if acc_t.frac >= pf:  # products are exact in accum_t: sum first (wrap arithmetic is associative)
         acc = _align(matmul_raw(x, w, x_t, w_t), acc_t.frac - pf)
     else:
         prods = acc_t.cast(x.astype(np.int64)[..., :, None] * w, pf)
         acc = prods.sum(axis=-2)
     acc = acc + acc_t.cast(b, b_t.frac).astype(acc.dtype)
-    if not _holds_every_sum(acc_t, x_t, w_t, b_t, w.shape[0]):  # else the accumulator cast is the identity
-        acc = acc_t.cast_any(acc, acc_t.frac)
-    return out_t.cast_any(acc, acc_t.frac)
+    return out_t.cast_any(acc_t.cast_any(acc, acc_t.frac), acc_t.frac)
 
 
 def _holds_every_sum(acc_t: FixedType, x_t: FixedType, w_t: FixedType, b_t: FixedType, n: int) -> bool:
@@ -259,7 +262,11 @@ def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
     sc = ScaleSpec(k, p["scale_bits"])
     if dot.dtype == np.float64 and not _fits_float(T["dot_t"].width, sc.const_t.width):
         dot = dot.astype(np.int64)
-    s = T["score_t"].cast_any(dot * sc.const_raw, 2 * T["qkv_t"].frac + sc.const_t.frac)
+    if dot.dtype == np.float64:
+        dot *= sc.const_raw  # exact below 2**52 (checked above); in place: dot is ours
+        s = T["score_t"].cast_any(dot, 2 * T["qkv_t"].frac + sc.const_t.frac, inplace=True)
+    else:
+        s = T["score_t"].cast_any(dot * sc.const_raw, 2 * T["qkv_t"].frac + sc.const_t.frac)
     return s, _softmax_spec(p).forward(s), v
 
 
@@ -268,7 +275,7 @@ def mha_raw(x, x_t: FixedType, arrays: dict, p: dict, out_t: FixedType, n_tokens
     T = _mha_types(p)
     h, k, qkv_t = p["num_heads"], p["key_dim"], T["qkv_t"]
     _, prob, v = mha_attention(x, x_t, arrays, p, n_tokens)
-    ctx = qkv_t.cast_any(matmul_raw(prob, v, T["prob_t"], qkv_t), T["prob_t"].frac + qkv_t.frac)  # [b, h, i, c]
+    ctx = qkv_t.cast_any(matmul_raw(prob, v, T["prob_t"], qkv_t), T["prob_t"].frac + qkv_t.frac, inplace=True)
     ctx = ctx.transpose(0, 2, 1, 3).reshape(len(x), n_tokens, h * k)
     out = dense_raw(ctx, qkv_t, arrays["o_kernel"].reshape(h * k, -1), T["weight_t"],
                     arrays["o_bias"], T["weight_t"], T["out_accum_t"], out_t)
