@@ -14,6 +14,9 @@ DESCRIPTION = """Turn a model.yaml into a trained, quantized Transformer and a v
 
   synth model.yaml --part xcvu9p          train, convert, C-simulate, emulate, estimate, report
   synth report firmware/jet_tagger        re-render the report of an existing output folder
+
+exit codes: 0 ok; 1 csim != emulator, vendor run failed, or budget not met (all outputs written);
+            2 bad input (nothing written)
 """
 
 
@@ -31,7 +34,7 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["Vitis", "Vivado"], help="override hls.backend")
     p.add_argument("--clock", type=float, metavar="NS", help="override hls.clock_period_ns")
     p.add_argument("--synth", dest="vendor_synth", action="store_true",
-                   help="run C synthesis with vitis_hls / vivado_hls (must be on PATH)")
+                   help="run C synthesis with vitis-run or vitis_hls (Vitis) / vivado_hls (Vivado); must be on PATH")
     p.add_argument("--cosim", action="store_true", help="add RTL co-simulation with tb_data (needs the vendor tool)")
     p.add_argument("--vsynth", action="store_true", help="add Vivado logic synthesis (needs the vendor tool)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

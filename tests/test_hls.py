@@ -61,7 +61,8 @@ def project(request, tmp_path_factory):
 
 def test_every_layer_bit_exact(project):
     p = project
-    rows = compare_layers(p["emu"], p["emu_trace"], p["csim_trace"], len(p["x"]))
+    rows, bad_events = compare_layers(p["emu"], p["emu_trace"], p["csim_trace"], len(p["x"]))
+    assert not bad_events.any()
     kinds = {op.kind for op in p["emu"].ops}
     assert len(rows) >= 5 and {"mha", "dense", "pool"} <= kinds
     bad = [r for r in rows if r["mismatched_values"]]

@@ -154,3 +154,21 @@ def test_vendor_failure_keeps_the_project_and_exits_1(run_a, tmp_path, monkeypat
     assert main([str(TINY), "--out", str(dest), "--weights", str(out), "--no-csim", "--synth", "-q"]) == 1
     r = _report(dest)
     assert "exited with code 3" in r["vendor_error"] and r["latency"]["source"] == "estimate"
+
+
+def test_csim_emulator_disagreement_exits_1_and_names_the_layer(run_a, tmp_path, monkeypatch):
+    """An emulator that is off by one lsb in the first residual add: synth must notice (the reference is the
+    compiled C++), name that layer first, and exit 1 with everything written."""
+    import sim.emulator as E
+
+    real_add = E._KERNELS["add"]
+    monkeypatch.setitem(E._KERNELS, "add", lambda op, ins, in_t: real_add(op, ins, in_t) + (op.name == "b0_add1"))
+    dest = tmp_path / "bad"
+    assert main([str(TINY), "--out", str(dest), "--weights", str(out_dir(run_a)), "-q"]) == 1
+    v = _report(dest)["verification"]["csim_vs_emulator"]
+    assert v["first_mismatching_layer"] == "b0_add1" and v["mismatched_values"] > 0
+    assert v["bit_exact_fraction"] < 1.0 and (dest / "report.html").exists()
+
+
+def out_dir(run):
+    return run[0]
