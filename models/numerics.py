@@ -218,15 +218,30 @@ class SoftmaxSpec:
         """Reference over the last axis: raw `in_t` -> raw `out_t` (int64 in, int64 out; float64 integer-valued
         raws in, the same out: every intermediate stays below 2**37)."""
         x = _raw(x_raw)
+        if x.dtype == np.float64 and self.out_t.rounding in ("RND_CONV", "RND", "TRN"):
+            return self._forward_float(x)
         d = x - x.max(axis=-1, keepdims=True)
-        if x.dtype == np.float64:  # one gather, indexed by the raw difference itself
-            e = self.exp_by_diff[np.negative(d, out=d).astype(np.intp)]
-        else:
-            e = self.exp_table[self.exp_index(d)]
+        e = self.exp_table[self.exp_index(d)]
         s = e.sum(axis=-1, keepdims=True)  # exact: sum_t has room for n terms
-        inv = _table(self.inv_table, x)[self.inv_index(s)]
-        e *= inv  # e is a fresh gather: reuse it
-        return self.out_t.cast_any(e, self.exp_t.frac + self.inv_t.frac, inplace=e.dtype == np.float64)
+        inv = self.inv_table[self.inv_index(s)]
+        return self.out_t.cast(e * inv, self.exp_t.frac + self.inv_t.frac)
+
+    def _forward_float(self, x: np.ndarray) -> np.ndarray:
+        """The same arithmetic on integer-valued float64, in few passes: the exp gather is indexed by the raw
+        difference itself, and the output cast's power-of-two scale is folded into the (per-row) reciprocal."""
+        e = self.exp_by_diff[np.subtract(x.max(axis=-1, keepdims=True), x).astype(np.intp)]
+        s = e.sum(axis=-1, keepdims=True)  # exact: below 2**23
+        shift = self.exp_t.frac + self.inv_t.frac - self.out_t.frac
+        e *= self.inv_table[self.inv_index(s)] * 2.0**-shift  # exact dyadic product (36 significant bits)
+        if shift > 0:
+            _ROUND_INPLACE[self.out_t.rounding](e)
+        if self.exp_table.max() * self.inv_table.max() * 2.0**-shift > self.out_t.raw_max:  # else it cannot saturate
+            np.clip(e, self.out_t.raw_min, self.out_t.raw_max, out=e)
+        return e
+
+
+_ROUND_INPLACE = {"RND_CONV": lambda y: np.rint(y, out=y), "TRN": lambda y: np.floor(y, out=y),
+                  "RND": lambda y: np.floor(np.add(y, 0.5, out=y), out=y)}
 
 
 def _raw(x) -> np.ndarray:
@@ -350,6 +365,9 @@ class LayerNormSpec:
         x = _raw(x_raw)
         if x.dtype == np.float64 and not self.float_exact:
             return self.forward(x.astype(np.int64), gamma_raw, beta_raw, gamma_t).astype(np.float64)
+        if x.dtype == np.float64 and all(t.rounding in _ROUND_INPLACE and t.overflow == "SAT"
+                                         for t in (self.norm_t, self.result_t)):
+            return self._forward_float(x, gamma_raw, beta_raw, gamma_t)
         fi, fm = self.in_t.frac, self.mean_t.frac
         fd = self.invdim_t.frac
         # per-token statistics in int64 (their products with 1/dim may exceed 2**53); they are small arrays
@@ -366,6 +384,28 @@ class LayerNormSpec:
         beta = np.asarray(beta_raw, dtype=np.int64) << self.norm_t.frac
         y = norm * np.asarray(gamma_raw).astype(x.dtype) + beta.astype(x.dtype)
         return self.result_t.cast_any(y, self.norm_t.frac + gamma_t.frac)
+
+
+    def _forward_float(self, x, gamma_raw, beta_raw, gamma_t: FixedType) -> np.ndarray:
+        """`forward` on integer-valued float64 in few passes: every power-of-two alignment and cast scale is folded
+        into per-token (1/sqrt) or per-feature (gamma, beta) constants; all values stay dyadic below 2**52."""
+        fi, fm, fd = self.in_t.frac, self.mean_t.frac, self.invdim_t.frac
+        mean = self.mean_t.cast(x.sum(axis=-1, keepdims=True).astype(np.int64) * self.invdim_raw, fi + fd)
+        diff = x - mean * 2.0 ** (fi - fm)  # in units of the input lsb (exact dyadic)
+        sq = np.einsum("...i,...i->...", diff, diff)[..., None] * 2.0 ** (2 * (fm - fi))
+        var = self.var_t.cast(sq.astype(np.int64) * self.invdim_raw, 2 * fm + fd)
+        entry, half = self.rsqrt_lookup(var + self.eps_raw)
+        lo, hi = self.half_range
+        norm_shift = fm + self.rsqrt_t.frac + hi - self.norm_t.frac
+        norm = diff * ((entry << (hi - half)) * 2.0 ** (fm - fi - norm_shift))
+        _ROUND_INPLACE[self.norm_t.rounding](norm)
+        np.clip(norm, self.norm_t.raw_min, self.norm_t.raw_max, out=norm)
+        out_shift = self.norm_t.frac + gamma_t.frac - self.result_t.frac
+        norm *= np.asarray(gamma_raw, dtype=np.float64) * 2.0**-out_shift
+        norm += np.asarray(beta_raw, dtype=np.float64) * 2.0 ** (self.norm_t.frac - out_shift)
+        if out_shift > 0:
+            _ROUND_INPLACE[self.result_t.rounding](norm)
+        return np.clip(norm, self.result_t.raw_min, self.result_t.raw_max, out=norm)
 
 
 @dataclass(frozen=True)

@@ -242,8 +242,8 @@ def _k_dense(op, ins, in_t):
 
 def _k_add(op, ins, in_t):
     f = max(t.frac for t in in_t)
-    total = sum(_align(v, f - t.frac) for v, t in zip(ins, in_t))
-    return op.out_t.cast_any(total, f)
+    total = sum(_align(v, f - t.frac) for v, t in zip(ins, in_t))  # a fresh array
+    return op.out_t.cast_any(total, f, inplace=True)
 
 
 def _mha_types(p: dict) -> dict[str, FixedType]:
@@ -255,9 +255,11 @@ def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
     T = _mha_types(p)
     h, k = p["num_heads"], p["key_dim"]
     xs = x.reshape(len(x), n_tokens, -1)
-    q, kk, v = (dense_raw(xs, x_t, arrays[f"{n}_kernel"].reshape(xs.shape[-1], -1), T["weight_t"],
-                          arrays[f"{n}_bias"], T["weight_t"], T["proj_accum_t"], T["qkv_t"])
-                .reshape(len(x), n_tokens, h, k).transpose(0, 2, 1, 3) for n in "qkv")  # [b, h, token, c]
+    # the three projections share input, types and accumulator: one matrix product, then [3, b, h, token, c]
+    w = np.concatenate([arrays[f"{n}_kernel"].reshape(xs.shape[-1], -1) for n in "qkv"], axis=1)
+    b = np.concatenate([arrays[f"{n}_bias"] for n in "qkv"])
+    qkv = dense_raw(xs, x_t, w, T["weight_t"], b, T["weight_t"], T["proj_accum_t"], T["qkv_t"])
+    q, kk, v = qkv.reshape(len(x), n_tokens, 3, h, k).transpose(2, 0, 3, 1, 4)
     dot = matmul_raw(q, kk.transpose(0, 1, 3, 2), T["qkv_t"], T["qkv_t"])  # exact in dot_t: [b, h, i, j]
     sc = ScaleSpec(k, p["scale_bits"])
     if dot.dtype == np.float64 and not _fits_float(T["dot_t"].width, sc.const_t.width):
