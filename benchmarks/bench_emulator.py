@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--config", default="models/jet_tagger.yaml")
     ap.add_argument("--events", type=int, default=2000)
     ap.add_argument("--weights", type=Path, help="a synth output folder (keras/fixed.weights.h5)")
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs after a warm-up; the best is reported")
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs after a warm-up; the best is reported")
     args = ap.parse_args()
 
     import numpy as np

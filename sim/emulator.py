@@ -215,6 +215,8 @@ def dense_raw(x, x_t: FixedType, w, w_t: FixedType, b, b_t: FixedType, acc_t: Fi
     if exact and pf >= b_t.frac:  # the accumulator never rounds or wraps: one exact sum, one cast
         acc = matmul_raw(x, w, x_t, w_t)
         acc += _align(np.asarray(b), pf - b_t.frac).astype(acc.dtype)
+        if out_t.frac == pf and _holds_every_sum(out_t, x_t, w_t, b_t, w.shape[0]):
+            return acc  # the result type holds every sum exactly (e.g. the accumulator feeding a relu)
         return out_t.cast_any(acc, pf, inplace=True)
     if acc_t.frac >= pf:  # products are exact in accum_t: sum first (wrap arithmetic is associative)
         acc = _align(matmul_raw(x, w, x_t, w_t), acc_t.frac - pf)
