@@ -77,6 +77,9 @@ def main() -> None:
     print(f"emulator (NumPy)       {len(x) / t_emu:10.0f} events/s  ({t_emu:.2f} s)")
     print(f"speed-up               {t_csim / t_emu:10.1f} x")
     print(f"bit-exact              {same}")
+    t0 = time.perf_counter()
+    make_synthetic(50_000, cfg.data.n_particles, cfg.data.features, seed=1)
+    print(f"synthetic jets         {50_000 / (time.perf_counter() - t0):10.0f} jets/s  (50 000 jets)")
 
 
 if __name__ == "__main__":
