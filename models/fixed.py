@@ -113,24 +113,26 @@ class FixedType:
         """`cast` for int64 raws, or for integer-valued float64 raws below 2**52 in magnitude (the emulator's fast
         domain: BLAS matmuls and rint/floor/clip are exact there). Returns the same dtype it was given.
         `inplace`: a float64 `raw` the caller owns may be overwritten (saves a pass)."""
-        if not (isinstance(raw, np.ndarray) and raw.dtype == np.float64):
+        if not (isinstance(raw, np.ndarray) and raw.dtype in (np.float64, np.float32)):
             return self.cast(raw, src_frac)
+        if raw.dtype == np.float32 and self.width > 24:  # float32 holds integers below 2**24 exactly
+            raw, inplace = raw.astype(np.float64), True
         if self.rounding not in _FLOAT_ROUND or self.overflow not in ("SAT", "WRAP") or self.width > FLOAT_EXACT_BITS:
-            return self.cast(raw.astype(np.int64), src_frac).astype(np.float64)
+            return self.cast(raw.astype(np.int64), src_frac).astype(raw.dtype)
         shift = src_frac - self.frac
         if inplace:
             y = raw
             if shift:
-                y *= 2.0**-shift
+                y *= y.dtype.type(2.0**-shift)
         else:
-            y = raw * (2.0**-shift)  # exact: a power-of-two scaling
+            y = raw * raw.dtype.type(2.0**-shift)  # exact: a power-of-two scaling
         if shift > 0:
             _FLOAT_ROUND[self.rounding](y, out=y)
-        lo, hi = float(self.raw_min), float(self.raw_max)
+        lo, hi = y.dtype.type(self.raw_min), y.dtype.type(self.raw_max)
         if self.overflow == "SAT":
             return np.clip(y, lo, hi, out=y)
         if y.min(initial=lo) < lo or y.max(initial=hi) > hi:  # WRAP: two's-complement modulo 2**width
-            span = 2.0**self.width
+            span = y.dtype.type(2.0**self.width)
             y = y - span * np.floor((y - lo) / span)
         return y
 

@@ -245,9 +245,9 @@ _ROUND_INPLACE = {"RND_CONV": lambda y: np.rint(y, out=y), "TRN": lambda y: np.f
 
 
 def _raw(x) -> np.ndarray:
-    """Raw values stay float64 (the emulator's fast, exact domain) or become int64."""
+    """Raw values become integer-valued float64 (the emulator's fast, exact domain) if they are floats, else int64."""
     x = np.asarray(x)
-    return x if x.dtype == np.float64 else x.astype(np.int64)
+    return x.astype(np.float64, copy=False) if x.dtype.kind == "f" else x.astype(np.int64)
 
 
 def _table(tab: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -180,7 +180,12 @@ def _softmax_spec(p: dict) -> SoftmaxSpec:
 # ---- integer kernels: (op, inputs raw, input types) -> raw output ------------------------------------------------------
 def _k_input(op, x, _):
     # the testbench feeds floats; ap_fixed rounds them
-    return op.out_t.quantize(x.reshape(len(x), -1)).astype(np.float64)
+    return op.out_t.quantize(x.reshape(len(x), -1)).astype(_dtype_for(op.out_t.width))
+
+
+def _dtype_for(bits: float):
+    """The narrowest float type holding every integer of `bits` magnitude bits exactly."""
+    return np.float32 if bits <= 24 else np.float64
 
 
 def _k_cast(op, ins, in_t):
@@ -193,17 +198,25 @@ def _k_relu(op, ins, in_t):
 
 def _align(v: np.ndarray, k: int) -> np.ndarray:
     """v * 2**k, k >= 0, in v's dtype (exact)."""
-    return np.ldexp(v, k) if v.dtype == np.float64 else v << np.int64(k)
+    return v * v.dtype.type(2.0**k) if v.dtype.kind == "f" else v << np.int64(k)
+
+
+def _mag(t: FixedType) -> int:
+    return t.width - (1 if t.signed else 0)
 
 
 def _fits_float(*bits: float) -> bool:
     return sum(bits) <= 52
 
 
-def matmul_raw(a: np.ndarray, b: np.ndarray, a_t: FixedType, b_t: FixedType) -> np.ndarray:
-    """Exact a @ b of raws: float64 BLAS when every partial sum stays below 2**52, else int64."""
-    if a.dtype == np.float64 and _fits_float(a_t.width, b_t.width, np.log2(max(a.shape[-1], 2))):
-        return np.matmul(a, b.astype(np.float64))
+def matmul_raw(a: np.ndarray, b: np.ndarray, a_t: FixedType, b_t: FixedType, bits: int | None = None) -> np.ndarray:
+    """Exact a @ b of raws: float32 BLAS when every partial sum stays below 2**24 (`bits` magnitude bits, by
+    default from the operand types and the length), float64 below 2**52, else int64."""
+    if bits is None:
+        bits = _mag(a_t) + _mag(b_t) + int(np.ceil(np.log2(max(a.shape[-1], 2))))
+    if a.dtype.kind == "f" and bits <= 52:
+        dt = _dtype_for(bits)
+        return np.matmul(a.astype(dt, copy=False), b.astype(dt, copy=False))
     return np.matmul(a.astype(np.int64), b.astype(np.int64))
 
 
@@ -213,7 +226,7 @@ def dense_raw(x, x_t: FixedType, w, w_t: FixedType, b, b_t: FixedType, acc_t: Fi
     pf = x_t.frac + w_t.frac
     exact = _holds_every_sum(acc_t, x_t, w_t, b_t, w.shape[0])
     if exact and pf >= b_t.frac:  # the accumulator never rounds or wraps: one exact sum, one cast
-        acc = matmul_raw(x, w, x_t, w_t)
+        acc = matmul_raw(x, w, x_t, w_t, bits=_mag(dot_accum_t(x_t, w_t, w.shape[0], b_t)))  # room for the bias
         acc += _align(np.asarray(b), pf - b_t.frac).astype(acc.dtype)
         if out_t.frac == pf and _holds_every_sum(out_t, x_t, w_t, b_t, w.shape[0]):
             return acc  # the result type holds every sum exactly (e.g. the accumulator feeding a relu)
@@ -264,8 +277,8 @@ def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
     q, kk, v = qkv.reshape(len(x), n_tokens, 3, h, k).transpose(2, 0, 3, 1, 4)
     dot = matmul_raw(q, kk.transpose(0, 1, 3, 2), T["qkv_t"], T["qkv_t"])  # exact in dot_t: [b, h, i, j]
     sc = ScaleSpec(k, p["scale_bits"])
-    if dot.dtype == np.float64 and not _fits_float(T["dot_t"].width, sc.const_t.width):
-        dot = dot.astype(np.int64)
+    if dot.dtype.kind == "f":
+        dot = dot.astype(np.float64 if _fits_float(T["dot_t"].width, sc.const_t.width) else np.int64)
     if dot.dtype == np.float64:
         dot *= sc.const_raw  # exact below 2**52 (checked above); in place: dot is ours
         s = T["score_t"].cast_any(dot, 2 * T["qkv_t"].frac + sc.const_t.frac, inplace=True)
