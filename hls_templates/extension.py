@@ -48,7 +48,7 @@ def _layer_classes():
 
     class TFMultiHeadAttention(TFSoftmaxMixin, Layer):
         def initialize(self):
-            n, d = self.get_attr("n_tokens"), self.get_attr("in_dim")
+            n = self.get_attr("n_tokens")
             self.set_attr("n_cols", n)
             out_t = _type(self, "act_type")
             self.add_output_variable([n, self.get_attr("out_dim")], precision=out_t.to_hls4ml())

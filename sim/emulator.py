@@ -55,7 +55,7 @@ class Emulator:
     def from_hls_model(cls, hls_model, keras_model) -> Emulator:
         """Read layers and types from the hls4ml graph; dense weights from the (snapped) Keras model by name,
         because hls4ml's resource strategy stores some of them transposed."""
-        from hls_templates.extension import layernorm_types, mha_types  # noqa: F401  (types shared with the HLS)
+        from hls_templates.extension import mha_types  # the MHA's internal types, shared with its config struct
 
         ops: list[Op] = []
         for layer in hls_model.get_layers():
