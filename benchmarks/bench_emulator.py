@@ -1,6 +1,6 @@
 """Emulator vs C-simulation throughput on the default example, in one run. Prints its figures; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_emulator.py [--config models/jet_tagger.yaml] [--events 2000]
+    .venv/bin/python benchmarks/bench_emulator.py [--config models/jet_tagger.yaml] [--events N] [--repeat 5]
 
 The firmware's speed does not depend on the weight values, so an untrained (seeded) model is used unless
 --weights points at a synth output folder. Reports: csim library compile time (hls4ml compile = write + g++),
@@ -33,9 +33,9 @@ def best_of(fn, n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="models/jet_tagger.yaml")
-    ap.add_argument("--events", type=int, default=2000)
+    ap.add_argument("--events", type=int, help="default: the config's data.n_test (the test set synth emulates)")
     ap.add_argument("--weights", type=Path, help="a synth output folder (keras/fixed.weights.h5)")
-    ap.add_argument("--repeat", type=int, default=5, help="timed runs after a warm-up; the best is reported")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs after a warm-up; the best is reported")
     args = ap.parse_args()
 
     import numpy as np
@@ -54,7 +54,8 @@ def main() -> None:
     if args.weights:
         model.load_weights(args.weights / "keras" / "fixed.weights.h5")
     snap_to_grid(model)
-    x, _ = make_synthetic(args.events, cfg.data.n_particles, cfg.data.features, seed=cfg.seed)
+    n_events = args.events or cfg.data.n_test
+    x, _ = make_synthetic(n_events, cfg.data.n_particles, cfg.data.features, seed=cfg.seed)
 
     with tempfile.TemporaryDirectory() as d:
         hls_model = convert(model, cfg, Path(d) / cfg.name, resolve_part(cfg.hls.part)[0], trace=False)

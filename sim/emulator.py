@@ -22,7 +22,7 @@ from models.fixed import FixedType
 from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, dot_accum_t
 
 
-CHUNK = 512  # events per pass
+MIN_CHUNK, MAX_CHUNK = 64, 1024  # events per pass
 
 
 @dataclass
@@ -120,12 +120,14 @@ class Emulator:
             return vals[self.ops[-1].name].astype(np.int64), {k: v.astype(np.int64) for k, v in vals.items()}
         # chunks of events keep the intermediates in cache (the kernels are chains of element-wise passes), and
         # run on all cores: NumPy releases the GIL inside its loops
-        starts = range(0, len(x), CHUNK)
-        if len(starts) == 0:
+        if len(x) == 0:
             return np.zeros((0, 0), np.int64)
+        workers = os.cpu_count() or 1
+        chunk = max(MIN_CHUNK, min(MAX_CHUNK, -(-len(x) // workers)))  # an even share per core, cache-sized
+        starts = range(0, len(x), chunk)
         last = self.ops[-1].name
-        with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1)) as pool:
-            parts = pool.map(lambda i: self._run_chunk(x[i:i + CHUNK])[last].astype(np.int64), starts)
+        with ThreadPoolExecutor(max_workers=min(len(starts), workers)) as pool:
+            parts = pool.map(lambda i: self._run_chunk(x[i:i + chunk])[last].astype(np.int64), starts)
             return np.concatenate(list(parts))
 
     def _run_chunk(self, x: np.ndarray) -> dict[str, np.ndarray]:
