@@ -214,23 +214,23 @@ class SoftmaxSpec:
     def inv_index(self, sum_raw: np.ndarray) -> np.ndarray:
         return _table_index(_raw(sum_raw), self.inv_shift, self.table_size)
 
-    def forward(self, x_raw: np.ndarray) -> np.ndarray:
-        """Reference over the last axis: raw `in_t` -> raw `out_t` (int64 in, int64 out; float64 integer-valued
+    def forward(self, x_raw: np.ndarray, axis: int = -1) -> np.ndarray:
+        """Reference over `axis`: raw `in_t` -> raw `out_t` (int64 in, int64 out; float64 integer-valued
         raws in, the same out: every intermediate stays below 2**37)."""
         x = _raw(x_raw)
         if x.dtype == np.float64 and self.out_t.rounding in ("RND_CONV", "RND", "TRN"):
-            return self._forward_float(x)
-        d = x - x.max(axis=-1, keepdims=True)
+            return self._forward_float(x, axis)
+        d = x - x.max(axis=axis, keepdims=True)
         e = self.exp_table[self.exp_index(d)]
-        s = e.sum(axis=-1, keepdims=True)  # exact: sum_t has room for n terms
+        s = e.sum(axis=axis, keepdims=True)  # exact: sum_t has room for n terms
         inv = self.inv_table[self.inv_index(s)]
         return self.out_t.cast(e * inv, self.exp_t.frac + self.inv_t.frac)
 
-    def _forward_float(self, x: np.ndarray) -> np.ndarray:
+    def _forward_float(self, x: np.ndarray, axis: int) -> np.ndarray:
         """The same arithmetic on integer-valued float64, in few passes: the exp gather is indexed by the raw
         difference itself, and the output cast's power-of-two scale is folded into the (per-row) reciprocal."""
-        e = self.exp_by_diff[np.subtract(x.max(axis=-1, keepdims=True), x).astype(np.intp)]
-        s = e.sum(axis=-1, keepdims=True)  # exact: below 2**23
+        e = self.exp_by_diff[np.subtract(x.max(axis=axis, keepdims=True), x).astype(np.intp)]
+        s = e.sum(axis=axis, keepdims=True)  # exact: below 2**23
         shift = self.exp_t.frac + self.inv_t.frac - self.out_t.frac
         e *= self.inv_table[self.inv_index(s)] * 2.0**-shift  # exact dyadic product (36 significant bits)
         if shift > 0:

@@ -277,7 +277,8 @@ def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
     b = np.concatenate([arrays[f"{n}_bias"] for n in "qkv"])
     qkv = dense_raw(xs, x_t, w, T["weight_t"], b, T["weight_t"], T["proj_accum_t"], T["qkv_t"])
     q, kk, v = qkv.reshape(len(x), n_tokens, 3, h, k).transpose(2, 0, 3, 1, 4)
-    dot = matmul_raw(q, kk.transpose(0, 1, 3, 2), T["qkv_t"], T["qkv_t"])  # exact in dot_t: [b, h, i, j]
+    # scores key-major, [b, h, key j, query i]: the softmax then reduces over a non-last axis, which NumPy does fast
+    dot = matmul_raw(kk, q.transpose(0, 1, 3, 2), T["qkv_t"], T["qkv_t"])  # exact in dot_t
     sc = ScaleSpec(k, p["scale_bits"])
     if dot.dtype.kind == "f":
         dot = dot.astype(np.float64 if _fits_float(T["dot_t"].width, sc.const_t.width) else np.int64)
@@ -286,15 +287,16 @@ def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
         s = T["score_t"].cast_any(dot, 2 * T["qkv_t"].frac + sc.const_t.frac, inplace=True)
     else:
         s = T["score_t"].cast_any(dot * sc.const_raw, 2 * T["qkv_t"].frac + sc.const_t.frac)
-    return s, _softmax_spec(p).forward(s), v
+    return s, _softmax_spec(p).forward(s, axis=-2), v  # [b, h, j, i] both
 
 
 def mha_raw(x, x_t: FixedType, arrays: dict, p: dict, out_t: FixedType, n_tokens: int):
     """Multi-head self-attention, integer arithmetic of nnet_tf_mha.h. x: [events, n_tokens*in_dim] raw."""
     T = _mha_types(p)
     h, k, qkv_t = p["num_heads"], p["key_dim"], T["qkv_t"]
-    _, prob, v = mha_attention(x, x_t, arrays, p, n_tokens)
-    ctx = qkv_t.cast_any(matmul_raw(prob, v, T["prob_t"], qkv_t), T["prob_t"].frac + qkv_t.frac, inplace=True)
+    _, prob_t, v = mha_attention(x, x_t, arrays, p, n_tokens)
+    ctx = qkv_t.cast_any(matmul_raw(prob_t.transpose(0, 1, 3, 2), v, T["prob_t"], qkv_t), T["prob_t"].frac + qkv_t.frac,
+                         inplace=True)  # P V with P = prob_t^T: [b, h, i, c]
     ctx = ctx.transpose(0, 2, 1, 3).reshape(len(x), n_tokens, h * k)
     out = dense_raw(ctx, qkv_t, arrays["o_kernel"].reshape(h * k, -1), T["weight_t"],
                     arrays["o_bias"], T["weight_t"], T["out_accum_t"], out_t)
@@ -310,7 +312,7 @@ def attention_scores(emu: Emulator, x: np.ndarray) -> list[tuple[np.ndarray, np.
         if op.kind == "mha":
             s, prob, _ = mha_attention(vals[op.inputs[0]], types[op.inputs[0]], op.arrays, op.params, op.params["sm_n"])
             T = _mha_types(op.params)
-            out.append((T["score_t"].to_float(s), T["prob_t"].to_float(prob)))  # [b, h, i, j]
+            out.append((T["score_t"].to_float(s).swapaxes(-1, -2), T["prob_t"].to_float(prob).swapaxes(-1, -2)))
     return out
 
 
