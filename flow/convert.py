@@ -91,24 +91,14 @@ def hls_config(model, cfg, qt: QuantTypes, trace: bool = True) -> dict:
     return conf
 
 
-def convert(model, cfg, out_dir: Path, part_full: str, tb: tuple[np.ndarray, np.ndarray] | None = None,
-            trace: bool = True):
+def convert(model, cfg, out_dir: Path, part_full: str, trace: bool = True):
     """Build the hls4ml ModelGraph for `model` in `out_dir` (not yet written)."""
     import hls4ml
 
     qt = QuantTypes.from_config(cfg.quantization)
-    conf = hls_config(model, cfg, qt, trace)
-    kwargs = {}
-    if tb is not None:  # hls4ml copies these into tb_data/ for the vendor csim/cosim testbench
-        tb_dir = out_dir.parent / f".{out_dir.name}.tb"
-        tb_dir.mkdir(parents=True, exist_ok=True)
-        x_path, y_path = tb_dir / "tb_input_features.npy", tb_dir / "tb_output_predictions.npy"
-        np.save(x_path, tb[0].reshape(len(tb[0]), -1))
-        np.save(y_path, tb[1].reshape(len(tb[1]), -1))
-        kwargs = {"input_data_tb": str(x_path), "output_data_tb": str(y_path)}
     hls_model = hls4ml.converters.convert_from_keras_model(
-        model, hls_config=conf, output_dir=str(out_dir), project_name=cfg.name, backend=cfg.hls.backend,
-        part=part_full, clock_period=cfg.hls.clock_period_ns, io_type=cfg.hls.io_type, **kwargs)
+        model, hls_config=hls_config(model, cfg, qt, trace), output_dir=str(out_dir), project_name=cfg.name,
+        backend=cfg.hls.backend, part=part_full, clock_period=cfg.hls.clock_period_ns, io_type=cfg.hls.io_type)
     check_types(hls_model, layer_types(model, qt))
     return hls_model
 

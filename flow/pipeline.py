@@ -17,9 +17,6 @@ import numpy as np
 
 from flow.config import Config, ConfigError, load_config, resolve_data_paths
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
 class UsageError(Exception):
     """Bad request (exit 2, nothing written)."""
 
@@ -46,7 +43,6 @@ class Options:
 class Result:
     report: dict
     out_dir: Path
-    exit_code: int
     messages: list[str] = field(default_factory=list)
 
 
@@ -84,12 +80,14 @@ def synth(opts: Options) -> Result:
     tmp.mkdir()
     try:
         result = _run(cfg, opts, tmp)
+        from flow.verify import finalize
+
+        finalize(tmp, out)
         _replace_dir(tmp, out)
         result.out_dir = out
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(out.parent / f".{tmp.name}.tb", ignore_errors=True)
 
 
 def _replace_dir(new: Path, dest: Path) -> None:
@@ -150,21 +148,21 @@ def _run(cfg: Config, opts: Options, work: Path) -> Result:
     report["training"] = training
     report["model"] = {"parameters": int(fixed.count_params()), "layers": [l.name for l in fixed.layers]}
 
-    logits_float = floatm.predict(ds.x_test, batch_size=1024, verbose=0)
-    logits_fixed = fixed.predict(ds.x_test, batch_size=1024, verbose=0)
-    report["accuracy"] = {"float": tr.accuracy(logits_float, ds.y_test), "fixed": tr.accuracy(logits_fixed, ds.y_test),
-                          "n_events": int(len(ds.y_test))}
+    logits = {"float": floatm.predict(ds.x_test, batch_size=1024, verbose=0),
+              "fixed": fixed.predict(ds.x_test, batch_size=1024, verbose=0)}
+    report["accuracy"] = {"float": tr.accuracy(logits["float"], ds.y_test),
+                          "fixed": tr.accuracy(logits["fixed"], ds.y_test), "n_events": int(len(ds.y_test))}
 
     from flow.verify import verify
 
-    exit_code, messages = verify(cfg, opts, fixed, floatm, ds, part_full, work, report, timings)
+    messages = verify(cfg, opts, fixed, ds, logits, part_full, work, report, timings)
     report["timings"] = timings
     report = json.loads(json.dumps(report, default=_json_default))
     from flow.reporting import complete, write_json
 
     complete(report, work, cfg, opts)
     write_json(report, work / "report.json")
-    return Result(report, work, exit_code, messages)
+    return Result(report, work, messages)
 
 
 def apply_input_scaling(cfg: Config, ds) -> dict:
@@ -212,4 +210,4 @@ def _json_default(o):
     raise TypeError(type(o))
 
 
-__all__ = ["Options", "Result", "synth", "ConfigError", "UsageError", "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE"]
+__all__ = ["Options", "Result", "synth", "ConfigError", "UsageError"]

@@ -79,7 +79,7 @@ def finish(result) -> int:
     if result.report.get("vendor_error"):
         print(f"synth: vendor tool failed: {result.report['vendor_error']} (figures above are the estimate)")
     print(f"synth: wrote {result.out_dir} (report.json, report.html, HLS project)")
-    return max(result.exit_code, exit_code(result.report))
+    return exit_code(result.report)
 
 
 def rerender(out_dir: Path) -> int:

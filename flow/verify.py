@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from pathlib import Path
 
@@ -17,20 +18,33 @@ def deterministic_stamp(cfg) -> str:
     return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:8]
 
 
-def write_project(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, emulator_out: np.ndarray | None = None):
-    """Convert and write the hls4ml project into `work`, with tb_data from `x_tb` and the expected outputs."""
+TB_SRC = ".tb_src"  # testbench sources hls4ml reads on every write(); removed by `finalize`
+
+
+def write_project(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray):
+    """Convert and write the hls4ml project into `work`, with tb_data from `x_tb` and the emulator's outputs."""
     hls_model = convert(fixed, cfg, work, part_full)
     hls_model.config.config["Stamp"] = deterministic_stamp(cfg)
     emu = Emulator.from_hls_model(hls_model, fixed)
-    y_tb = emu.predict(x_tb) if emulator_out is None else emulator_out
-    tb_src = work / ".tb_src"
-    tb_src.mkdir(parents=True, exist_ok=True)
-    np.save(tb_src / "tb_input_features.npy", x_tb.reshape(len(x_tb), -1).astype(np.float32))
-    np.save(tb_src / "tb_output_predictions.npy", y_tb.reshape(len(y_tb), -1))
-    hls_model.config.config["InputData"] = str(tb_src / "tb_input_features.npy")
-    hls_model.config.config["OutputPredictions"] = str(tb_src / "tb_output_predictions.npy")
+    src = work / TB_SRC
+    src.mkdir(parents=True, exist_ok=True)
+    for name, arr in (("tb_input_features", x_tb.astype(np.float32)), ("tb_output_predictions", emu.predict(x_tb))):
+        np.save(src / f"{name}.npy", arr.reshape(len(arr), -1))
+    hls_model.config.config["InputData"] = str(src / "tb_input_features.npy")
+    hls_model.config.config["OutputPredictions"] = str(src / "tb_output_predictions.npy")
     hls_model.write()
     return hls_model, emu
+
+
+def finalize(work: Path, final: Path) -> None:
+    """After hls4ml's last write: drop the testbench sources (tb_data/ holds them) and make the paths that
+    hls4ml_config.yml records point at the project's final place instead of the temporary build folder."""
+    shutil.rmtree(work / TB_SRC, ignore_errors=True)
+    cfg_file = work / "hls4ml_config.yml"
+    text = cfg_file.read_text()
+    for name in ("tb_input_features", "tb_output_predictions"):
+        text = text.replace(f"{work / TB_SRC / name}.npy", f"{final / 'tb_data' / name}.dat")
+    cfg_file.write_text(text.replace(str(work), str(final)))
 
 
 def compare_layers(emu: Emulator, emu_trace: dict, csim_trace: dict, n: int) -> tuple[list[dict], np.ndarray]:
@@ -70,7 +84,9 @@ def softmax_argmax_agreement(emu: Emulator, x: np.ndarray) -> dict | None:
             "max_abs_prob_error": max_err}
 
 
-def verify(cfg, opts, fixed, floatm, ds, part_full: str, work: Path, report: dict, timings: dict):
+def verify(cfg, opts, fixed, ds, logits: dict, part_full: str, work: Path, report: dict, timings: dict) -> list[str]:
+    """Write the project, C-simulate, emulate and compare; fills report["verification"] and
+    report["accuracy"]["firmware"]. `logits`: the float twin's and the quantized model's test-set outputs."""
     n = min(cfg.verify.n_events, len(ds.x_test))
     x_v = ds.x_test[:n]
     t0 = time.perf_counter()
@@ -86,7 +102,6 @@ def verify(cfg, opts, fixed, floatm, ds, part_full: str, work: Path, report: dic
     report["accuracy"]["firmware"] = float(np.mean(np.argmax(y_fw, -1) == ds.y_test))
 
     messages: list[str] = []
-    exit_code = 0
     ver: dict = {"n_events": n}
     _, emu_trace = emu.run(x_v, trace=True)
     if opts.csim:
@@ -103,23 +118,22 @@ def verify(cfg, opts, fixed, floatm, ds, part_full: str, work: Path, report: dic
                                    "compared": "raw integers of the outputs and of every traced layer; an event is "
                                                "bit-exact when all of them agree",
                                    "first_mismatching_layer": first, "per_layer": layers}
-        if mism_values or first:
-            exit_code = 1
+        if mism_values or first:  # reporting.exit_code turns this into exit 1
             messages.append(f"C-simulation and emulator disagree: first mismatching layer {first}, "
                             f"{mism_values} mismatched output values")
         _clean_build_artifacts(work)
     else:
         ver["csim_vs_emulator"] = {"skipped": "--no-csim"}
 
-    y_keras_fixed = fixed.predict(x_v, batch_size=1024, verbose=0)
-    raw_keras = emu.output_type.quantize(y_keras_fixed)
+    raw_keras = emu.output_type.quantize(logits["fixed"][:n])
     ver["keras_fixed_vs_emulator"] = {"bit_exact_fraction": float(np.mean(np.all(raw_keras == y_emu_raw_all[:n], -1)))}
     # the float reference: the same trained weights with every activation, softmax and norm in float
     from models.builder import build_model
 
     ref = build_model(cfg, quantized=False)
     ref.set_weights(fixed.get_weights())
-    y_ref = ref.predict(x_v, batch_size=1024, verbose=0)
+    y_ref_all = ref.predict(ds.x_test, batch_size=1024, verbose=0)
+    y_ref = y_ref_all[:n]
     ver["float_vs_fixed"] = {"reference": "same weights, float activations/softmax/LayerNorm",
                              "max_abs_diff": float(np.abs(y_ref - y_fw[:n]).max()),
                              "argmax_agreement": float(np.mean(y_ref.argmax(-1) == y_fw[:n].argmax(-1)))}
@@ -128,10 +142,9 @@ def verify(cfg, opts, fixed, floatm, ds, part_full: str, work: Path, report: dic
         ver["lut_softmax_vs_float"] = sm
     report["verification"] = ver
     # per-event outputs for the ROC curves and difference histograms of the HTML report
-    np.savez_compressed(work / "predictions.npz", y_true=ds.y_test, float=floatm.predict(ds.x_test, batch_size=1024,
-                        verbose=0), fixed=fixed.predict(ds.x_test, batch_size=1024, verbose=0), firmware=y_fw,
-                        float_same_weights=ref.predict(ds.x_test, batch_size=1024, verbose=0))
-    return exit_code, messages
+    np.savez_compressed(work / "predictions.npz", y_true=ds.y_test, float=logits["float"], fixed=logits["fixed"],
+                        firmware=y_fw, float_same_weights=y_ref_all)
+    return messages
 
 
 def _clean_build_artifacts(work: Path) -> None:

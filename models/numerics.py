@@ -250,10 +250,6 @@ def _raw(x) -> np.ndarray:
     return x.astype(np.float64, copy=False) if x.dtype.kind == "f" else x.astype(np.int64)
 
 
-def _table(tab: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return tab.astype(np.float64) if like.dtype == np.float64 else tab
-
-
 def _table_index(v: np.ndarray, shift: int, size: int) -> np.ndarray:
     """min(v >> shift, size - 1) for non-negative raw v (a left shift when shift < 0), as an index array."""
     if v.dtype == np.float64:

@@ -38,6 +38,10 @@ def test_project_layout(run_a):
         assert (out / rel).exists(), rel
     assert not list((out / "firmware").glob("*.so")), "build products must not be left in the project"
     assert not list(out.parent.glob(".tiny*")), "temporary folders must be cleaned up"
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [], "no hidden leftovers in the project"
+    recorded = (out / "hls4ml_config.yml").read_text()
+    assert ".tmp-" not in recorded and f"OutputDir: {out}" in recorded  # paths point at the final folder
+    assert f"InputData: {out}/tb_data/tb_input_features.dat" in recorded
     assert "xcvu9p-flga2104-2L-e" in (out / "build_prj.tcl").read_text() + (out / "project.tcl").read_text()
     # tb_data expected outputs are the emulator's (= csim) outputs of the tb inputs, one event per line
     n_tb = len((out / "tb_data/tb_input_features.dat").read_text().strip().splitlines())
