@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from models.fixed import FixedType
+from models.fixed import FixedType, saturate_
 
 INTERNAL_ROUNDING = "RND_CONV"  # the same half-to-even rounding QKeras applies, so every cast in the net is alike
 
@@ -227,17 +227,55 @@ class SoftmaxSpec:
         return self.out_t.cast(e * inv, self.exp_t.frac + self.inv_t.frac)
 
     def _forward_float(self, x: np.ndarray, axis: int) -> np.ndarray:
-        """The same arithmetic on integer-valued float64, in few passes: the exp gather is indexed by the raw
-        difference itself, and the output cast's power-of-two scale is folded into the (per-row) reciprocal."""
-        e = self.exp_by_diff[np.subtract(x.max(axis=axis, keepdims=True), x).astype(np.intp)]
-        s = e.sum(axis=axis, keepdims=True)  # exact: below 2**23
+        """The same arithmetic on integer-valued floats, in few passes: the exp gather is indexed by the raw
+        difference itself, and the output cast's power-of-two scale is folded into the (per-row) reciprocal.
+        Max, difference, table values and their sum are float32 when they fit its 24-bit mantissa (they do for
+        the usual types); the exp * 1/sum products (about 36 bits) are float64. Returns float64."""
+        dt = np.float32 if max(self.diff_t.width, self.sum_t.width) <= 24 else np.float64
+        x = x.astype(dt, copy=False)
+        idx = np.subtract(tree_reduce(np.maximum, x, axis), x, out=np.empty(x.shape, np.intp), casting="unsafe")
+        e = self._exp_by_diff_as(dt)[idx]
+        s = tree_reduce(np.add, e, axis)  # exact: sum_t holds n terms and fits the float type
         shift = self.exp_t.frac + self.inv_t.frac - self.out_t.frac
-        e *= self.inv_table[self.inv_index(s)] * 2.0**-shift  # exact dyadic product (36 significant bits)
+        p = np.multiply(e, self.inv_table[self.inv_index(s)] * 2.0**-shift, dtype=np.float64)  # exact dyadic
         if shift > 0:
-            _ROUND_INPLACE[self.out_t.rounding](e)
+            _ROUND_INPLACE[self.out_t.rounding](p)
         if self.exp_table.max() * self.inv_table.max() * 2.0**-shift > self.out_t.raw_max:  # else it cannot saturate
-            np.clip(e, self.out_t.raw_min, self.out_t.raw_max, out=e)
-        return e
+            saturate_(p, self.out_t.raw_min, self.out_t.raw_max)
+        return p
+
+    def _exp_by_diff_as(self, dtype) -> np.ndarray:
+        return self.exp_by_diff if dtype == np.float64 else self._exp_by_diff_f32
+
+    @cached_property
+    def _exp_by_diff_f32(self) -> np.ndarray:
+        return self.exp_by_diff.astype(np.float32)  # exact: exp_t has table_bits <= 24 (checked by the caller)
+
+
+def tree_reduce(ufunc, x: np.ndarray, axis: int) -> np.ndarray:
+    """ufunc.reduce(x, axis, keepdims=True) as a pairwise tree of whole-slice ufunc calls. NumPy's own reduction
+    over a short axis makes one tiny inner loop per output row; here each level is one call over contiguous
+    blocks. Exact for max, and for sums of integer-valued floats whose every partial sum is representable."""
+    axis %= x.ndim
+    n = x.shape[axis]
+
+    def sl(a: int, b: int):
+        return (slice(None),) * axis + (slice(a, b),)
+
+    if n == 1:
+        return x.copy()
+    h = n // 2
+    y = ufunc(x[sl(0, h)], x[sl(h, 2 * h)])
+    if n % 2:
+        ufunc(y[sl(0, 1)], x[sl(2 * h, n)], out=y[sl(0, 1)])
+    n = h
+    while n > 1:
+        h = n // 2
+        ufunc(y[sl(0, h)], y[sl(h, 2 * h)], out=y[sl(0, h)])
+        if n % 2:
+            ufunc(y[sl(0, 1)], y[sl(2 * h, n)], out=y[sl(0, 1)])
+        n = h
+    return y[sl(0, 1)]
 
 
 _ROUND_INPLACE = {"RND_CONV": lambda y: np.rint(y, out=y), "TRN": lambda y: np.floor(y, out=y),
@@ -395,13 +433,13 @@ class LayerNormSpec:
         norm_shift = fm + self.rsqrt_t.frac + hi - self.norm_t.frac
         norm = diff * ((entry << (hi - half)) * 2.0 ** (fm - fi - norm_shift))
         _ROUND_INPLACE[self.norm_t.rounding](norm)
-        np.clip(norm, self.norm_t.raw_min, self.norm_t.raw_max, out=norm)
+        saturate_(norm, self.norm_t.raw_min, self.norm_t.raw_max)
         out_shift = self.norm_t.frac + gamma_t.frac - self.result_t.frac
         norm *= np.asarray(gamma_raw, dtype=np.float64) * 2.0**-out_shift
         norm += np.asarray(beta_raw, dtype=np.float64) * 2.0 ** (self.norm_t.frac - out_shift)
         if out_shift > 0:
             _ROUND_INPLACE[self.result_t.rounding](norm)
-        return np.clip(norm, self.result_t.raw_min, self.result_t.raw_max, out=norm)
+        return saturate_(norm, self.result_t.raw_min, self.result_t.raw_max)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ or hls4ml.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,35 @@ from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, dot
 
 
 MIN_CHUNK, MAX_CHUNK = 64, 1024  # events per pass
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc, once per process, to keep freed heap blocks for reuse (mallopt); True if that is in effect.
+
+    By default glibc hands blocks above its mmap threshold back to the kernel when they are freed, and trims the
+    heap top, so each of the emulator's multi-megabyte NumPy temporaries is page-faulted afresh. On our 2-core VM
+    that was a third of the emulator's time (`make bench` measures both ways). Raising the two thresholds makes
+    later blocks reuse pages already mapped; the cost is that the process keeps its peak heap (tens of MB per core
+    for the default example). With another C library nothing is done. TRIGFORMER_NO_MALLOPT=1 leaves the
+    allocator alone (checked at each call until the thresholds have been set)."""
+    global _MALLOPT_DONE
+    if _MALLOPT_DONE or os.environ.get("TRIGFORMER_NO_MALLOPT") == "1":
+        return bool(_MALLOPT_DONE)
+    if _MALLOPT_DONE is None:
+        _MALLOPT_DONE = False
+        name = ctypes.util.find_library("c")
+        if name and name.startswith("libc.so"):
+            try:
+                libc = ctypes.CDLL(name)
+                M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
+                _MALLOPT_DONE = bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(
+                    libc.mallopt(M_TRIM_THRESHOLD, 512 << 20))
+            except (OSError, AttributeError):
+                pass
+    return _MALLOPT_DONE
+
+
+_MALLOPT_DONE: bool | None = None
 
 
 @dataclass
@@ -115,6 +146,7 @@ class Emulator:
         Internally raws are integer-valued float64 wherever every intermediate stays below 2**52 (checked from the
         types, op by op), so matrix products use BLAS and casts are rint/floor/clip; elsewhere int64."""
         x = np.asarray(x)
+        keep_freed_memory()
         if trace:
             vals = self._run_chunk(x)
             return vals[self.ops[-1].name].astype(np.int64), {k: v.astype(np.int64) for k, v in vals.items()}
@@ -277,16 +309,17 @@ def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
     b = np.concatenate([arrays[f"{n}_bias"] for n in "qkv"])
     qkv = dense_raw(xs, x_t, w, T["weight_t"], b, T["weight_t"], T["proj_accum_t"], T["qkv_t"])
     q, kk, v = qkv.reshape(len(x), n_tokens, 3, h, k).transpose(2, 0, 3, 1, 4)
-    # scores key-major, [b, h, key j, query i]: the softmax then reduces over a non-last axis, which NumPy does fast
-    dot = matmul_raw(kk, q.transpose(0, 1, 3, 2), T["qkv_t"], T["qkv_t"])  # exact in dot_t
+    # scores key-major, [b, h, key j, query i]: the softmax reduces over axis -2 in whole-block slices (tree_reduce)
     sc = ScaleSpec(k, p["scale_bits"])
-    if dot.dtype.kind == "f":
-        dot = dot.astype(np.float64 if _fits_float(T["dot_t"].width, sc.const_t.width) else np.int64)
-    if dot.dtype == np.float64:
-        dot *= sc.const_raw  # exact below 2**52 (checked above); in place: dot is ours
-        s = T["score_t"].cast_any(dot, 2 * T["qkv_t"].frac + sc.const_t.frac, inplace=True)
+    src_frac = 2 * T["qkv_t"].frac + sc.const_t.frac
+    if q.dtype.kind == "f" and _fits_float(T["dot_t"].width, sc.const_t.width):
+        # the 1/sqrt(key_dim) constant multiplies Q before the product: the same exact dot * const in float64
+        # (every partial sum is below 2**52, checked), and the constant touches key_dim/n_tokens as many elements
+        qc = np.multiply(q, np.float64(sc.const_raw), dtype=np.float64)
+        s = T["score_t"].cast_any(np.matmul(kk.astype(np.float64), qc.transpose(0, 1, 3, 2)), src_frac, inplace=True)
     else:
-        s = T["score_t"].cast_any(dot * sc.const_raw, 2 * T["qkv_t"].frac + sc.const_t.frac)
+        dot = matmul_raw(kk, q.transpose(0, 1, 3, 2), T["qkv_t"], T["qkv_t"]).astype(np.int64)  # exact in dot_t
+        s = T["score_t"].cast_any(dot * sc.const_raw, src_frac)
     return s, _softmax_spec(p).forward(s, axis=-2), v  # [b, h, j, i] both
 
 
