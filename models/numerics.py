@@ -395,13 +395,15 @@ class LayerNormSpec:
         return max(2 * d + ceil_log2(self.dim), d + self.rsqrt_t.width + hi - lo, self.norm_t.width + 24) <= 52
 
     def forward(self, x_raw: np.ndarray, gamma_raw: np.ndarray, beta_raw: np.ndarray, gamma_t: FixedType) -> np.ndarray:
-        """Reference over the last axis (int64 or integer-valued float64 raws; returns the same dtype)."""
-        x = _raw(x_raw)
+        """Reference over the last axis. int64 raws in, int64 out; integer-valued float raws in, the same values
+        as integer-valued floats out (float32 when the result type fits its mantissa, else float64)."""
+        x = np.asarray(x_raw)
+        if x.dtype.kind == "f" and self.float_exact and all(
+                t.rounding in _ROUND_INPLACE and t.overflow == "SAT" for t in (self.norm_t, self.result_t)):
+            return self._forward_float(x, gamma_raw, beta_raw, gamma_t)
+        x = _raw(x)
         if x.dtype == np.float64 and not self.float_exact:
             return self.forward(x.astype(np.int64), gamma_raw, beta_raw, gamma_t).astype(np.float64)
-        if x.dtype == np.float64 and all(t.rounding in _ROUND_INPLACE and t.overflow == "SAT"
-                                         for t in (self.norm_t, self.result_t)):
-            return self._forward_float(x, gamma_raw, beta_raw, gamma_t)
         fi, fm = self.in_t.frac, self.mean_t.frac
         fd = self.invdim_t.frac
         # per-token statistics in int64 (their products with 1/dim may exceed 2**53); they are small arrays
@@ -421,25 +423,47 @@ class LayerNormSpec:
 
 
     def _forward_float(self, x, gamma_raw, beta_raw, gamma_t: FixedType) -> np.ndarray:
-        """`forward` on integer-valued float64 in few passes: every power-of-two alignment and cast scale is folded
-        into per-token (1/sqrt) or per-feature (gamma, beta) constants; all values stay dyadic below 2**52."""
+        """`forward` on integer-valued floats in few passes; every value stays dyadic and exact.
+
+        The per-token sums of x and x^2 are BLAS products (float32 when they fit its mantissa), and the sum of
+        squared differences follows from them exactly in int64: sum((x 2^a - m)^2) = 2^2a sum x^2 - 2^(a+1) m sum x
+        + dim m^2. Every power-of-two alignment and cast scale is folded into per-token (1/sqrt) or per-feature
+        (gamma, beta) constants; the per-feature ones are tiled over the tokens so their loops run long."""
         fi, fm, fd = self.in_t.frac, self.mean_t.frac, self.invdim_t.frac
-        mean = self.mean_t.cast(x.sum(axis=-1, keepdims=True).astype(np.int64) * self.invdim_raw, fi + fd)
-        diff = x - mean * 2.0 ** (fi - fm)  # in units of the input lsb (exact dyadic)
-        sq = np.einsum("...i,...i->...", diff, diff)[..., None] * 2.0 ** (2 * (fm - fi))
-        var = self.var_t.cast(sq.astype(np.int64) * self.invdim_raw, 2 * fm + fd)
+        a = fm - fi
+        x2 = x.reshape(-1, self.dim)
+        mag, g = self.in_t.width - (1 if self.in_t.signed else 0), ceil_log2(self.dim)
+        xs = x2.astype(_float_for(mag + g), copy=False)
+        s1 = (xs @ np.ones(self.dim, xs.dtype)).astype(np.int64)  # exact: integer partial sums below 2**24 / 2**53
+        xq = x2.astype(_float_for(2 * mag + g), copy=False)
+        s2 = np.einsum("ij,ij->i", xq, xq).astype(np.int64)
+        mean = self.mean_t.cast(s1 * self.invdim_raw, fi + fd)
+        sq = (s2 << (2 * a)) - ((mean * s1) << (a + 1)) + self.dim * mean * mean  # sum of squared raw differences
+        var = self.var_t.cast(sq * self.invdim_raw, 2 * fm + fd)
         entry, half = self.rsqrt_lookup(var + self.eps_raw)
         lo, hi = self.half_range
         norm_shift = fm + self.rsqrt_t.frac + hi - self.norm_t.frac
-        norm = diff * ((entry << (hi - half)) * 2.0 ** (fm - fi - norm_shift))
+        r = (entry << (hi - half)) * 2.0 ** (fm - fi - norm_shift)  # per token
+        # (x - m 2^-a) * r = x r - m 2^-a r: both products and their difference are exact (float_exact)
+        norm = x2.astype(np.float64)
+        norm *= r[:, None]
+        norm -= (mean * 2.0**-a * r)[:, None]
         _ROUND_INPLACE[self.norm_t.rounding](norm)
         saturate_(norm, self.norm_t.raw_min, self.norm_t.raw_max)
         out_shift = self.norm_t.frac + gamma_t.frac - self.result_t.frac
-        norm *= np.asarray(gamma_raw, dtype=np.float64) * 2.0**-out_shift
-        norm += np.asarray(beta_raw, dtype=np.float64) * 2.0 ** (self.norm_t.frac - out_shift)
+        k = x.shape[-2] if x.ndim >= 3 else 1  # tokens per row of the tiled view
+        rows = norm.reshape(-1, k * self.dim)
+        rows *= np.tile(np.asarray(gamma_raw, dtype=np.float64) * 2.0**-out_shift, k)
+        rows += np.tile(np.asarray(beta_raw, dtype=np.float64) * 2.0 ** (self.norm_t.frac - out_shift), k)
         if out_shift > 0:
             _ROUND_INPLACE[self.result_t.rounding](norm)
-        return saturate_(norm, self.result_t.raw_min, self.result_t.raw_max)
+        saturate_(norm, self.result_t.raw_min, self.result_t.raw_max)
+        return norm.reshape(x.shape).astype(_float_for(self.result_t.width), copy=False)
+
+
+def _float_for(bits: int):
+    """The float type that holds every integer of `bits` bits exactly (float64 up to 53)."""
+    return np.float32 if bits <= 24 else np.float64
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -201,14 +202,25 @@ class Emulator:
                            {k: z[f"{m['name']}/{k}"] for k in m["arrays"]}) for m in meta])
 
 
+@functools.lru_cache(maxsize=None)
+def _parse(ap_type: str) -> FixedType:
+    return FixedType.parse(ap_type)
+
+
+@functools.lru_cache(maxsize=None)
+def _spec(cls, *args):
+    """One spec object per distinct layer, so its tables (cached properties) are built once, not per call."""
+    return cls(*args)
+
+
 def _softmax_params(sp: SoftmaxSpec) -> dict:
     return {"sm_in_t": sp.in_t.ap_type, "sm_n": sp.n, "sm_table_size": sp.table_size,
             "sm_input_range": sp.input_range, "sm_table_bits": sp.table_bits, "sm_out_t": sp.out_t.ap_type}
 
 
 def _softmax_spec(p: dict) -> SoftmaxSpec:
-    return SoftmaxSpec(FixedType.parse(p["sm_in_t"]), p["sm_n"], p["sm_table_size"], p["sm_input_range"],
-                       p["sm_table_bits"], FixedType.parse(p["sm_out_t"]))
+    return _spec(SoftmaxSpec, _parse(p["sm_in_t"]), p["sm_n"], p["sm_table_size"], p["sm_input_range"],
+                 p["sm_table_bits"], _parse(p["sm_out_t"]))
 
 
 # ---- integer kernels: (op, inputs raw, input types) -> raw output ------------------------------------------------------
@@ -245,11 +257,12 @@ def _fits_float(*bits: float) -> bool:
 
 def matmul_raw(a: np.ndarray, b: np.ndarray, a_t: FixedType, b_t: FixedType, bits: int | None = None) -> np.ndarray:
     """Exact a @ b of raws: float32 BLAS when every partial sum stays below 2**24 (`bits` magnitude bits, by
-    default from the operand types and the length), float64 below 2**52, else int64."""
+    default from the operand types and the length) unless both operands are float64 already (a conversion pass
+    costs more than the wider product), float64 below 2**52, else int64."""
     if bits is None:
         bits = _mag(a_t) + _mag(b_t) + int(np.ceil(np.log2(max(a.shape[-1], 2))))
     if a.dtype.kind == "f" and bits <= 52:
-        dt = _dtype_for(bits)
+        dt = np.float64 if a.dtype == b.dtype == np.float64 else _dtype_for(bits)
         return np.matmul(a.astype(dt, copy=False), b.astype(dt, copy=False))
     return np.matmul(a.astype(np.int64), b.astype(np.int64))
 
@@ -284,19 +297,29 @@ def _k_dense(op, ins, in_t):
     p = op.params
     w, b = op.arrays["w"], op.arrays["b"]
     x = ins[0].reshape(len(ins[0]), -1, w.shape[0])
-    y = dense_raw(x, in_t[0], w, FixedType.parse(p["weight_t"]), b, FixedType.parse(p["bias_t"]),
-                  FixedType.parse(p["accum_t"]), op.out_t)
+    y = dense_raw(x, in_t[0], w, _parse(p["weight_t"]), b, _parse(p["bias_t"]), _parse(p["accum_t"]), op.out_t)
     return y.reshape(len(y), -1)
 
 
 def _k_add(op, ins, in_t):
     f = max(t.frac for t in in_t)
-    total = sum(_align(v, f - t.frac) for v, t in zip(ins, in_t))  # a fresh array
+    # the exact sum needs the widest integer part, the finest fraction and a carry bit per extra term
+    bits = max(t.integer for t in in_t) + f + len(ins) - 1 + 1
+    dt = np.int64 if bits > 52 or any(v.dtype.kind != "f" for v in ins) else _dtype_for(bits)
+    total = None
+    for v, t in zip(ins, in_t):
+        term = v.astype(dt, copy=False)
+        if f > t.frac:
+            term = _align(term, f - t.frac)
+        if total is None:
+            total = term.copy() if term is v else term  # a fresh array, ours to overwrite
+        else:
+            total += term
     return op.out_t.cast_any(total, f, inplace=True)
 
 
 def _mha_types(p: dict) -> dict[str, FixedType]:
-    return {k: FixedType.parse(v) for k, v in p.items() if k.endswith("_t") and not k.startswith("sm_")}
+    return {k: _parse(v) for k, v in p.items() if k.endswith("_t") and not k.startswith("sm_")}
 
 
 def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
@@ -308,15 +331,17 @@ def mha_attention(x, x_t: FixedType, arrays: dict, p: dict, n_tokens: int):
     w = np.concatenate([arrays[f"{n}_kernel"].reshape(xs.shape[-1], -1) for n in "qkv"], axis=1)
     b = np.concatenate([arrays[f"{n}_bias"] for n in "qkv"])
     qkv = dense_raw(xs, x_t, w, T["weight_t"], b, T["weight_t"], T["proj_accum_t"], T["qkv_t"])
+    if qkv.dtype.kind == "f":
+        qkv = qkv.astype(np.float64, copy=False)  # the score and context products below run in float64
     q, kk, v = qkv.reshape(len(x), n_tokens, 3, h, k).transpose(2, 0, 3, 1, 4)
     # scores key-major, [b, h, key j, query i]: the softmax reduces over axis -2 in whole-block slices (tree_reduce)
-    sc = ScaleSpec(k, p["scale_bits"])
+    sc = _spec(ScaleSpec, k, p["scale_bits"])
     src_frac = 2 * T["qkv_t"].frac + sc.const_t.frac
     if q.dtype.kind == "f" and _fits_float(T["dot_t"].width, sc.const_t.width):
         # the 1/sqrt(key_dim) constant multiplies Q before the product: the same exact dot * const in float64
         # (every partial sum is below 2**52, checked), and the constant touches key_dim/n_tokens as many elements
         qc = np.multiply(q, np.float64(sc.const_raw), dtype=np.float64)
-        s = T["score_t"].cast_any(np.matmul(kk.astype(np.float64), qc.transpose(0, 1, 3, 2)), src_frac, inplace=True)
+        s = T["score_t"].cast_any(np.matmul(kk, qc.transpose(0, 1, 3, 2)), src_frac, inplace=True)
     else:
         dot = matmul_raw(kk, q.transpose(0, 1, 3, 2), T["qkv_t"], T["qkv_t"]).astype(np.int64)  # exact in dot_t
         s = T["score_t"].cast_any(dot * sc.const_raw, src_frac)
@@ -355,15 +380,15 @@ def _k_mha(op, ins, in_t):
 
 def _k_layernorm(op, ins, in_t):
     p = op.params
-    sp = LayerNormSpec(FixedType.parse(p["in_t"]), p["dim"], p["table_size"], p["table_bits"], op.out_t, p["epsilon"])
+    sp = _spec(LayerNormSpec, _parse(p["in_t"]), p["dim"], p["table_size"], p["table_bits"], op.out_t, p["epsilon"])
     x = ins[0].reshape(len(ins[0]), -1, sp.dim)
-    y = sp.forward(x, op.arrays["gamma"], op.arrays["beta"], FixedType.parse(p["gamma_t"]))
+    y = sp.forward(x, op.arrays["gamma"], op.arrays["beta"], _parse(p["gamma_t"]))
     return y.reshape(len(y), -1)
 
 
 def _k_pool(op, ins, in_t):
     p = op.params
-    sp = PoolSpec(FixedType.parse(p["in_t"]), p["n"], p["mode"], p["const_bits"])
+    sp = _spec(PoolSpec, _parse(p["in_t"]), p["n"], p["mode"], p["const_bits"])
     return sp.forward(ins[0].reshape(len(ins[0]), sp.n, -1), axis=1)
 
 
