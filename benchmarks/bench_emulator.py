@@ -4,7 +4,10 @@
 
 The firmware's speed does not depend on the weight values, so an untrained (seeded) model is used unless
 --weights points at a synth output folder. Reports: csim library compile time (hls4ml compile = write + g++),
-csim predict events/s, emulator events/s, speed-up, and that both gave identical integers.
+csim predict events/s (hls4ml's predict: one event after another, one core), emulator events/s on all usable
+cores and on one, the speed-up, and that both gave identical integers. The emulator is timed first with glibc's
+default allocator settings, then with the ones it sets itself (sim.emulator.keep_freed_memory), in that order
+because the setting cannot be undone within a process.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def main() -> None:
     from flow.train import seed_everything
     from models.builder import build_model, snap_to_grid
     from models.data import make_synthetic
-    from sim.emulator import Emulator
+    from sim.emulator import Emulator, _usable_cores
 
     cfg = load_config(args.config)
     seed_everything(cfg.seed)
@@ -66,17 +69,26 @@ def main() -> None:
         t_csim = best_of(lambda: hls_model.predict(x), args.repeat)
 
     emu = Emulator.from_hls_model(hls_model, model)
-    y_emu = emu.run(x)  # warm-up run (first touch of the memory)
+    cores = _usable_cores()
+    os.environ["TRIGFORMER_NO_MALLOPT"] = "1"
+    emu.run(x)  # warm-up run (first touch of the memory)
+    t_plain = best_of(lambda: emu.run(x), args.repeat)
+    del os.environ["TRIGFORMER_NO_MALLOPT"]
+    y_emu = emu.run(x)  # warm-up with freed blocks kept
     t_emu = best_of(lambda: emu.run(x), args.repeat)
+    t_one = best_of(lambda: emu.run(x, threads=1), args.repeat)
     same = np.array_equal(emu.output_type.quantize(y_csim), y_emu)
 
     print(f"config                 {args.config} ({cfg.data.n_particles} particles, d={cfg.model.embed_dim}, "
           f"{cfg.model.num_heads} heads, {cfg.model.num_blocks} blocks)")
     print(f"events                 {len(x)} (best of {args.repeat} warm runs each)")
     print(f"csim compile (g++)     {t_compile:8.1f} s   (hls4ml compile(): write project + build_lib.sh)")
-    print(f"csim predict           {len(x) / t_csim:10.0f} events/s  ({t_csim:.2f} s)")
-    print(f"emulator (NumPy)       {len(x) / t_emu:10.0f} events/s  ({t_emu:.2f} s)")
-    print(f"speed-up               {t_csim / t_emu:10.1f} x")
+    print(f"csim predict           {len(x) / t_csim:10.0f} events/s  ({t_csim:.2f} s, 1 core)")
+    n_cores = f"{cores} core{'s' if cores > 1 else ''}"
+    for label, t in ((f"emulator, {n_cores}", t_emu), ("emulator, 1 core", t_one),
+                     (f"emulator, {n_cores} *", t_plain)):
+        print(f"{label:22s} {len(x) / t:10.0f} events/s  ({t:.3f} s)   speed-up {t_csim / t:6.1f} x")
+    print("  * with glibc's default malloc thresholds (TRIGFORMER_NO_MALLOPT=1)")
     print(f"bit-exact              {same}")
     t0 = time.perf_counter()
     make_synthetic(50_000, cfg.data.n_particles, cfg.data.features, seed=1)

@@ -1,8 +1,10 @@
 """Bit-accurate NumPy emulator of the generated firmware.
 
 Built from the hls4ml ModelGraph (the layers, types and weights that are written into the project), it runs the
-firmware's integer arithmetic on int64 arrays — every cast with its rounding and saturation mode, every
-accumulator, every table index — vectorised over events. It never calls the compiled C++.
+firmware's integer arithmetic on raw values — every cast with its rounding and saturation mode, every
+accumulator, every table index — vectorised over events, in chunks spread over threads. Raws are carried as
+integer-valued float32/float64 wherever the types prove that exact (BLAS products, few-pass kernels), else int64.
+It never calls the compiled C++.
 
 A plan is plain data (`Emulator.save` / `Emulator.load`), so a project folder can be re-emulated without TensorFlow
 or hls4ml.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from models.fixed import FixedType
 from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, dot_accum_t
@@ -141,11 +144,13 @@ class Emulator:
         return cls(ops)
 
     # ---- execution ------------------------------------------------------------------------------------------------
-    def run(self, x: np.ndarray, trace: bool = False):
+    def run(self, x: np.ndarray, trace: bool = False, threads: int | None = None):
         """x: float inputs [events, ...]. Returns raw int64 outputs (and {layer: raw int64} when trace=True).
+        `threads`: worker threads over event chunks (default: the cores this process may use).
 
-        Internally raws are integer-valued float64 wherever every intermediate stays below 2**52 (checked from the
-        types, op by op), so matrix products use BLAS and casts are rint/floor/clip; elsewhere int64."""
+        Internally raws are integer-valued float32 or float64 wherever every intermediate fits the mantissa
+        (checked from the types, op by op), so matrix products use BLAS and casts are rint/floor/clip; elsewhere
+        int64."""
         x = np.asarray(x)
         keep_freed_memory()
         if trace:
@@ -155,11 +160,15 @@ class Emulator:
         # run on all cores: NumPy releases the GIL inside its loops
         if len(x) == 0:
             return np.zeros((0, 0), np.int64)
-        workers = os.cpu_count() or 1
+        workers = threads or _usable_cores()
         chunk = max(MIN_CHUNK, min(MAX_CHUNK, -(-len(x) // workers)))  # an even share per core, cache-sized
         starts = range(0, len(x), chunk)
         last = self.ops[-1].name
-        with ThreadPoolExecutor(max_workers=min(len(starts), workers)) as pool:
+        workers = min(len(starts), workers)
+        # one BLAS thread per worker: OpenBLAS threading each worker's products as well oversubscribes the cores
+        # (it cost a third of the time on 2 cores)
+        with threadpool_limits(1 if workers > 1 else None, user_api="blas"), \
+                ThreadPoolExecutor(max_workers=workers) as pool:
             parts = pool.map(lambda i: self._run_chunk(x[i:i + chunk])[last].astype(np.int64), starts)
             return np.concatenate(list(parts))
 
@@ -211,6 +220,13 @@ def _parse(ap_type: str) -> FixedType:
 def _spec(cls, *args):
     """One spec object per distinct layer, so its tables (cached properties) are built once, not per call."""
     return cls(*args)
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _softmax_params(sp: SoftmaxSpec) -> dict:
