@@ -36,7 +36,7 @@ def keep_freed_memory() -> bool:
 
     By default glibc hands blocks above its mmap threshold back to the kernel when they are freed, and trims the
     heap top, so each of the emulator's multi-megabyte NumPy temporaries is page-faulted afresh. On our 2-core VM
-    that was a third of the emulator's time (`make bench` measures both ways). Raising the two thresholds makes
+    that was about a quarter of the emulator's time (`make bench` measures both ways). Raising the two thresholds makes
     later blocks reuse pages already mapped; the cost is that the process keeps its peak heap (tens of MB per core
     for the default example). With another C library nothing is done. TRIGFORMER_NO_MALLOPT=1 leaves the
     allocator alone (checked at each call until the thresholds have been set)."""
