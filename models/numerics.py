@@ -433,9 +433,9 @@ class LayerNormSpec:
         a = fm - fi
         x2 = x.reshape(-1, self.dim)
         mag, g = self.in_t.width - (1 if self.in_t.signed else 0), ceil_log2(self.dim)
-        xs = x2.astype(_float_for(mag + g), copy=False)
+        xs = x2.astype(float_for(mag + g), copy=False)
         s1 = (xs @ np.ones(self.dim, xs.dtype)).astype(np.int64)  # exact: integer partial sums below 2**24 / 2**53
-        xq = x2.astype(_float_for(2 * mag + g), copy=False)
+        xq = x2.astype(float_for(2 * mag + g), copy=False)
         s2 = np.einsum("ij,ij->i", xq, xq).astype(np.int64)
         mean = self.mean_t.cast(s1 * self.invdim_raw, fi + fd)
         sq = (s2 << (2 * a)) - ((mean * s1) << (a + 1)) + self.dim * mean * mean  # sum of squared raw differences
@@ -458,11 +458,12 @@ class LayerNormSpec:
         if out_shift > 0:
             _ROUND_INPLACE[self.result_t.rounding](norm)
         saturate_(norm, self.result_t.raw_min, self.result_t.raw_max)
-        return norm.reshape(x.shape).astype(_float_for(self.result_t.width), copy=False)
+        return norm.reshape(x.shape).astype(float_for(self.result_t.width), copy=False)
 
 
-def _float_for(bits: int):
-    """The float type that holds every integer of `bits` bits exactly (float64 up to 53)."""
+def float_for(bits: int):
+    """The narrowest float type holding every integer of `bits` magnitude bits exactly: float32 up to 24 bits,
+    else float64 (callers keep to 52)."""
     return np.float32 if bits <= 24 else np.float64
 
 

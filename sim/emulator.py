@@ -25,7 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from models.fixed import FixedType
-from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, dot_accum_t
+from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, dot_accum_t, float_for
 
 
 MIN_CHUNK, MAX_CHUNK = 64, 1024  # events per pass
@@ -242,12 +242,7 @@ def _softmax_spec(p: dict) -> SoftmaxSpec:
 # ---- integer kernels: (op, inputs raw, input types) -> raw output ------------------------------------------------------
 def _k_input(op, x, _):
     # the testbench feeds floats; ap_fixed rounds them
-    return op.out_t.quantize(x.reshape(len(x), -1)).astype(_dtype_for(op.out_t.width))
-
-
-def _dtype_for(bits: float):
-    """The narrowest float type holding every integer of `bits` magnitude bits exactly."""
-    return np.float32 if bits <= 24 else np.float64
+    return op.out_t.quantize(x.reshape(len(x), -1)).astype(float_for(op.out_t.width))
 
 
 def _k_cast(op, ins, in_t):
@@ -278,7 +273,7 @@ def matmul_raw(a: np.ndarray, b: np.ndarray, a_t: FixedType, b_t: FixedType, bit
     if bits is None:
         bits = _mag(a_t) + _mag(b_t) + int(np.ceil(np.log2(max(a.shape[-1], 2))))
     if a.dtype.kind == "f" and bits <= 52:
-        dt = np.float64 if a.dtype == b.dtype == np.float64 else _dtype_for(bits)
+        dt = np.float64 if a.dtype == b.dtype == np.float64 else float_for(bits)
         return np.matmul(a.astype(dt, copy=False), b.astype(dt, copy=False))
     return np.matmul(a.astype(np.int64), b.astype(np.int64))
 
@@ -321,7 +316,7 @@ def _k_add(op, ins, in_t):
     f = max(t.frac for t in in_t)
     # the exact sum needs the widest integer part, the finest fraction and a carry bit per extra term
     bits = max(t.integer for t in in_t) + f + len(ins) - 1 + 1
-    dt = np.int64 if bits > 52 or any(v.dtype.kind != "f" for v in ins) else _dtype_for(bits)
+    dt = np.int64 if bits > 52 or any(v.dtype.kind != "f" for v in ins) else float_for(bits)
     total = None
     for v, t in zip(ins, in_t):
         term = v.astype(dt, copy=False)
