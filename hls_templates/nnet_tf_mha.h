@@ -52,19 +52,39 @@ Tokens:
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void tf_mha_core(const data_T data[CONFIG_T::n_tokens * CONFIG_T::in_dim],
-                 res_T res[CONFIG_T::n_tokens * CONFIG_T::out_dim],
-                 const typename CONFIG_T::weight_t wq[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-                 const typename CONFIG_T::bias_t bq[CONFIG_T::num_heads * CONFIG_T::key_dim],
-                 const typename CONFIG_T::weight_t wk[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-                 const typename CONFIG_T::bias_t bk[CONFIG_T::num_heads * CONFIG_T::key_dim],
-                 const typename CONFIG_T::weight_t wv[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-                 const typename CONFIG_T::bias_t bv[CONFIG_T::num_heads * CONFIG_T::key_dim],
-                 const typename CONFIG_T::weight_t wo[CONFIG_T::num_heads * CONFIG_T::key_dim * CONFIG_T::out_dim],
-                 const typename CONFIG_T::bias_t bo[CONFIG_T::out_dim],
-                 const typename CONFIG_T::softmax_config::exp_t exp_table[CONFIG_T::softmax_config::table_size],
-                 const typename CONFIG_T::softmax_config::inv_t inv_table[CONFIG_T::softmax_config::table_size]) {
-    #pragma HLS INLINE
+void tf_multi_head_attention(
+    const data_T data[CONFIG_T::n_tokens * CONFIG_T::in_dim], res_T res[CONFIG_T::n_tokens * CONFIG_T::out_dim],
+    const typename CONFIG_T::weight_t wq[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::bias_t bq[CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::weight_t wk[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::bias_t bk[CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::weight_t wv[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::bias_t bv[CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::weight_t wo[CONFIG_T::num_heads * CONFIG_T::key_dim * CONFIG_T::out_dim],
+    const typename CONFIG_T::bias_t bo[CONFIG_T::out_dim],
+    const typename CONFIG_T::softmax_config::exp_t exp_table[CONFIG_T::softmax_config::table_size],
+    const typename CONFIG_T::softmax_config::inv_t inv_table[CONFIG_T::softmax_config::table_size]) {
+    // II = reuse factor; the multiplier budget is shared out by the scheduler.
+    // One instance per layer, so the weights become constants of that instance (as in hls4ml's dense_latency).
+    #pragma HLS function_instantiate variable=wq,bq,wk,bk,wv,bv,wo,bo
+    #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
+    #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::multiplier_limit
+    #pragma HLS ARRAY_PARTITION variable=data complete
+    #pragma HLS ARRAY_PARTITION variable=res complete
+    if (CONFIG_T::strategy == tf_strategy::latency) {
+        // weights in registers / LUT constants: every product in parallel
+        #pragma HLS ARRAY_PARTITION variable=wq complete
+        #pragma HLS ARRAY_PARTITION variable=wk complete
+        #pragma HLS ARRAY_PARTITION variable=wv complete
+        #pragma HLS ARRAY_PARTITION variable=wo complete
+    } else {
+        // weights in block memories, reuse_factor words per read port
+        #pragma HLS ARRAY_RESHAPE variable=wq cyclic factor=CONFIG_T::weight_block_factor
+        #pragma HLS ARRAY_RESHAPE variable=wk cyclic factor=CONFIG_T::weight_block_factor
+        #pragma HLS ARRAY_RESHAPE variable=wv cyclic factor=CONFIG_T::weight_block_factor
+        #pragma HLS ARRAY_RESHAPE variable=wo cyclic factor=CONFIG_T::weight_block_factor
+    }
+
     static const int N = CONFIG_T::n_tokens;
     static const int D = CONFIG_T::in_dim;
     static const int H = CONFIG_T::num_heads;
@@ -117,42 +137,6 @@ Heads:
     }
     tf_token_dense<qkv_t, res_T, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
                    typename CONFIG_T::out_accum_t, N, HK, CONFIG_T::out_dim>(ctx, res, wo, bo);
-}
-
-template <class data_T, class res_T, typename CONFIG_T>
-void tf_multi_head_attention(
-    const data_T data[CONFIG_T::n_tokens * CONFIG_T::in_dim], res_T res[CONFIG_T::n_tokens * CONFIG_T::out_dim],
-    const typename CONFIG_T::weight_t wq[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::bias_t bq[CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::weight_t wk[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::bias_t bk[CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::weight_t wv[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::bias_t bv[CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::weight_t wo[CONFIG_T::num_heads * CONFIG_T::key_dim * CONFIG_T::out_dim],
-    const typename CONFIG_T::bias_t bo[CONFIG_T::out_dim],
-    const typename CONFIG_T::softmax_config::exp_t exp_table[CONFIG_T::softmax_config::table_size],
-    const typename CONFIG_T::softmax_config::inv_t inv_table[CONFIG_T::softmax_config::table_size]) {
-    // II = reuse factor; the multiplier budget is shared out by the scheduler.
-    // One instance per layer, so the weights become constants of that instance (as in hls4ml's dense_latency).
-    #pragma HLS function_instantiate variable=wq,bq,wk,bk,wv,bv,wo,bo
-    #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
-    #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::multiplier_limit
-    #pragma HLS ARRAY_PARTITION variable=data complete
-    #pragma HLS ARRAY_PARTITION variable=res complete
-    if (CONFIG_T::strategy == tf_strategy::latency) {
-        // weights in registers / LUT constants: every product in parallel
-        #pragma HLS ARRAY_PARTITION variable=wq complete
-        #pragma HLS ARRAY_PARTITION variable=wk complete
-        #pragma HLS ARRAY_PARTITION variable=wv complete
-        #pragma HLS ARRAY_PARTITION variable=wo complete
-    } else {
-        // weights in block memories, reuse_factor words per read port
-        #pragma HLS ARRAY_RESHAPE variable=wq cyclic factor=CONFIG_T::weight_block_factor
-        #pragma HLS ARRAY_RESHAPE variable=wk cyclic factor=CONFIG_T::weight_block_factor
-        #pragma HLS ARRAY_RESHAPE variable=wv cyclic factor=CONFIG_T::weight_block_factor
-        #pragma HLS ARRAY_RESHAPE variable=wo cyclic factor=CONFIG_T::weight_block_factor
-    }
-    tf_mha_core<data_T, res_T, CONFIG_T>(data, res, wq, bq, wk, bk, wv, bv, wo, bo, exp_table, inv_table);
 }
 
 } // namespace nnet
