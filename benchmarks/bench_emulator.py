@@ -49,7 +49,7 @@ def main() -> None:
     from flow.train import seed_everything
     from models.builder import build_model, snap_to_grid
     from models.data import make_synthetic
-    from sim.emulator import Emulator, _usable_cores
+    from sim.emulator import Emulator, usable_cores
 
     cfg = load_config(args.config)
     seed_everything(cfg.seed)
@@ -69,7 +69,7 @@ def main() -> None:
         t_csim = best_of(lambda: hls_model.predict(x), args.repeat)
 
     emu = Emulator.from_hls_model(hls_model, model)
-    cores = _usable_cores()
+    cores = usable_cores()
     os.environ["TRIGFORMER_NO_MALLOPT"] = "1"
     emu.run(x)  # warm-up run (first touch of the memory)
     t_plain = best_of(lambda: emu.run(x), args.repeat)

@@ -50,6 +50,11 @@ class FixedType:
         return -(1 << (self.width - 1)) if self.signed else 0
 
     @property
+    def magnitude_bits(self) -> int:
+        """Bits of the largest raw magnitude: the width without the sign bit (|raw| <= 2**magnitude_bits)."""
+        return self.width - (1 if self.signed else 0)
+
+    @property
     def raw_max(self) -> int:
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 

@@ -231,10 +231,10 @@ class SoftmaxSpec:
         difference itself, and the output cast's power-of-two scale is folded into the (per-row) reciprocal.
         Max, difference, table values and their sum are float32 when they fit its 24-bit mantissa (they do for
         the usual types); the exp * 1/sum products (about 36 bits) are float64. Returns float64."""
-        dt = np.float32 if max(self.diff_t.width, self.sum_t.width) <= 24 else np.float64
+        dt = float_for(max(self.diff_t.width, self.sum_t.width))
         x = x.astype(dt, copy=False)
         idx = np.subtract(tree_reduce(np.maximum, x, axis), x, out=np.empty(x.shape, np.intp), casting="unsafe")
-        e = self._exp_by_diff_as(dt)[idx]
+        e = (self._exp_by_diff_f32 if dt == np.float32 else self.exp_by_diff)[idx]
         s = tree_reduce(np.add, e, axis)  # exact: sum_t holds n terms and fits the float type
         shift = self.exp_t.frac + self.inv_t.frac - self.out_t.frac
         p = np.multiply(e, self.inv_table[self.inv_index(s)] * 2.0**-shift, dtype=np.float64)  # exact dyadic
@@ -244,12 +244,9 @@ class SoftmaxSpec:
             saturate_(p, self.out_t.raw_min, self.out_t.raw_max)
         return p
 
-    def _exp_by_diff_as(self, dtype) -> np.ndarray:
-        return self.exp_by_diff if dtype == np.float64 else self._exp_by_diff_f32
-
     @cached_property
     def _exp_by_diff_f32(self) -> np.ndarray:
-        return self.exp_by_diff.astype(np.float32)  # exact: exp_t has table_bits <= 24 (checked by the caller)
+        return self.exp_by_diff.astype(np.float32)  # exact when sum_t fits float32 (when it is used)
 
 
 def tree_reduce(ufunc, x: np.ndarray, axis: int) -> np.ndarray:
@@ -262,20 +259,14 @@ def tree_reduce(ufunc, x: np.ndarray, axis: int) -> np.ndarray:
     def sl(a: int, b: int):
         return (slice(None),) * axis + (slice(a, b),)
 
-    if n == 1:
-        return x.copy()
-    h = n // 2
-    y = ufunc(x[sl(0, h)], x[sl(h, 2 * h)])
-    if n % 2:
-        ufunc(y[sl(0, 1)], x[sl(2 * h, n)], out=y[sl(0, 1)])
-    n = h
-    while n > 1:
+    y = x
+    while n > 1:  # halve y; the first level writes a fresh array, the later ones its first half
         h = n // 2
-        ufunc(y[sl(0, h)], y[sl(h, 2 * h)], out=y[sl(0, h)])
+        z = ufunc(y[sl(0, h)], y[sl(h, 2 * h)], out=None if y is x else y[sl(0, h)])
         if n % 2:
-            ufunc(y[sl(0, 1)], y[sl(2 * h, n)], out=y[sl(0, 1)])
-        n = h
-    return y[sl(0, 1)]
+            ufunc(z[sl(0, 1)], y[sl(2 * h, n)], out=z[sl(0, 1)])
+        y, n = z, h
+    return x.copy() if y is x else y
 
 
 _ROUND_INPLACE = {"RND_CONV": lambda y: np.rint(y, out=y), "TRN": lambda y: np.floor(y, out=y),
@@ -432,7 +423,7 @@ class LayerNormSpec:
         fi, fm, fd = self.in_t.frac, self.mean_t.frac, self.invdim_t.frac
         a = fm - fi
         x2 = x.reshape(-1, self.dim)
-        mag, g = self.in_t.width - (1 if self.in_t.signed else 0), ceil_log2(self.dim)
+        mag, g = self.in_t.magnitude_bits, ceil_log2(self.dim)
         xs = x2.astype(float_for(mag + g), copy=False)
         s1 = (xs @ np.ones(self.dim, xs.dtype)).astype(np.int64)  # exact: integer partial sums below 2**24 / 2**53
         xq = x2.astype(float_for(2 * mag + g), copy=False)

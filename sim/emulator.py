@@ -25,7 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from models.fixed import FixedType
-from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, dot_accum_t, float_for
+from models.numerics import LayerNormSpec, PoolSpec, ScaleSpec, SoftmaxSpec, ceil_log2, dot_accum_t, float_for
 
 
 MIN_CHUNK, MAX_CHUNK = 64, 1024  # events per pass
@@ -160,7 +160,7 @@ class Emulator:
         # run on all cores: NumPy releases the GIL inside its loops
         if len(x) == 0:
             return np.zeros((0, 0), np.int64)
-        workers = threads or _usable_cores()
+        workers = threads or usable_cores()
         chunk = max(MIN_CHUNK, min(MAX_CHUNK, -(-len(x) // workers)))  # an even share per core, cache-sized
         starts = range(0, len(x), chunk)
         last = self.ops[-1].name
@@ -222,7 +222,8 @@ def _spec(cls, *args):
     return cls(*args)
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask on Linux)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -258,10 +259,6 @@ def _align(v: np.ndarray, k: int) -> np.ndarray:
     return v * v.dtype.type(2.0**k) if v.dtype.kind == "f" else v << np.int64(k)
 
 
-def _mag(t: FixedType) -> int:
-    return t.width - (1 if t.signed else 0)
-
-
 def _fits_float(*bits: float) -> bool:
     return sum(bits) <= 52
 
@@ -271,7 +268,7 @@ def matmul_raw(a: np.ndarray, b: np.ndarray, a_t: FixedType, b_t: FixedType, bit
     default from the operand types and the length) unless both operands are float64 already (a conversion pass
     costs more than the wider product), float64 below 2**52, else int64."""
     if bits is None:
-        bits = _mag(a_t) + _mag(b_t) + int(np.ceil(np.log2(max(a.shape[-1], 2))))
+        bits = a_t.magnitude_bits + b_t.magnitude_bits + int(np.ceil(np.log2(max(a.shape[-1], 2))))
     if a.dtype.kind == "f" and bits <= 52:
         dt = np.float64 if a.dtype == b.dtype == np.float64 else float_for(bits)
         return np.matmul(a.astype(dt, copy=False), b.astype(dt, copy=False))
@@ -284,7 +281,8 @@ def dense_raw(x, x_t: FixedType, w, w_t: FixedType, b, b_t: FixedType, acc_t: Fi
     pf = x_t.frac + w_t.frac
     exact = _holds_every_sum(acc_t, x_t, w_t, b_t, w.shape[0])
     if exact and pf >= b_t.frac:  # the accumulator never rounds or wraps: one exact sum, one cast
-        acc = matmul_raw(x, w, x_t, w_t, bits=_mag(dot_accum_t(x_t, w_t, w.shape[0], b_t)))  # room for the bias
+        bits = dot_accum_t(x_t, w_t, w.shape[0], b_t).magnitude_bits  # room for the bias
+        acc = matmul_raw(x, w, x_t, w_t, bits=bits)
         acc += _align(np.asarray(b), pf - b_t.frac).astype(acc.dtype)
         if out_t.frac == pf and _holds_every_sum(out_t, x_t, w_t, b_t, w.shape[0]):
             return acc  # the result type holds every sum exactly (e.g. the accumulator feeding a relu)
@@ -314,8 +312,8 @@ def _k_dense(op, ins, in_t):
 
 def _k_add(op, ins, in_t):
     f = max(t.frac for t in in_t)
-    # the exact sum needs the widest integer part, the finest fraction and a carry bit per extra term
-    bits = max(t.integer for t in in_t) + f + len(ins) - 1 + 1
+    # magnitude bits of the exact sum: the widest aligned term, plus the carries of adding len(ins) of them
+    bits = max(t.magnitude_bits + f - t.frac for t in in_t) + ceil_log2(len(ins))
     dt = np.int64 if bits > 52 or any(v.dtype.kind != "f" for v in ins) else float_for(bits)
     total = None
     for v, t in zip(ins, in_t):
