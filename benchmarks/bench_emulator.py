@@ -6,21 +6,18 @@ The firmware's speed does not depend on the weight values, so an untrained (seed
 --weights points at a synth output folder. Reports: csim library compile time (hls4ml compile = write + g++),
 csim predict events/s (hls4ml's predict: one event after another, one core), emulator events/s on all usable
 cores and on one, the speed-up, and that both gave identical integers. The emulator is timed first with glibc's
-default allocator settings, then with the ones it sets itself (sim.emulator.keep_freed_memory), in that order
-because the setting cannot be undone within a process.
+default allocator settings, then with EmulatorSettings.keep_freed_memory (what synth uses), in that order because
+the setting cannot be undone within a process.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
@@ -49,7 +46,7 @@ def main() -> None:
     from flow.train import seed_everything
     from models.builder import build_model, snap_to_grid
     from models.data import make_synthetic
-    from sim.emulator import Emulator, usable_cores
+    from sim.emulator import Emulator, EmulatorSettings, usable_cores
 
     cfg = load_config(args.config)
     seed_everything(cfg.seed)
@@ -68,15 +65,16 @@ def main() -> None:
         y_csim = np.asarray(hls_model.predict(x)).reshape(len(x), -1)  # warm-up run
         t_csim = best_of(lambda: hls_model.predict(x), args.repeat)
 
-    emu = Emulator.from_hls_model(hls_model, model)
-    cores = usable_cores()
-    os.environ["TRIGFORMER_NO_MALLOPT"] = "1"
+    tuned = EmulatorSettings.tuned()
+    cores = tuned.threads
+    emu = Emulator.from_hls_model(hls_model, model, EmulatorSettings(threads=cores, blas_threads=1))
     emu.run(x)  # warm-up run (first touch of the memory)
     t_plain = best_of(lambda: emu.run(x), args.repeat)
-    del os.environ["TRIGFORMER_NO_MALLOPT"]
+    emu.settings = tuned
     y_emu = emu.run(x)  # warm-up with freed blocks kept
     t_emu = best_of(lambda: emu.run(x), args.repeat)
-    t_one = best_of(lambda: emu.run(x, threads=1), args.repeat)
+    emu.settings = EmulatorSettings(threads=1, blas_threads=1, keep_freed_memory=True)
+    t_one = best_of(lambda: emu.run(x), args.repeat)
     same = np.array_equal(emu.output_type.quantize(y_csim), y_emu)
 
     print(f"config                 {args.config} ({cfg.data.n_particles} particles, d={cfg.model.embed_dim}, "
@@ -88,7 +86,7 @@ def main() -> None:
     for label, t in ((f"emulator, {n_cores}", t_emu), ("emulator, 1 core", t_one),
                      (f"emulator, {n_cores} *", t_plain)):
         print(f"{label:22s} {len(x) / t:10.0f} events/s  ({t:.3f} s)   speed-up {t_csim / t:6.1f} x")
-    print("  * with glibc's default malloc thresholds (TRIGFORMER_NO_MALLOPT=1)")
+    print("  * with glibc's default malloc thresholds (EmulatorSettings.keep_freed_memory off)")
     print(f"bit-exact              {same}")
     t0 = time.perf_counter()
     make_synthetic(50_000, cfg.data.n_particles, cfg.data.features, seed=1)

@@ -1,7 +1,3 @@
-"""trigformer flow: CLI, config, conversion, build, reports."""
+"""trigformer flow: CLI, config, stages (data, train, firmware, C-simulation, verification, cost) and reports."""
 
-import os
-
-# Deterministic, quiet TensorFlow: oneDNN reorders float reductions; must be set before TF is first imported.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import models  # noqa: F401  (sets the TensorFlow environment before anything imports TensorFlow)

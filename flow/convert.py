@@ -2,7 +2,7 @@
 
 Every precision is set explicitly (hls4ml's "auto" inference is not used): weights from the QKeras quantizers,
 accumulators exact (`dot_accum_t`), results from the QActivation that follows each layer, our layers' internal
-types from `models.numerics`. After conversion `check_types` verifies that hls4ml's passes kept them, so nothing can
+types from their op specs (`models.ops`). After conversion `check_types` verifies that hls4ml's passes kept them, so nothing can
 round or overflow behind the emulator's back.
 """
 
@@ -14,7 +14,8 @@ import numpy as np
 
 from hls_templates.extension import register
 from models.fixed import FixedType
-from models.numerics import QuantTypes, dot_accum_t
+from models.ops import for_hls, for_keras
+from models.quant import QuantTypes
 
 
 def _precision(t: FixedType) -> str:
@@ -22,55 +23,18 @@ def _precision(t: FixedType) -> str:
 
 
 def layer_types(model, qt: QuantTypes) -> dict[str, dict[str, FixedType]]:
-    """Planned hls4ml precisions per Keras layer name: {'result': ..., 'accum': ..., 'weight': ..., 'bias': ...}."""
-    from qkeras import QActivation, QDense
-
+    """Planned hls4ml precisions per layer name: {'result': ..., 'accum': ..., 'weight': ..., 'bias': ...}.
+    Each layer's op plans its own types (models/ops); a layer no op supports is refused here, before conversion."""
     plan: dict[str, dict[str, FixedType]] = {}
     out_t: dict[str, FixedType] = {}  # type of each layer's output tensor, by Keras layer name
     for layer in model.layers:
-        cls = type(layer).__name__
         inbound = [n.inbound_layers for n in layer._inbound_nodes][0]
         inbound = inbound if isinstance(inbound, list) else [inbound]
         in_types = [out_t[i.name] for i in inbound if i.name in out_t]
-        if cls == "InputLayer":
-            t = {"result": qt.input_t}
-        elif isinstance(layer, QActivation):
-            t = {"result": quantizer_type(layer.quantizer)}
-        elif isinstance(layer, QDense):
-            n_in = int(layer.input_shape[-1])
-            acc = dot_accum_t(in_types[0], qt.weight_t, n_in, qt.weight_t)
-            nxt = _next_layer(model, layer)
-            # single rounding, as in Keras: straight to the act type, unless a relu quantizer rounds after it
-            res = acc if nxt is not None and "relu" in nxt.name else qt.act_t
-            t = {"result": res, "accum": acc, "weight": qt.weight_t, "bias": qt.weight_t}
-            plan[f"{layer.name}_linear"] = {"result": res}  # hls4ml splits off the Dense's (linear) activation
-        elif cls == "Add":
-            t = {"result": qt.act_t}
-        else:  # our layers carry their own types in their config
-            cfg = layer.get_config()
-            res = cfg.get("out_type") or cfg.get("act_type") or cfg.get("in_type")
-            t = {"result": FixedType.parse(res)}
-        plan[layer.name] = t
-        out_t[layer.name] = t["result"]
+        types = for_keras(layer).plan_types(layer, in_types, qt, model)
+        plan.update(types)
+        out_t[layer.name] = types[layer.name]["result"]
     return plan
-
-
-def quantizer_type(q) -> FixedType:
-    """The ap type a QKeras activation quantizer rounds to (half to even, saturating)."""
-    if type(q).__name__ == "quantized_relu":
-        return FixedType(q.bits, q.integer, False, "RND_CONV", "SAT")
-    if type(q).__name__ == "quantized_bits":
-        return FixedType.from_qkeras(q.bits, q.integer, bool(q.keep_negative))
-    raise ValueError(f"unsupported activation quantizer {q}")
-
-
-def _next_layer(model, layer):
-    for other in model.layers:
-        for node in other._inbound_nodes:
-            inb = node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]
-            if layer in inb:
-                return other
-    return None
 
 
 def hls_config(model, cfg, qt: QuantTypes, trace: bool = True) -> dict:
@@ -141,16 +105,9 @@ def layer_descriptions(hls_model, cfg) -> list[dict]:
             d["table_bits"] = max(FixedType.parse(t.type.precision.definition_cpp()).width for t in tables)
         if "accum_t" in layer.types:
             d["accum_bits"] = FixedType.parse(layer.types["accum_t"].precision.definition_cpp()).width
-        kind = {"Input": "input", "Dense": "dense", "PointwiseConv1D": "dense", "Activation": "activation",
-                "Merge": "add", "TFMultiHeadAttention": "mha", "TFLayerNorm": "layernorm", "TFLUTSoftmax": "softmax",
-                "TFTokenPooling": "pool"}.get(cls, cls.lower())
-        d["kind"] = kind
-        if kind == "pool":
-            d["pool"] = layer.get_attr("mode")
-        if kind == "mha":
-            d.update(num_heads=layer.get_attr("num_heads"), key_dim=layer.get_attr("key_dim"))
-        if kind == "activation":
-            d["activation"] = layer.get_attr("activation")
+        op = for_hls(layer)
+        d["kind"] = op.cost_kind or op.kind
+        d.update(op.describe(layer))
         out.append(d)
     return out
 

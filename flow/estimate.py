@@ -65,273 +65,22 @@ from __future__ import annotations
 import math
 
 from flow.parts import resolve_part
-
-CLOCK_UNCERTAINTY = 0.125  # hls4ml's default ClockUncertainty (12.5 %)
-DSP_NARROW_BITS = 10  # both operands at or below this -> LUT multiplier
-CONST_DSP_FRACTION = 0.75  # fitted: share of wide-constant products HLS puts on a DSP
-LUTROM_MAX_BITS = 1024  # a table copy at or below this many bits is distributed ROM
-SCALE_BITS = 18  # width of the fixed constants in the templates (1/sqrt(d), 1/n, 1/dim)
-T_DSP = 2.4  # ns, DSP48E2 multiply without internal pipeline registers
-T_MUX = 0.4  # ns, one LUT level (ReLU select, ROM address saturation)
-T_BRAM_CO = 1.0  # ns, BRAM clock-to-out before the data can be used
-_BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+from models.ops import BY_COST_KIND
+from models.ops.costmodel import CLOCK_UNCERTAINTY, DSP_NARROW_BITS, LUTROM_MAX_BITS, Path, Res
 
 EXPECTED_ERROR = ("network totals vs 2 hls4ml csynth reports: latency +-35 %, DSP +-25 %, LUT +-25 %, FF +-45 % "
                   "(1-2 points each; CONST_DSP_FRACTION and the ReLU LUT factor were fitted on them); "
                   "per-layer figures off by up to 2x; mha / layernorm / table softmax not validated")
 
 
-def t_add(w: float) -> float:
-    return 0.45 + 0.025 * w
-
-
-def t_mul(wa: int, wb: int, dsp: bool) -> float:
-    return T_DSP if dsp else 0.5 + 0.06 * (wa + wb)
-
-
-def _depth(n: int) -> int:
-    return math.ceil(math.log2(n)) if n > 1 else 0
-
-
-def _bram18(depth: int, width: int) -> int:
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in _BRAM18_SHAPES)
-
-
-class _Res:
-    """Resource tally of one layer."""
-
-    def __init__(self) -> None:
-        self.dsp = 0.0
-        self.lut = 0.0
-        self.bram = 0
-        self.n_dsp_mult = 0
-        self.n_lut_mult = 0
-
-    def mult(self, count: int, wa: int, wb: int, reuse: int, const: bool = False, weights: bool = False) -> bool:
-        """`count` products of wa x wb bits per inference (wb is the constant when const). Returns True if DSP."""
-        if count <= 0:
-            return False
-        inst = math.ceil(count / reuse)
-        const = const and reuse == 1  # a shared multiplier sees a multiplexed (variable) weight
-        if reuse > 1:
-            self.lut += inst * (wa + wb) * math.ceil(math.log2(reuse)) / 2
-        if const:
-            if wb <= DSP_NARROW_BITS:  # canonical-signed-digit shift-and-add: ~wb/3 nonzero digits
-                self.lut += inst * max(0, math.ceil(wb / 3) - 1) * (wa + math.ceil(wb / 2))
-                self.n_lut_mult += inst
-                return False
-            frac = CONST_DSP_FRACTION if weights else 1.0
-            on_dsp = math.ceil(inst * frac)
-            self.dsp += on_dsp * math.ceil(max(wa, wb) / 27) * math.ceil(min(wa, wb) / 18)
-            self.lut += (inst - on_dsp) * (wa + wb)
-            self.n_dsp_mult += on_dsp
-            self.n_lut_mult += inst - on_dsp
-            return True
-        if max(wa, wb) <= DSP_NARROW_BITS:
-            self.lut += inst * (math.ceil(wa * wb / 2) + wa + wb)
-            self.n_lut_mult += inst
-            return False
-        self.dsp += inst * math.ceil(max(wa, wb) / 27) * math.ceil(min(wa, wb) / 18)
-        self.n_dsp_mult += inst
-        return True
-
-    def adders(self, count: int, width: int, reuse: int = 1) -> None:
-        self.lut += math.ceil(count / reuse) * width
-
-    def table(self, lookups: int, entries: int, bits: int, reuse: int) -> bool:
-        """`lookups` reads per inference of an entries x bits ROM. Returns True if it lands in BRAM."""
-        if lookups <= 0 or entries <= 0 or bits <= 0:
-            return False
-        ports = math.ceil(lookups / reuse)
-        if entries * bits <= LUTROM_MAX_BITS:
-            k = math.ceil(entries / 64)
-            self.lut += ports * bits * (k + (k // 4 if k > 4 else 0))
-            return False
-        self.bram += math.ceil(ports / 2) * _bram18(entries, bits)
-        return True
-
-    def weights_store(self, n_weights: int, bits: int, reuse: int, strategy: str) -> None:
-        if strategy != "resource" or reuse < 2 or n_weights <= 0:
-            return  # latency strategy: weights are constants folded into the multipliers
-        depth, width = reuse, math.ceil(n_weights / reuse) * bits
-        if depth * width <= LUTROM_MAX_BITS:
-            self.lut += width * math.ceil(depth / 64)
-        else:
-            self.bram += _bram18(depth, width)
-
-
-class _Path:
-    """Greedy chaining of operation delays into clock cycles, as the HLS scheduler does."""
-
-    def __init__(self, t_eff: float) -> None:
-        self.t_eff = t_eff
-        self.t = 0.0  # time already used in the open cycle
-        self.cycles = 0
-
-    def op(self, delay: float, times: int = 1) -> None:
-        for _ in range(times):
-            if delay > self.t_eff:  # multi-cycle operation: HLS pipelines it
-                self.reg()
-                self.cycles += math.ceil(delay / self.t_eff)
-            elif self.t + delay > self.t_eff:
-                self.cycles += 1
-                self.t = delay
-            else:
-                self.t += delay
-
-    def reg(self) -> None:
-        if self.t > 0:
-            self.cycles += 1
-            self.t = 0.0
-
-    def bram_read(self) -> None:
-        self.op(T_MUX)  # address saturation
-        self.reg()
-        self.t = T_BRAM_CO
-
-
-def _mult_weights(layer: dict, n_mult: int, n_bias: int) -> int:
-    """Nonzero multiplicative weights; an export whose n_weights also counts the biases is scaled down."""
-    n_w = int(layer.get("n_weights", n_mult))
-    nz = int(layer.get("n_nonzero_weights", n_w))
-    if n_bias and n_w == n_mult + n_bias:
-        nz = round(nz * n_mult / n_w)
-    return min(nz, n_mult)
-
-
-def _layer(layer: dict, path: _Path) -> tuple[_Res, int, bool, int]:
+def _layer(layer: dict, path: Path) -> tuple[Res, int, bool, int]:
     """Add one layer's ops to `path`; return (resources, reuse factor, ends on a register, live bits)."""
-    kind = layer["kind"]
-    n_tok = int(layer.get("n_tokens", 1))
-    n_in, n_out = int(layer.get("n_in", 0)), int(layer.get("n_out", 0))
-    wi, wo = int(layer.get("in_bits", 16)), int(layer.get("out_bits", 16))
-    ww, wacc = int(layer.get("weight_bits", 8)), int(layer.get("accum_bits", 24))
-    tab_w = int(layer.get("table_bits", 0))
-    tab_n = int(layer.get("table_entries", 0)) // (2 if kind in ("mha", "softmax") else 1)  # exp and 1/sum tables
-    strategy = layer.get("strategy", "latency")
-    R = max(1, int(layer.get("reuse_factor", 1)))
-    r = _Res()
-    live = 0  # bits held at a register boundary inside the layer
-
-    if kind == "input":
-        return r, 1, False, 0
-
-    if kind == "activation":
-        if layer.get("activation") == "relu":
-            path.op(T_MUX)
-            r.lut += n_tok * n_out * 0.875 * (wi + wo)
-        elif wi != wo:
-            r.lut += n_tok * n_out * 0.875 * (wi + wo) / 2  # cast only
-        return r, 1, False, 0
-
-    if kind == "add":
-        path.op(t_add(wo + 1))
-        r.adders(n_tok * n_out, wo + 1)
-        return r, 1, False, 0
-
-    if kind == "dense":
-        nw = _mult_weights(layer, n_in * n_out, n_out)
-        dsp = r.mult(n_tok * nw, wi, ww, R, const=True, weights=True)
-        r.adders(n_tok * n_out * n_in, wacc, R)
-        r.weights_store(int(layer.get("n_weights", 0)), ww, R, strategy)
-        path.op(t_mul(wi, ww, dsp))
-        path.op(t_add(wacc), _depth(n_in + 1))
-        live = n_tok * n_out * wacc
-
-    elif kind == "mha":
-        H, K = int(layer.get("num_heads", 1)), int(layer.get("key_dim", n_in))
-        HK, N = H * K, n_tok
-        wq = wo  # q, k, v, context and probabilities are out_bits wide (template qkv_t / prob_t)
-        nw = _mult_weights(layer, 3 * n_in * HK + HK * n_out, 3 * HK + n_out)
-        n_proj_in = 3 * n_in * HK
-        share_in = n_proj_in / (n_proj_in + HK * n_out)  # Q/K/V weights vs output-projection weights
-        dsp_in = r.mult(N * round(nw * share_in), wi, ww, R, const=True, weights=True)
-        dsp_out = r.mult(N * round(nw * (1 - share_in)), wq, ww, R, const=True, weights=True)
-        dsp_qk = r.mult(H * N * N * K, wq, wq, R)
-        dsp_sc = r.mult(H * N * N, wacc, SCALE_BITS, R, const=True)
-        dsp_pn = r.mult(H * N * N, tab_w, tab_w, R)
-        dsp_pv = r.mult(H * N * N * K, wq, wq, R)
-        r.adders(N * 3 * HK * n_in + H * N * N * K + H * N * N * 2 + H * N * K * N + N * n_out * HK, wacc, R)
-        bram = r.table(H * N * N, tab_n, tab_w, R) | r.table(H * N, tab_n, tab_w, R)
-        r.weights_store(int(layer.get("n_weights", 0)), ww, R, strategy)
-        path.op(t_mul(wi, ww, dsp_in))  # Q, K, V projections
-        path.op(t_add(wacc), _depth(n_in + 1))
-        path.op(t_mul(wq, wq, dsp_qk))  # Q K^T
-        path.op(t_add(wacc), _depth(K))
-        path.op(t_mul(wacc, SCALE_BITS, dsp_sc))  # * 1/sqrt(d)
-        _softmax_path(path, N, wacc, tab_w, bram, dsp_pn)
-        path.op(t_mul(wq, wq, dsp_pv))  # P V
-        path.op(t_add(wacc), _depth(N))
-        path.op(t_mul(wq, ww, dsp_out))  # output projection
-        path.op(t_add(wacc), _depth(HK + 1))
-        live = H * N * N * wacc
-
-    elif kind == "softmax":
-        n = n_in
-        dsp = r.mult(n_tok * n, tab_w, tab_w, R)
-        r.adders(n_tok * (2 * (n - 1) + n), max(wi, tab_w) + _depth(n), R)  # max tree, subtract, sum tree
-        bram = r.table(n_tok * n, tab_n, tab_w, R) | r.table(n_tok, tab_n, tab_w, R)
-        _softmax_path(path, n, wi, tab_w, bram, dsp)
-        live = n_tok * n * tab_w
-
-    elif kind == "layernorm":
-        n, wd = n_in, wi + 1  # x - mean is exact: one more bit
-        nw = _mult_weights(layer, n_in, n_in)  # gamma (beta is an add)
-        dsp_mean = r.mult(n_tok * 2, wacc, SCALE_BITS, R, const=True)  # mean and variance * 1/dim
-        dsp_sq = r.mult(n_tok * n, wd, wd, R)
-        dsp_rs = r.mult(n_tok * n, wd, tab_w, R)
-        dsp_g = r.mult(n_tok * nw, wd, ww, R, const=True, weights=True)
-        r.adders(n_tok * (4 * n), wacc, R)  # sum, subtract, square-sum, beta
-        r.lut += n_tok * (wacc * _depth(wacc) + n * wacc * 2)  # leading-one detector + barrel shifts
-        bram = r.table(n_tok, tab_n, tab_w, R)
-        path.op(t_add(wacc), _depth(n))
-        path.op(t_mul(wacc, SCALE_BITS, dsp_mean))
-        path.op(t_add(wd))
-        path.op(t_mul(wd, wd, dsp_sq))
-        path.op(t_add(wacc), _depth(n))
-        path.op(t_mul(wacc, SCALE_BITS, dsp_mean))
-        path.op(T_MUX, _depth(wacc))  # leading-one detector
-        _lookup(path, bram)
-        path.op(t_mul(wd, tab_w, dsp_rs))
-        path.op(T_MUX, _depth(wacc))  # shift by 2^-e/2
-        path.op(t_mul(wd, ww, dsp_g))
-        path.op(t_add(wacc))
-        live = n_tok * n * wacc
-
-    elif kind == "pool":
-        nt = int(layer.get("n_tokens_in", n_tok))  # tokens reduced (n_tokens is the output's: 1)
-        if layer.get("pool", layer.get("activation")) == "max":
-            r.adders(nt * n_out, wi + 1, R)
-            path.op(t_add(wi) + T_MUX, _depth(nt))
-        else:
-            ws = wi + _depth(nt)
-            r.adders(nt * n_out, ws, R)
-            path.op(t_add(ws), _depth(nt))
-            if nt & (nt - 1):  # 1/n is a shift when n is a power of two
-                dsp = r.mult(n_out, ws, SCALE_BITS, R, const=True)
-                path.op(t_mul(ws, SCALE_BITS, dsp))
-        live = n_out * (wi + _depth(nt))
-
-    else:
-        raise ValueError(f"layer {layer.get('name')!r}: unknown kind {kind!r}")
-
-    return r, R, True, live
-
-
-def _lookup(path: _Path, bram: bool) -> None:
-    if bram:
-        path.bram_read()
-    else:
-        path.op(T_MUX * 2)  # distributed ROM: two LUT levels
-
-
-def _softmax_path(path: _Path, n: int, w_in: int, tab_w: int, bram: bool, dsp: bool) -> None:
-    path.op(t_add(w_in) + T_MUX, _depth(n))  # max tree
-    path.op(t_add(w_in))  # x - max
-    _lookup(path, bram)  # exp table
-    path.op(t_add(tab_w + _depth(n)), _depth(n))  # sum tree
-    _lookup(path, bram)  # 1/sum table
-    path.op(t_mul(tab_w, tab_w, dsp))
+    op = BY_COST_KIND.get(layer["kind"])
+    if op is None:
+        raise ValueError(f"layer {layer.get('name')!r}: unknown kind {layer['kind']!r}")
+    r = Res()
+    reuse, ends, live = op.cost(layer, path, r)
+    return r, reuse, ends, live
 
 
 def estimate(layers: list[dict], clock_ns: float, part: str) -> dict:
@@ -339,7 +88,7 @@ def estimate(layers: list[dict], clock_ns: float, part: str) -> dict:
     if clock_ns <= 0:
         raise ValueError("clock_ns must be positive")
     full_name, cap = resolve_part(part)
-    path = _Path(clock_ns * (1 - CLOCK_UNCERTAINTY))
+    path = Path(clock_ns * (1 - CLOCK_UNCERTAINTY))
     lat_rows, res_rows = [], []
     tot = {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0}
     mults = {"dsp": 0, "lut": 0}

@@ -167,7 +167,7 @@ def _run(cfg: Config, opts: Options, work: Path) -> Result:
 
 def apply_input_scaling(cfg: Config, ds) -> dict:
     """Multiply every feature by its power of two (in place); the firmware expects the scaled words."""
-    from models.numerics import QuantTypes, input_scale_log2
+    from models.quant import QuantTypes, input_scale_log2
 
     qt = QuantTypes.from_config(cfg.quantization)
     k = cfg.quantization.input_scale_log2

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from flow.convert import convert, layer_descriptions
-from sim.emulator import Emulator
+from sim.emulator import Emulator, EmulatorSettings
 
 
 def deterministic_stamp(cfg) -> str:
@@ -25,7 +25,7 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray):
     """Convert and write the hls4ml project into `work`, with tb_data from `x_tb` and the emulator's outputs."""
     hls_model = convert(fixed, cfg, work, part_full)
     hls_model.config.config["Stamp"] = deterministic_stamp(cfg)
-    emu = Emulator.from_hls_model(hls_model, fixed)
+    emu = Emulator.from_hls_model(hls_model, fixed, EmulatorSettings.tuned())
     src = work / TB_SRC
     src.mkdir(parents=True, exist_ok=True)
     for name, arr in (("tb_input_features", x_tb.astype(np.float32)), ("tb_output_predictions", emu.predict(x_tb))):
@@ -52,14 +52,14 @@ def compare_layers(emu: Emulator, emu_trace: dict, csim_trace: dict, n: int) -> 
     a csim value off the type's grid counts as a mismatch too). Returns the rows and a per-event mismatch mask."""
     types = emu.types()
     rows, bad_events = [], np.zeros(n, dtype=bool)
-    for op in emu.ops:
-        if op.name not in csim_trace:
+    for node in emu.nodes:
+        if node.name not in csim_trace:
             continue
-        csim = np.asarray(csim_trace[op.name]).reshape(n, -1)
-        raw_csim = types[op.name].quantize(csim)
-        bad = (raw_csim != emu_trace[op.name]) | (types[op.name].to_float(raw_csim) != csim)
+        csim = np.asarray(csim_trace[node.name]).reshape(n, -1)
+        raw_csim = types[node.name].quantize(csim)
+        bad = (raw_csim != emu_trace[node.name]) | (types[node.name].to_float(raw_csim) != csim)
         bad_events |= bad.any(axis=-1)
-        rows.append({"layer": op.name, "type": types[op.name].ap_type, "values": int(raw_csim.size),
+        rows.append({"layer": node.name, "type": types[node.name].ap_type, "values": int(raw_csim.size),
                      "mismatched_values": int(np.count_nonzero(bad))})
     return rows, bad_events
 

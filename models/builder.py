@@ -1,6 +1,6 @@
 """model + quantization sections -> Keras Transformer encoder (quantized, or its float twin).
 
-input -> QDense embedding -> num_blocks x [MHA + residual (+ LayerNorm), FFN + residual (+ LayerNorm)]
+input -> QDense embedding -> num_blocks x [MHA + residual (+ norm), FFN + residual (+ norm)]
 -> token pooling -> QDense classifier (logits; argmax is the trigger decision, no softmax in firmware).
 Every tensor between layers is cast to the activation type by a QActivation, the way hls4ml will cast it.
 Layer names are stable: the HLS project, the emulator and the reports refer to them.
@@ -12,8 +12,11 @@ import tensorflow as tf
 from qkeras import QActivation, QDense
 from qkeras.quantizers import quantized_bits, quantized_relu
 
-from models.layers import QLayerNormalization, QMultiHeadAttention, TokenPooling, weight_quantizer
-from models.numerics import QuantTypes
+from models.ops import NORMS
+from models.ops.keras_common import weight_quantizer
+from models.ops.mha.keras import QMultiHeadAttention
+from models.ops.pooling.keras import TokenPooling
+from models.quant import QuantTypes
 
 
 def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
@@ -34,8 +37,8 @@ def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
             return cast(y, f"{name}_q")
         return tf.keras.layers.Dense(units, activation=activation, name=name)(x)
 
-    norm_kw = dict(in_type=qt.act_t.ap_type, gamma_type=qt.gamma_t.ap_type, table_size=qt.layernorm_table_size,
-                   table_bits=qt.table_bits, quantized=quantized)
+    def norm(x, name):
+        return x if m.norm == "none" else NORMS[m.norm].keras_layer(qt, quantized, name)(x)
 
     inp = tf.keras.Input((n_tokens, n_feat), name="particles")
     x = cast(inp, "input_q", quantized_bits(**qt.input_t.qkeras_config()))
@@ -46,13 +49,11 @@ def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
                                 table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
                                 table_bits=qt.table_bits, quantized=quantized, name=f"b{b}_mha")(x)
         x = cast(tf.keras.layers.Add(name=f"b{b}_add1")([x, a]), f"b{b}_add1_q")
-        if m.norm == "layernorm":
-            x = QLayerNormalization(**norm_kw, name=f"b{b}_ln1")(x)
+        x = norm(x, f"b{b}_ln1")
         f = dense(x, m.ffn_dim, f"b{b}_ffn1", activation=m.activation if m.activation == "relu" else None)
         f = dense(f, d, f"b{b}_ffn2")
         x = cast(tf.keras.layers.Add(name=f"b{b}_add2")([x, f]), f"b{b}_add2_q")
-        if m.norm == "layernorm":
-            x = QLayerNormalization(**norm_kw, name=f"b{b}_ln2")(x)
+        x = norm(x, f"b{b}_ln2")
     x = TokenPooling(m.pooling, in_type=qt.act_t.ap_type, quantized=quantized, name="pool")(x)
     out = dense(x, len(m.classes), "head")
     return tf.keras.Model(inp, out, name=cfg.name)
@@ -70,7 +71,22 @@ def snap_to_grid(model: tf.keras.Model) -> None:
             q = layer.kernel_quantizer_internal
             t = FixedType.from_qkeras(q.bits, q.integer, bool(q.keep_negative))
             layer.set_weights([t.round_trip(w) for w in layer.get_weights()])
-        elif isinstance(layer, QMultiHeadAttention) and layer.quantized:
-            layer.set_weights([layer.weight_t.round_trip(w) for w in layer.get_weights()])
-        elif isinstance(layer, QLayerNormalization) and layer.quantized:
-            layer.set_weights([layer.gamma_t.round_trip(w) for w in layer.get_weights()])
+        elif hasattr(layer, "snap_to_grid"):  # our layers know their weight grids
+            layer.snap_to_grid()
+
+
+def custom_objects() -> dict:
+    """Everything needed to load a saved trigformer model (ours and QKeras')."""
+    import importlib
+
+    from qkeras.utils import _add_supported_quantized_objects
+
+    from models.ops import OPS
+
+    objs = {}
+    for op in OPS:
+        if op.package:
+            keras = importlib.import_module(f"{op.package}.keras")
+            objs.update({c: getattr(keras, c) for c in op.keras_classes if hasattr(keras, c)})
+    _add_supported_quantized_objects(objs)
+    return objs

@@ -96,6 +96,14 @@ class FixedType:
         return {"bits": self.width, "integer": self.integer - (1 if self.signed else 0),
                 "keep_negative": self.signed, "alpha": 1}
 
+    @classmethod
+    def from_hls4ml(cls, precision) -> FixedType:
+        """The type of an hls4ml precision object (before or after the backend gave it its C++ definition)."""
+        if hasattr(precision, "definition_cpp"):
+            return cls.parse(precision.definition_cpp())
+        return cls(precision.width, precision.integer, precision.signed, str(precision.rounding_mode),
+                   str(precision.saturation_mode))
+
     def to_hls4ml(self):
         from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
 
@@ -122,7 +130,7 @@ class FixedType:
             return self.cast(raw, src_frac)
         if raw.dtype == np.float32 and self.width > 24:  # float32 holds integers below 2**24 exactly
             raw, inplace = raw.astype(np.float64), True
-        if self.rounding not in _FLOAT_ROUND or self.overflow not in ("SAT", "WRAP") or self.width > FLOAT_EXACT_BITS:
+        if self.rounding not in FLOAT_ROUNDING or self.overflow not in ("SAT", "WRAP") or self.width > FLOAT_EXACT_BITS:
             return self.cast(raw.astype(np.int64), src_frac).astype(raw.dtype)
         shift = src_frac - self.frac
         if inplace:
@@ -132,7 +140,7 @@ class FixedType:
         else:
             y = raw * raw.dtype.type(2.0**-shift)  # exact: a power-of-two scaling
         if shift > 0:
-            _FLOAT_ROUND[self.rounding](y, out=y)
+            self.round_scaled(y, out=y)
         lo, hi = y.dtype.type(self.raw_min), y.dtype.type(self.raw_max)
         if self.overflow == "SAT":
             return saturate_(y, lo, hi)
@@ -140,6 +148,21 @@ class FixedType:
             span = y.dtype.type(2.0**self.width)
             y = y - span * np.floor((y - lo) / span)
         return y
+
+    def round_scaled(self, y, xp=np, out=None):
+        """Round values already scaled to raw units (raw + fraction, as floats) with this type's rounding mode.
+
+        The one float-domain rounding dispatch of the project: `xp` is NumPy (in place with `out`) or TensorFlow
+        (the training-time forward pass). Both `round` functions round half to even. Only the modes in
+        FLOAT_ROUNDING are supported here; `cast` handles every mode on int64 raws."""
+        kw = {} if out is None else {"out": out}
+        if self.rounding == "RND_CONV":
+            return xp.round(y, **kw)
+        if self.rounding == "RND":
+            return xp.floor(xp.add(y, 0.5, **kw) if out is not None else y + 0.5, **kw)
+        if self.rounding == "TRN":
+            return xp.floor(y, **kw)
+        raise NotImplementedError(f"float-domain rounding {self.rounding} (supported: {', '.join(FLOAT_ROUNDING)})")
 
     def quantize(self, x) -> np.ndarray:
         """float (any dtype) -> raw int64, with this type's rounding and overflow (float-to-ap_fixed conversion).
@@ -200,12 +223,7 @@ class FixedType:
 
 
 FLOAT_EXACT_BITS = 52  # float64 holds every integer below 2**53; keep a bit for the +0.5 of RND
-def _floor_half_up(y, out):
-    np.add(y, 0.5, out=out)
-    return np.floor(out, out=out)
-
-
-_FLOAT_ROUND = {"RND_CONV": np.rint, "RND": _floor_half_up, "TRN": np.floor}  # in place: f(y, out=y)
+FLOAT_ROUNDING = ("RND_CONV", "RND", "TRN")  # the modes FixedType.round_scaled implements on floats
 
 
 def _half_goes_up(fl: np.ndarray, neg: np.ndarray, mode: str) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The emulator's fast float paths against the integer reference paths of the same arithmetic.
 
-models.numerics computes softmax and LayerNorm two ways: on int64 raws (shifts and integer casts, written to
+The op specs (models.ops) compute softmax and LayerNorm two ways: on int64 raws (shifts and integer casts, written to
 follow the HLS C++ line by line) and on integer-valued float32/float64 raws (fewer passes, BLAS sums, tree
 reductions, scales folded into per-row constants). The float paths are what the emulator runs; csim checks them
 in test_hls on a few models, and here they are compared with the int64 paths value by value over many types,
@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from models.fixed import FixedType
-from models.numerics import LayerNormSpec, SoftmaxSpec, tree_reduce
-from sim.emulator import Op, _k_add
+from models.ops import BY_KIND, Node
+from models.ops.common import tree_reduce
+from models.ops.layernorm.spec import LayerNormSpec
+from models.ops.softmax.spec import SoftmaxSpec
 
 RNG = np.random.default_rng(77)
 
@@ -74,7 +76,7 @@ def test_softmax_float_path_equals_integer_path(in_t, n, table_size, rng_, out_t
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("tokens", [None, 7])
 def test_layernorm_float_path_equals_integer_path(in_t, dim, out_t, gamma_t, dtype, tokens):
-    sp = LayerNormSpec(in_t, dim, 1024, 18, out_t)
+    sp = LayerNormSpec(in_t, dim, 1024, 18, out_t, gamma_t=gamma_t)
     shape = (400, dim) if tokens is None else (60, tokens, dim)
     x = raws(in_t, shape)
     x[:3] = in_t.raw_max  # constant rows: zero variance
@@ -82,8 +84,8 @@ def test_layernorm_float_path_equals_integer_path(in_t, dim, out_t, gamma_t, dty
     gamma, beta = raws(gamma_t, (dim,), extremes=False), raws(gamma_t, (dim,), extremes=False)
     gamma[0], beta[-1] = gamma_t.raw_min, gamma_t.raw_max
     assert sp.float_exact
-    want = sp.forward(x, gamma, beta, gamma_t)  # int64 path
-    got = sp.forward(x.astype(dtype), gamma, beta, gamma_t)
+    want = sp.forward(x, gamma, beta)  # int64 path
+    got = sp.forward(x.astype(dtype), gamma, beta)
     assert got.dtype == (np.float32 if out_t.width <= 24 else np.float64) and want.dtype == np.int64
     assert np.array_equal(got.astype(np.int64), want)
     assert got.min() >= out_t.raw_min and got.max() <= out_t.raw_max
@@ -99,7 +101,7 @@ def test_add_kernel_is_exact_whatever_the_alignment(types, out_t):
     f = max(t.frac for t in types)
     exact = sum(v << (f - t.frac) for v, t in zip(vals, types))  # int64 reference
     want = out_t.cast(exact, f)
-    op = Op("add", "add", ["a", "b"], out_t)
+    node = Node("add", "add", ["a", "b"], out_t)
     for dt in (np.float32, np.float64):
-        got = _k_add(op, [v.astype(dt) for v in vals], list(types))
+        got = BY_KIND["add"].run(node, [v.astype(dt) for v in vals], list(types))
         assert np.array_equal(np.asarray(got).astype(np.int64), want), dt

@@ -4,7 +4,7 @@ The independent reference is hls4ml's own ap_types headers (`ap_fixed.h`, the C-
 HLS types) compiled with g++: ONE harness program instantiates every (type, rounding, overflow) combination used
 below, reads test vectors from stdin (doubles as IEEE bit patterns, fixed-point sources as raw integers) and writes
 the raw bit pattern of every ap_fixed result. Results are compared as raw integers with `np.array_equal`; there are
-no float tolerances anywhere. The binary is cached by `sim.gxx.compile_program`, so only the first run compiles.
+no float tolerances anywhere. The binary is cached by `gxx.compile_program` (tests/gxx.py), so only the first run compiles.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from models.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
-from sim import gxx
+import gxx
 
 MODES = list(itertools.product(ROUNDING_MODES, OVERFLOW_MODES))  # order shared with the C++ harness
 T, F = True, False

@@ -63,7 +63,7 @@ def test_every_layer_bit_exact(project):
     p = project
     rows, bad_events = compare_layers(p["emu"], p["emu_trace"], p["csim_trace"], len(p["x"]))
     assert not bad_events.any()
-    kinds = {op.kind for op in p["emu"].ops}
+    kinds = {node.kind for node in p["emu"].nodes}
     assert len(rows) >= 5 and {"mha", "dense", "pool"} <= kinds
     bad = [r for r in rows if r["mismatched_values"]]
     assert not bad, bad
@@ -82,7 +82,7 @@ def test_saturation_and_tables_were_exercised(project):
     p = project
     types = p["emu"].types()
     saturated = sum(int(np.count_nonzero((v == types[k].raw_max) | (v == types[k].raw_min)))
-                    for k, v in p["emu_trace"].items() if k != p["emu"].ops[0].name)
+                    for k, v in p["emu_trace"].items() if k != p["emu"].nodes[0].name)
     assert saturated > 0
     assert len(np.unique(p["y_emu"])) > 10
 

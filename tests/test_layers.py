@@ -1,7 +1,7 @@
 """Keras layers and their numerics.
 
 References: float64 NumPy softmax / LayerNorm / 1/sqrt (the math the tables approximate), error bounds derived by
-hand from the table geometry, and the integer reference of models.numerics (a second, independent implementation
+hand from the table geometry, and the integer reference of the op specs (models.ops) (a second, independent implementation
 of the same arithmetic: NumPy int64 versus TensorFlow float64)."""
 
 import math
@@ -11,8 +11,15 @@ import pytest
 import tensorflow as tf
 
 from models.fixed import FixedType
-from models.layers import LUTSoftmax, QLayerNormalization, QMultiHeadAttention, TokenPooling, custom_objects
-from models.numerics import LayerNormSpec, QuantTypes, ScaleSpec, SoftmaxSpec
+from models.builder import custom_objects
+from models.ops.layernorm.keras import QLayerNormalization
+from models.ops.layernorm.spec import LayerNormSpec
+from models.ops.mha.keras import QMultiHeadAttention
+from models.ops.mha.spec import ScaleSpec
+from models.ops.pooling.keras import TokenPooling
+from models.ops.softmax.keras import LUTSoftmax
+from models.ops.softmax.spec import SoftmaxSpec
+from models.quant import QuantTypes
 
 QT = QuantTypes()
 RNG = np.random.default_rng(1234)
@@ -82,21 +89,21 @@ def test_lut_softmax_gradient_is_the_float_softmax_gradient():
 def test_rsqrt_relative_error_over_the_whole_range():
     sp = QT.layernorm(16)
     raw = np.unique(np.concatenate([np.arange(1, 5000), RNG.integers(1, 2 ** sp.var_t.width, 20000)]))
-    entry, half = sp.rsqrt_lookup(raw)
-    got = sp.rsqrt_t.to_float(entry) * 2.0 ** (-half.astype(np.float64))
+    entry, half = sp.rsqrt.lookup(raw)
+    got = sp.rsqrt.rsqrt_t.to_float(entry) * 2.0 ** (-half.astype(np.float64))
     ref = 1 / np.sqrt(sp.var_t.to_float(raw))
     # bin half-width of the mantissa (relative 2^-(t+1)) -> 1/sqrt moves by half of that; plus entry rounding
-    bound = 2.0 ** -(sp.mant_bits + 2) + sp.rsqrt_t.lsb * 2
+    bound = 2.0 ** -(sp.rsqrt.mant_bits + 2) + sp.rsqrt.rsqrt_t.lsb * 2
     assert np.abs(got / ref - 1).max() <= bound
 
 
 @pytest.mark.parametrize("dim", [16, 7, 13])
 def test_layernorm_integer_reference_vs_float(dim):
-    sp = LayerNormSpec(QT.act_t, dim)
     g_t = QT.gamma_t
+    sp = LayerNormSpec(QT.act_t, dim, gamma_t=g_t)
     x = QT.act_t.quantize(RNG.normal(0.5, 2.0, (3000, dim)))
     gamma, beta = g_t.quantize(RNG.uniform(0.5, 1.5, dim)), g_t.quantize(RNG.uniform(-0.5, 0.5, dim))
-    y = QT.act_t.to_float(sp.forward(x, gamma, beta, g_t))
+    y = QT.act_t.to_float(sp.forward(x, gamma, beta))
     xf = QT.act_t.to_float(x)
     ref = (xf - xf.mean(-1, keepdims=True)) / np.sqrt(xf.var(-1, keepdims=True) + sp.epsilon)
     ref = ref * g_t.to_float(gamma) + g_t.to_float(beta)
@@ -113,7 +120,7 @@ def test_keras_layernorm_equals_integer_reference():
     layer.set_weights([QT.gamma_t.round_trip(RNG.uniform(0.5, 1.5, 12)), QT.gamma_t.round_trip(RNG.normal(0, .3, 12))])
     y = layer(x).numpy()
     g, b = (QT.gamma_t.quantize(w) for w in layer.get_weights())
-    want = layer.spec().forward(QT.act_t.quantize(x), g, b, QT.gamma_t)
+    want = layer.spec().forward(QT.act_t.quantize(x), g, b)
     assert np.array_equal(QT.act_t.quantize(y), want)
 
 
@@ -177,7 +184,7 @@ def test_fixedtype_is_what_qkeras_quantizes_to():
 
 def test_input_scale_log2_hand_values():
     """k = floor(log2(max_value / q)) for the 99.9 % quantile q of |x|: hand-computed cases."""
-    from models.numerics import input_scale_log2
+    from models.quant import input_scale_log2
 
     t = FixedType.from_qkeras(12, 4)  # max 15.9921875
     x = np.zeros((1000, 4, 3))

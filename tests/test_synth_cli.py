@@ -163,10 +163,12 @@ def test_vendor_failure_keeps_the_project_and_exits_1(run_a, tmp_path, monkeypat
 def test_csim_emulator_disagreement_exits_1_and_names_the_layer(run_a, tmp_path, monkeypatch):
     """An emulator that is off by one lsb in the first residual add: synth must notice (the reference is the
     compiled C++), name that layer first, and exit 1 with everything written."""
-    import sim.emulator as E
+    from models.ops import BY_KIND
 
-    real_add = E._KERNELS["add"]
-    monkeypatch.setitem(E._KERNELS, "add", lambda op, ins, in_t: real_add(op, ins, in_t) + (op.name == "b0_add1"))
+    add = BY_KIND["add"]
+    real_add = add.run
+    monkeypatch.setattr(add, "run", staticmethod(
+        lambda node, ins, in_t: real_add(node, ins, in_t) + (node.name == "b0_add1")))
     dest = tmp_path / "bad"
     assert main([str(TINY), "--out", str(dest), "--weights", str(out_dir(run_a)), "-q"]) == 1
     v = _report(dest)["verification"]["csim_vs_emulator"]

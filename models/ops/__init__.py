@@ -1,0 +1,55 @@
+"""trigformer's ops, one package each, and the registry that maps Keras classes, hls4ml classes and kinds to them.
+
+    dense/      input cast, per-token Dense, activations, residual add (C++ by hls4ml)
+    mha/        multi-head self-attention (uses softmax/)
+    softmax/    LUT softmax
+    layernorm/  LayerNorm (uses rsqrt/)
+    pooling/    token pooling
+    rsqrt/      exponent-normalised 1/sqrt table (a building block, not a layer)
+
+Everything else (emulator, conversion, cost model, hls4ml registration) asks the registry, never a class name.
+"""
+
+from __future__ import annotations
+
+from models.ops.base import Node, OpDef
+from models.ops.dense import Add, Cast, Dense, Input, Relu
+from models.ops.layernorm import LayerNorm
+from models.ops.mha import MHA
+from models.ops.pooling import Pooling
+from models.ops.softmax import Softmax
+
+OPS: tuple[type[OpDef], ...] = (Input, Dense, Cast, Relu, Add, MHA, Softmax, LayerNorm, Pooling)
+
+BY_KIND: dict[str, type[OpDef]] = {op.kind: op for op in OPS}
+BY_COST_KIND: dict[str, type[OpDef]] = {op.cost_kind or op.kind: op for op in OPS}
+NORMS: dict[str, type[OpDef]] = {op.norm_choice: op for op in OPS if getattr(op, "norm_choice", None)}
+
+
+class UnsupportedLayer(ValueError):
+    """A layer no op handles; the message names it, its class and what is supported."""
+
+
+def for_keras(layer) -> type[OpDef]:
+    cls = type(layer).__name__
+    for op in OPS:
+        if cls in op.keras_classes:
+            return op
+    supported = sorted({c for op in OPS for c in op.keras_classes})
+    raise UnsupportedLayer(f"layer {layer.name!r} ({cls}) is not supported; supported layers: {', '.join(supported)}")
+
+
+def for_hls(layer) -> type[OpDef]:
+    for op in OPS:
+        if op.matches_hls(layer):
+            return op
+    raise UnsupportedLayer(f"hls4ml layer {layer.name!r} ({layer.class_name}) has no trigformer op")
+
+
+def with_hls_parts() -> list[type[OpDef]]:
+    """The ops that bring their own hls4ml layer and C++ header."""
+    return [op for op in OPS if op.package]
+
+
+__all__ = ["OPS", "BY_KIND", "BY_COST_KIND", "NORMS", "Node", "OpDef", "UnsupportedLayer", "for_keras", "for_hls",
+           "with_hls_parts"]

@@ -1,0 +1,35 @@
+"""Multi-head self-attention: spec.py (types, constants, integer arithmetic), keras.py (QMultiHeadAttention),
+hls.py + nnet_tf_mha.h (hls4ml layer), cost.py (estimate). The softmax inside is models.ops.softmax."""
+
+from __future__ import annotations
+
+from models.ops.base import OpDef
+from models.ops.common import raw_on_grid
+from models.ops.mha.spec import WEIGHTS, MHASpec
+
+
+class MHA(OpDef):
+    kind = "mha"
+    keras_classes = ("QMultiHeadAttention",)
+    hls_classes = ("TFMultiHeadAttention",)
+    spec_class = MHASpec
+    package = __name__
+
+    @classmethod
+    def params(cls, layer, keras_model):
+        sp = layer.spec()
+        return sp, {k: raw_on_grid(layer.get_weights(k).data, sp.weight_t) for k in WEIGHTS}
+
+    @staticmethod
+    def run(node, ins, in_t):
+        return node.spec.forward(ins[0], node.arrays)
+
+    @classmethod
+    def describe(cls, layer) -> dict:
+        return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim")}
+
+    @staticmethod
+    def cost(layer, path, res):
+        from models.ops.mha.cost import cost
+
+        return cost(layer, path, res)

@@ -1,0 +1,33 @@
+"""Token pooling (mean or max): spec.py, keras.py (TokenPooling), hls.py + nnet_tf_pooling.h, cost.py."""
+
+from __future__ import annotations
+
+from models.ops.base import OpDef
+from models.ops.pooling.spec import PoolSpec
+
+
+class Pooling(OpDef):
+    kind = "pool"
+    keras_classes = ("TokenPooling",)
+    hls_classes = ("TFTokenPooling",)
+    spec_class = PoolSpec
+    package = __name__
+
+    @classmethod
+    def params(cls, layer, keras_model):
+        return layer.spec(), {}
+
+    @staticmethod
+    def run(node, ins, in_t):
+        sp = node.spec
+        return sp.forward(ins[0].reshape(len(ins[0]), sp.n, -1), axis=1)
+
+    @classmethod
+    def describe(cls, layer) -> dict:
+        return {"pool": layer.get_attr("mode")}
+
+    @staticmethod
+    def cost(layer, path, res):
+        from models.ops.pooling.cost import cost
+
+        return cost(layer, path, res)

@@ -1,0 +1,46 @@
+"""hls4ml side of token pooling: layer class, Keras parser, config struct and call (nnet_tf_pooling.h)."""
+
+from __future__ import annotations
+
+from hls4ml.model.layers import Layer
+
+from models.ops.hls_common import attr_type, base_layer
+from models.ops.pooling.spec import PoolSpec
+
+
+class TFTokenPooling(Layer):
+    def spec(self) -> PoolSpec:
+        return PoolSpec(attr_type(self, "in_type"), self.get_attr("n_tokens"), self.get_attr("mode"),
+                        self.get_attr("const_bits"), self.get_attr("dim"))
+
+    def initialize(self):
+        self.add_output_variable([self.get_attr("dim")], precision=self.spec().out_t.to_hls4ml())
+
+
+def parse_pooling(keras_layer, input_names, input_shapes, data_reader):
+    c = keras_layer["config"]
+    layer = base_layer(keras_layer, input_names, "TFTokenPooling", n_tokens=input_shapes[0][-2],
+                       dim=input_shapes[0][-1], mode=c["mode"], in_type=c["in_type"], const_bits=c["const_bits"])
+    return layer, [input_shapes[0][0], input_shapes[0][-1]]
+
+
+PARSERS = {"TokenPooling": parse_pooling}
+LAYER = TFTokenPooling
+
+
+def config(node) -> str:
+    sp = node.spec()
+    return f"""struct config{node.index} : nnet::tf_pooling_config {{
+    static const unsigned n_tokens = {sp.n};
+    static const unsigned dim = {sp.dim};
+    static const bool is_max = {'true' if sp.mode == 'max' else 'false'};
+    static const unsigned long invn_raw = {sp.invn_raw}UL;
+    static const unsigned reuse_factor = {node.get_attr('reuse_factor')};
+    typedef {sp.sum_t} sum_t;
+    typedef {sp.invn_t} invn_t;
+}};
+"""
+
+
+def call(node, p: dict, w) -> str:
+    return f"nnet::tf_token_pooling<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, {p['output']});"

@@ -1,0 +1,30 @@
+"""LUT softmax over the last axis: spec.py (types, tables, integer arithmetic), keras.py (LUTSoftmax),
+hls.py + nnet_tf_softmax.h (hls4ml layer), cost.py (estimate)."""
+
+from __future__ import annotations
+
+from models.ops.base import OpDef
+from models.ops.softmax.spec import SoftmaxSpec
+
+
+class Softmax(OpDef):
+    kind = "softmax"
+    keras_classes = ("LUTSoftmax",)
+    hls_classes = ("TFLUTSoftmax",)
+    spec_class = SoftmaxSpec
+    package = __name__
+
+    @classmethod
+    def params(cls, layer, keras_model):
+        return layer.spec(), {}
+
+    @staticmethod
+    def run(node, ins, in_t):
+        sp = node.spec
+        return sp.forward(ins[0].reshape(len(ins[0]), -1, sp.n)).reshape(len(ins[0]), -1)
+
+    @staticmethod
+    def cost(layer, path, res):
+        from models.ops.softmax.cost import cost
+
+        return cost(layer, path, res)
