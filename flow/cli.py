@@ -1,12 +1,14 @@
-"""`synth`: the command line. Thin: parses arguments, calls flow.pipeline / flow.reporting, maps errors to exit codes.
+"""`synth`: the command line. Thin: parses arguments, calls flow.pipeline / flow.report, maps errors to exit codes.
 
-Exit codes: 0 success; 1 verification failed (C-simulation != emulator) or the latency/resource budget is not met
-(everything is still written); 2 bad input (nothing written).
+Exit codes: 0 success; 1 the C-simulation failed or disagrees with the emulator, the vendor tool failed, or the
+budget is not met (everything is still written); 2 bad input (nothing written); 3 an internal error (a bug: the
+traceback is printed); 130 / 143 interrupted by SIGINT / SIGTERM (nothing written).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -15,9 +17,13 @@ DESCRIPTION = """Turn a model.yaml into a trained, quantized Transformer and a v
   synth model.yaml --part xcvu9p          train, convert, C-simulate, emulate, estimate, report
   synth report firmware/jet_tagger        re-render the report of an existing output folder
 
-exit codes: 0 ok; 1 csim != emulator, vendor run failed, or budget not met (all outputs written);
-            2 bad input (nothing written)
+exit codes: 0 ok; 1 csim failed or != emulator, vendor run failed, or budget not met (all outputs written);
+            2 bad input (nothing written); 3 internal error; 130/143 interrupted (nothing written)
 """
+
+
+class _Terminated(BaseException):
+    """SIGTERM (what `timeout` and CI cancellation send), raised like KeyboardInterrupt so cleanup runs."""
 
 
 def _main_parser() -> argparse.ArgumentParser:
@@ -25,7 +31,7 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path, help="model.yaml (see README for every key)")
     p.add_argument("--part", help="FPGA part, short (xcvu9p, xcvu13p, xcku115, xczu9eg, ...) or full; overrides hls.part")
     p.add_argument("--out", type=Path, help="output folder (default: firmware/<name>/)")
-    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder written by synth")
     p.add_argument("--weights", type=Path,
                    help="skip training: a previous output folder (keras/*.weights.h5) or a weights file of the "
                         "quantized model")
@@ -58,32 +64,76 @@ def _quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`")
 
 
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def finish(result) -> int:
+    """After `synth`: terminal summary, messages and the exit code."""
+    from flow.report import exit_code, render_terminal
+
+    render_terminal(result.report)
+    for m in result.messages:
+        print(f"synth: {m}")
+    if result.report.get("vendor_error"):
+        print(f"synth: vendor tool failed: {result.report['vendor_error']} (figures above are the estimate)")
+    print(f"synth: wrote {result.out_dir} (report.json, report.html, HLS project)")
+    return exit_code(result.report)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _quiet_known_warnings()
     from flow.config import ConfigError
+    from flow.outdir import OutputError
     from flow.pipeline import UsageError
+    from flow.report.rerender import ReportError
+    from flow.train import WeightsError
 
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         if argv and argv[0] == "report":
             args = _report_parser().parse_args(argv[1:])
-            from flow.reporting import rerender
+            from flow.report.rerender import rerender
 
             return rerender(args.dir)
         args = _main_parser().parse_args(argv)
         if args.epochs is not None and args.epochs < 1:
             raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
         from flow.pipeline import Options, synth
-        from flow.reporting import finish
 
         opts = Options(config=args.config, part=args.part, out=args.out, force=args.force, weights=args.weights,
                        epochs=args.epochs, csim=args.csim, backend=args.backend, clock=args.clock,
                        vendor_synth=args.vendor_synth, cosim=args.cosim, vsynth=args.vsynth, progress=not args.quiet)
-        result = synth(opts)
-        return finish(result)
-    except (ConfigError, UsageError) as e:
+        return finish(synth(opts))
+    except (ConfigError, UsageError, OutputError, ReportError, WeightsError) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # read-only filesystem, full disk, a path that is a file...
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"synth: error: {where}{e.strerror or e} (nothing was written)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("synth: interrupted (SIGINT); nothing was written", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print("synth: terminated (SIGTERM); nothing was written", file=sys.stderr)
+        return 143
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print("synth: internal error (a bug in trigformer; the traceback is above)", file=sys.stderr)
+        return 3
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

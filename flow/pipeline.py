@@ -1,21 +1,23 @@
-"""`synth`: model.yaml -> data -> trained QKeras Transformer -> HLS project -> csim + emulator -> report.
+"""`synth`: model.yaml -> data -> trained QKeras Transformer -> HLS project -> csim + emulator -> cost -> report.
 
-Everything is built in a temporary sibling folder and moved into place at the end, so an interrupted run never
-leaves a half project that looks done, and an existing output folder is only replaced with `force`.
+Stages, each returning a typed result (upstream first):
+    config (flow.config) -> data (flow.data) -> models (flow.train) -> firmware (flow.firmware: convert, write,
+    emulator; C-simulation) -> verification (flow.verify: comparisons only) -> cost (flow.cost: estimate, vendor)
+    -> report (flow.report: one Report, the budget verdict and the exit code).
+Everything is built in a temporary sibling folder and moved into place at the end (flow.outdir).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from flow.config import Config, ConfigError, load_config, resolve_data_paths
+from flow.config import Config, ConfigError, load_config
+
 
 class UsageError(Exception):
     """Bad request (exit 2, nothing written)."""
@@ -60,11 +62,11 @@ def output_dir(cfg: Config, opts: Options) -> Path:
 
 
 def synth(opts: Options) -> Result:
-    """The whole flow. Raises ConfigError/UsageError (exit 2) before writing anything."""
+    """The whole flow. Raises ConfigError / UsageError / OutputError (exit 2) before writing anything."""
+    from flow.outdir import Output
+
     cfg = load(opts)
     out = output_dir(cfg, opts)
-    if out.exists() and not opts.force:
-        raise UsageError(f"output folder {out} exists; pass --force to replace it (nothing was changed)")
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
     if opts.vendor_synth or opts.cosim or opts.vsynth:
@@ -74,140 +76,85 @@ def synth(opts: Options) -> Result:
         if why:
             raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
                              "reports the labelled estimate.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        result = _run(cfg, opts, tmp)
-        from flow.verify import finalize
-
-        finalize(tmp, out)
-        _replace_dir(tmp, out)
-        result.out_dir = out
-        return result
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with Output(out, opts.force) as o:
+        result = _run(cfg, opts, o.work, out)
+        o.commit()
+    result.out_dir = out
+    return result
 
 
-def _replace_dir(new: Path, dest: Path) -> None:
-    """Move `new` to `dest`; an existing `dest` is swapped out first and removed after the move succeeded."""
-    old = None
-    if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-        os.replace(dest, old)
-    os.replace(new, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _run(cfg: Config, opts: Options, work: Path) -> Result:
-    from flow import train as tr
-    from models.builder import build_model, snap_to_grid
-    from models.data import build_dataset
+def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
+    from flow import cost as cost_stage
+    from flow import data as data_stage
+    from flow import firmware
+    from flow import train as train_stage
+    from flow.parts import resolve_part
+    from flow.report import judge_budget
+    from flow.verify import verify
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    data_path = resolve_data_paths(cfg, Path(opts.config)) if cfg.data.source == "hls4ml_jets" else None
-    d = cfg.data
-    ds = build_dataset(d.source, data_path, d.n_particles, d.features, d.n_train, d.n_test, cfg.seed,
-                       progress=opts.progress)
+    data = data_stage.prepare(cfg, Path(opts.config), opts.progress)
+    ds = data.ds
     timings["data_s"] = round(time.perf_counter() - t0, 1)
-    scaling = apply_input_scaling(cfg, ds)
-
-    report: dict = {"name": cfg.name, "part": None, "backend": cfg.hls.backend, "seed": cfg.seed,
-                    "config": json.loads(cfg.model_dump_json())}
-    from flow.parts import resolve_part
-
     part_full, _ = resolve_part(cfg.hls.part)
-    report["part"] = part_full
-    report["input_scaling"] = scaling
 
-    keras_dir = work / "keras"
-    keras_dir.mkdir()
-    tr.seed_everything(cfg.seed)  # initial weights come from the seed too
-    fixed = build_model(cfg, quantized=True)
-    tr.seed_everything(cfg.seed)
-    floatm = build_model(cfg, quantized=False)
-    training: dict = {}
-    if opts.weights is not None:
-        training["fixed"] = _load_weights(fixed, Path(opts.weights), "fixed")
-        training["float"] = _load_weights(floatm, Path(opts.weights), "float") if _has(Path(opts.weights), "float") \
-            else tr.train(floatm, ds.x_train, ds.y_train, cfg.training, cfg.seed, "float", opts.progress)
-    else:
-        training["float"] = tr.train(floatm, ds.x_train, ds.y_train, cfg.training, cfg.seed, "float", opts.progress)
-        if cfg.training.qat_init == "float":  # float pre-training, then quantization-aware fine-tuning
-            fixed.set_weights(floatm.get_weights())
-        training["fixed"] = tr.train(fixed, ds.x_train, ds.y_train, cfg.training, cfg.seed, "fixed", opts.progress)
-        training["fixed"]["initialized_from"] = cfg.training.qat_init
-    snap_to_grid(fixed)
-    fixed.save_weights(keras_dir / "fixed.weights.h5")
-    floatm.save_weights(keras_dir / "float.weights.h5")
-    fixed.save(keras_dir / "fixed.h5")
-    floatm.save(keras_dir / "float.h5")
-    report["training"] = training
-    report["model"] = {"parameters": int(fixed.count_params()), "layers": [l.name for l in fixed.layers]}
+    trained = train_stage.train_models(cfg, ds, Path(opts.weights) if opts.weights else None, opts.progress)
+    train_stage.save_models(trained, work / "keras")
 
-    logits = {"float": floatm.predict(ds.x_test, batch_size=1024, verbose=0),
-              "fixed": fixed.predict(ds.x_test, batch_size=1024, verbose=0)}
-    report["accuracy"] = {"float": tr.accuracy(logits["float"], ds.y_test),
-                          "fixed": tr.accuracy(logits["fixed"], ds.y_test), "n_events": int(len(ds.y_test))}
+    n = min(cfg.verify.n_events, len(ds.x_test))
+    t0 = time.perf_counter()
+    fw = firmware.build(cfg, trained.fixed, part_full, work, ds.x_test[:n])
+    timings["convert_write_s"] = round(time.perf_counter() - t0, 1)
+    csim = None
+    if opts.csim:
+        t0 = time.perf_counter()
+        csim = firmware.csim(fw.hls_model, ds.x_test[:n])
+        timings["csim_compile_and_run_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    ver = verify(fw.emulator, ds.x_test, ds.y_test, trained.logits, cfg.verify.n_events, csim, "--no-csim")
+    timings["emulator_and_compare_s"] = round(time.perf_counter() - t0, 2)
 
-    from flow.verify import verify
+    vendor_error = None
+    if opts.vendor_synth or opts.cosim or opts.vsynth:
+        vendor_error = cost_stage.run_vendor_tool(work, cfg.hls.backend, opts.cosim, opts.vsynth)
+    c = cost_stage.cost(fw.layers, work, cfg.hls.backend, cfg.hls.clock_period_ns, part_full, vendor_error)
 
-    messages = verify(cfg, opts, fixed, ds, logits, part_full, work, report, timings)
-    report["timings"] = timings
-    report = json.loads(json.dumps(report, default=_json_default))
-    from flow.reporting import complete, write_json
-
-    complete(report, work, cfg, opts)
-    write_json(report, work / "report.json")
-    return Result(report, work, messages)
+    report = {"name": cfg.name, "part": part_full, "backend": cfg.hls.backend, "seed": cfg.seed,
+              "config": json.loads(cfg.model_dump_json()), "input_scaling": data.scaling,
+              "training": trained.summary,
+              "model": {"parameters": int(trained.fixed.count_params()), "layers": [l.name for l in trained.fixed.layers]},
+              "accuracy": {**trained.accuracy, "firmware": float(np.mean(np.argmax(ver.firmware_logits, -1) == ds.y_test))},
+              "verification": ver.section, "layers": fw.layers, "estimate": c.estimate, "latency": c.latency,
+              "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings}
+    report["budget"] = judge_budget(report, {"latency_ns": cfg.budget.latency_ns, "ii": cfg.budget.ii})
+    predictions = {"y_true": ds.y_test, "float": trained.logits["float"], "fixed": trained.logits["fixed"],
+                   "firmware": ver.firmware_logits, "float_same_weights": trained.logits["float_same_weights"]}
+    firmware.finalize(work, final)
+    return Result(write_outputs(report, predictions, work), work, ver.messages)
 
 
-def apply_input_scaling(cfg: Config, ds) -> dict:
-    """Multiply every feature by its power of two (in place); the firmware expects the scaled words."""
-    from models.quant import QuantTypes, input_scale_log2
-
-    qt = QuantTypes.from_config(cfg.quantization)
-    k = cfg.quantization.input_scale_log2
-    if k == "auto":
-        ks = input_scale_log2(ds.x_train, qt.input_t)
-        method = "auto: 99.9 % quantile of |feature| (training set, non-zero) placed inside the input type"
-    else:
-        ks = np.array(k if isinstance(k, list) else [k] * len(cfg.data.features), dtype=np.int64)
-        method = "from model.yaml"
-    factor = (2.0 ** ks).astype(np.float32)
-    ds.x_train *= factor
-    ds.x_test *= factor
-    return {"log2": [int(v) for v in ks], "features": list(cfg.data.features), "input_type": qt.input_t.ap_type,
-            "method": method, "firmware_input": "feature * 2**log2 (a binary-point shift upstream)"}
+def html_extra(report: dict, predictions: dict) -> dict:
+    return {"y_true": predictions["y_true"], "scores_float": predictions["float"],
+            "scores_firmware": predictions["firmware"],
+            "class_names": (report.get("config") or {}).get("model", {}).get("classes")}
 
 
-def _has(path: Path, which: str) -> bool:
-    return path.is_dir() and (path / "keras" / f"{which}.weights.h5").exists()
+def write_outputs(report: dict, predictions: dict | None, folder: Path, save_predictions: bool = True) -> dict:
+    """report.json (validated through the Report model first), report.html (plots from `predictions`, in memory)
+    and predictions.npz. Everything is rendered before the first file is written. Returns the report as written."""
+    from flow.report import Report
+    from flow.report.html import render_html
+    from flow.report.model import dumps, write_text_atomic
 
-
-def _load_weights(model, path: Path, which: str) -> dict:
-    """--weights: a previous output folder (keras/<which>.weights.h5) or one weights file for the quantized model."""
-    f = path / "keras" / f"{which}.weights.h5" if path.is_dir() else path
-    if not f.exists():
-        raise UsageError(f"--weights {path}: no {which} weights at {f}")
-    try:
-        model.load_weights(f)
-    except Exception as e:  # shape mismatch: the weights belong to another model.yaml
-        raise UsageError(f"--weights {f}: does not fit this model ({type(e).__name__}: {e})") from None
-    return {"loaded_from": str(f)}
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(type(o))
+    report = Report.model_validate(report).to_dict()
+    text = dumps(report)
+    page = render_html(report, html_extra(report, predictions) if predictions else None)
+    if predictions is not None and save_predictions:
+        np.savez_compressed(folder / "predictions.npz", **predictions)
+    write_text_atomic(folder / "report.json", text)
+    write_text_atomic(folder / "report.html", page)
+    return report
 
 
 __all__ = ["Options", "Result", "synth", "ConfigError", "UsageError"]

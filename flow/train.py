@@ -1,10 +1,26 @@
-"""Quantization-aware training (and the float twin, trained the same way)."""
+"""Stage: quantization-aware training of the quantized model and its float twin, and their test-set outputs."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+
+class WeightsError(ValueError):
+    """--weights names something that cannot be loaded into this model (exit 2)."""
+
+
+@dataclass
+class Trained:
+    fixed: object  # quantized Keras model, weights snapped to their grids
+    float: object  # the float twin, trained the same way
+    summary: dict  # per model: epochs, seconds, final loss/accuracy, or where the weights were loaded from
+    logits: dict  # test-set outputs: float (twin), fixed (quantized Keras), float_same_weights (fixed's weights,
+    # every activation, softmax and norm in float)
+    accuracy: dict  # float, fixed, n_events
 
 
 def seed_everything(seed: int) -> None:
@@ -37,3 +53,58 @@ def train(model, x: np.ndarray, y: np.ndarray, tcfg, seed: int, label: str, prog
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=-1) == y))
+
+
+def train_models(cfg, ds, weights: Path | None, progress: bool) -> Trained:
+    """Build both models from the seed, train them (float first; QAT starts from it unless qat_init: scratch) or
+    load --weights, snap the quantized weights to their grids, and predict the test set."""
+    from models.builder import build_model, snap_to_grid
+
+    seed_everything(cfg.seed)  # initial weights come from the seed too
+    fixed = build_model(cfg, quantized=True)
+    seed_everything(cfg.seed)
+    floatm = build_model(cfg, quantized=False)
+    summary: dict = {}
+    if weights is not None:
+        summary["fixed"] = _load_weights(fixed, weights, "fixed")
+        summary["float"] = _load_weights(floatm, weights, "float") if _has(weights, "float") \
+            else train(floatm, ds.x_train, ds.y_train, cfg.training, cfg.seed, "float", progress)
+    else:
+        summary["float"] = train(floatm, ds.x_train, ds.y_train, cfg.training, cfg.seed, "float", progress)
+        if cfg.training.qat_init == "float":  # float pre-training, then quantization-aware fine-tuning
+            fixed.set_weights(floatm.get_weights())
+        summary["fixed"] = train(fixed, ds.x_train, ds.y_train, cfg.training, cfg.seed, "fixed", progress)
+        summary["fixed"]["initialized_from"] = cfg.training.qat_init
+    snap_to_grid(fixed)
+    same = build_model(cfg, quantized=False)  # the fixed model's weights with float arithmetic everywhere
+    same.set_weights(fixed.get_weights())
+    logits = {"float": floatm.predict(ds.x_test, batch_size=1024, verbose=0),
+              "fixed": fixed.predict(ds.x_test, batch_size=1024, verbose=0),
+              "float_same_weights": same.predict(ds.x_test, batch_size=1024, verbose=0)}
+    acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
+           "n_events": int(len(ds.y_test))}
+    return Trained(fixed, floatm, summary, logits, acc)
+
+
+def save_models(trained: Trained, keras_dir: Path) -> None:
+    keras_dir.mkdir(parents=True, exist_ok=True)
+    trained.fixed.save_weights(keras_dir / "fixed.weights.h5")
+    trained.float.save_weights(keras_dir / "float.weights.h5")
+    trained.fixed.save(keras_dir / "fixed.h5")
+    trained.float.save(keras_dir / "float.h5")
+
+
+def _has(path: Path, which: str) -> bool:
+    return path.is_dir() and (path / "keras" / f"{which}.weights.h5").exists()
+
+
+def _load_weights(model, path: Path, which: str) -> dict:
+    """--weights: a previous output folder (keras/<which>.weights.h5) or one weights file for the quantized model."""
+    f = path / "keras" / f"{which}.weights.h5" if path.is_dir() else path
+    if not f.exists():
+        raise WeightsError(f"--weights {path}: no {which} weights at {f}")
+    try:
+        model.load_weights(f)
+    except Exception as e:  # shape mismatch or not a weights file: they belong to another model
+        raise WeightsError(f"--weights {f}: does not fit this model ({type(e).__name__}: {e})") from None
+    return {"loaded_from": str(f)}

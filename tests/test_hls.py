@@ -1,4 +1,4 @@
-"""C-simulation (g++ with ap_types, through hls4ml's compile/trace) versus the NumPy emulator, layer by layer.
+"""C-simulation (g++ with ap_types: hls4ml's build script, run isolated by sim.csim) versus the NumPy emulator, layer by layer.
 
 Reference: the compiled HLS C++ of the generated project. Comparison on raw integers of every traced layer output
 (no tolerance). Shapes cover heads 1-4, blocks 1-3, 8-32 particles, odd and prime dimensions, norm on/off,
@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from flow.config import Config
-from flow.verify import compare_layers, write_project
+from flow.firmware import csim, write_project
+from flow.verify import compare_layers
 from models.builder import build_model, snap_to_grid
 from models.data import make_synthetic
 
@@ -53,7 +54,9 @@ def project(request, tmp_path_factory):
     snap_to_grid(model)
     x = events(cfg)
     hls_model, emu = write_project(cfg, model, "xcvu9p-flga2104-2L-e", tmp_path_factory.mktemp(name), x[:10])
-    y_csim, csim_trace = hls_model.trace(x)
+    res = csim(hls_model, x)
+    assert res.ok, res.error
+    y_csim, csim_trace = res.outputs, res.trace
     y_emu, emu_trace = emu.run(x, trace=True)
     return dict(cfg=cfg, model=model, x=x, emu=emu, y_csim=np.asarray(y_csim), y_emu=y_emu, csim_trace=csim_trace,
                 emu_trace=emu_trace)

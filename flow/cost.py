@@ -1,0 +1,38 @@
+"""Stage: latency and resources. The analytical estimate always; the vendor tool's reports when asked for (and
+found in the project); the report's primary figures are the best source available."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Cost:
+    estimate: dict  # flow.estimate.estimate(): latency, resources, expected_error (source: estimate)
+    latency: dict  # the primary latency figures (vendor when present, else the estimate)
+    resources: dict  # the primary resource figures
+    vendor: dict | None = None  # parsed vendor reports
+    vendor_error: str | None = None  # the vendor run failed (the project and the estimate are kept)
+
+
+def run_vendor_tool(project: Path, backend: str, cosim: bool, vsynth: bool) -> str | None:
+    """Run C synthesis (+ cosim / vsynth) with the vendor tool; returns an error message instead of raising."""
+    from flow.vendor import VendorBuildFailed, run_vendor
+
+    try:
+        run_vendor(project, backend, synth=True, cosim=cosim, vsynth=vsynth)
+    except VendorBuildFailed as e:
+        return str(e)
+    return None
+
+
+def cost(layers: list[dict], project: Path, backend: str, clock_ns: float, part: str,
+         vendor_error: str | None = None) -> Cost:
+    from flow.estimate import estimate
+    from flow.vendor import parse_vendor_reports
+
+    est = estimate(layers, clock_ns, part)
+    vendor = parse_vendor_reports(project, backend)
+    return Cost(est, (vendor or {}).get("latency") or est["latency"], (vendor or {}).get("resources") or est["resources"],
+                vendor, vendor_error)

@@ -1,0 +1,82 @@
+"""Stage: the trained quantized model -> hls4ml project on disk (+ its emulator and tb_data), and its C-simulation.
+
+The project is written once, with layer tracing on (hls4ml writes the per-layer trace calls inside
+`#ifndef __SYNTHESIS__`, so synthesis does not see them), and C-simulated by `sim.csim` in child processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flow.convert import convert, layer_descriptions
+from sim.csim import CsimResult
+from sim.emulator import Emulator, EmulatorSettings
+
+TB_SRC = ".tb_src"  # testbench sources hls4ml reads on every write(); removed by `finalize`
+CSIM_LOG = "csim.log"
+
+
+@dataclass
+class Firmware:
+    hls_model: object  # hls4ml ModelGraph
+    emulator: Emulator
+    layers: list[dict]  # per-layer descriptions for the cost model
+    project_dir: Path
+
+
+def deterministic_stamp(cfg) -> str:
+    """hls4ml names the csim library with a random stamp; derive it from the config for reproducible projects."""
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:8]
+
+
+def write_project(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray,
+                  settings: EmulatorSettings = EmulatorSettings.tuned()):
+    """Convert and write the hls4ml project into `work`, with tb_data from `x_tb` and the emulator's outputs.
+    Returns (hls_model, emulator)."""
+    hls_model = convert(fixed, cfg, work, part_full)
+    hls_model.config.config["Stamp"] = deterministic_stamp(cfg)
+    hls_model.config.trace_output = True
+    emu = Emulator.from_hls_model(hls_model, fixed, settings)
+    src = work / TB_SRC
+    src.mkdir(parents=True, exist_ok=True)
+    for name, arr in (("tb_input_features", x_tb.astype(np.float32)), ("tb_output_predictions", emu.predict(x_tb))):
+        np.save(src / f"{name}.npy", arr.reshape(len(arr), -1))
+    hls_model.config.config["InputData"] = str(src / "tb_input_features.npy")
+    hls_model.config.config["OutputPredictions"] = str(src / "tb_output_predictions.npy")
+    hls_model.write()
+    return hls_model, emu
+
+
+def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray) -> Firmware:
+    hls_model, emu = write_project(cfg, fixed, part_full, work, x_tb)
+    emu.save(work / "emulator")
+    return Firmware(hls_model, emu, layer_descriptions(hls_model, cfg), work)
+
+
+def csim(hls_model, x: np.ndarray) -> CsimResult:
+    """C-simulate the written project on `x` with every traced layer (isolated: see sim.csim)."""
+    from sim import csim as runner
+
+    cfg = hls_model.config
+    traced = {layer.name: int(layer.get_output_variable().size()) for layer in hls_model.get_layers()
+              if layer.get_attr("function_cpp", None) and layer.get_attr("trace", False)}
+    n_out = int(hls_model.get_output_variables()[0].size())
+    project = Path(cfg.get_output_dir())
+    return runner.run(project, cfg.get_project_name(), cfg.get_config_value("Stamp"), x, traced, n_out,
+                      log=project / CSIM_LOG)
+
+
+def finalize(work: Path, final: Path) -> None:
+    """After hls4ml's last write: drop the testbench sources (tb_data/ holds them) and make the paths that
+    hls4ml_config.yml records point at the project's final place instead of the temporary build folder."""
+    shutil.rmtree(work / TB_SRC, ignore_errors=True)
+    cfg_file = work / "hls4ml_config.yml"
+    text = cfg_file.read_text()
+    for name in ("tb_input_features", "tb_output_predictions"):
+        text = text.replace(f"{work / TB_SRC / name}.npy", f"{final / 'tb_data' / name}.dat")
+    cfg_file.write_text(text.replace(str(work), str(final)))

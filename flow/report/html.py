@@ -1,0 +1,166 @@
+"""report.html: one self-contained page (PNG plots inlined as base64), written atomically."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from flow.report.model import write_text_atomic
+from flow.report.text import expected_error, tag, verification_rows
+from flow.report.verdict import RESOURCES, fractions
+
+
+def roc_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """One-vs-rest ROC of a binary target: (false-positive rate, true-positive rate, AUC)."""
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(score, dtype=float)
+    order = np.argsort(-s, kind="mergesort")
+    y, s = y[order], s[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # last index of each distinct threshold
+    tp = np.cumsum(y)[last]
+    fp = np.cumsum(~y)[last]
+    tpr = np.r_[0.0, tp / max(1, y.sum())]
+    fpr = np.r_[0.0, fp / max(1, (~y).sum())]
+    return fpr, tpr, float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # trapezoid area
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    lat, res = report.get("latency") or {}, report.get("resources") or {}
+    lrows = [r for r in lat.get("per_layer") or [] if r.get("cycles") is not None]
+    if lrows:
+        fig, ax = plt.subplots(figsize=(8, 0.3 * len(lrows) + 1.5))
+        ax.barh([r["name"] for r in lrows][::-1], [r["cycles"] for r in lrows][::-1], color="tab:blue")
+        ax.set_xlabel("clock cycles")
+        ax.set_title(f"Per-layer latency {tag(lat)}")
+        out.append((f"Per-layer latency {tag(lat)}", _png(fig)))
+    rrows = res.get("per_layer") or []
+    keys = [k for k in RESOURCES if any(r.get(k) for r in rrows)]
+    if rrows and keys:
+        fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 0.3 * len(rrows) + 1.5), sharey=True)
+        for ax, k in zip(np.atleast_1d(axes), keys):
+            ax.barh([r["name"] for r in rrows][::-1], [r.get(k) or 0 for r in rrows][::-1], color="tab:orange")
+            ax.set_xlabel(k)
+        fig.suptitle(f"Per-layer resources {tag(res)}")
+        out.append((f"Per-layer resources {tag(res)}", _png(fig)))
+    fr = fractions(report) if res else {}
+    if fr:
+        ks = [k for k in RESOURCES if k in fr]
+        fig, ax = plt.subplots(figsize=(6, 2.8))
+        vals = [100 * fr[k] for k in ks]
+        ax.bar(ks, vals, color=["tab:red" if v > 100 else "tab:green" for v in vals])
+        ax.axhline(100, color="k", ls="--", lw=1, label="100 % of the part")
+        ax.set_ylabel("% of part")
+        ax.legend()
+        ax.set_title(f"Resource use on {res.get('part') or report.get('part', '?')} {tag(res)}")
+        out.append((f"Resource use against the part {tag(res)}", _png(fig)))
+    if all(k in extra for k in ("y_true", "scores_float", "scores_firmware")):
+        y = np.asarray(extra["y_true"]).astype(int)
+        sf, sw = np.asarray(extra["scores_float"], float), np.asarray(extra["scores_firmware"], float)
+        names = list(extra.get("classes") or extra.get("class_names") or [str(c) for c in range(sf.shape[1])])
+        fig, ax = plt.subplots(figsize=(6, 5))
+        for c in range(sf.shape[1]):
+            fpr, tpr, auc = roc_curve(y == c, sf[:, c])
+            line, = ax.plot(tpr, fpr, label=f"{names[c]} float (AUC {auc:.3f})")
+            fpr, tpr, auc = roc_curve(y == c, sw[:, c])
+            ax.plot(tpr, fpr, ls="--", color=line.get_color(), label=f"{names[c]} firmware (AUC {auc:.3f})")
+        ax.set_yscale("log")
+        ax.set_xlabel("signal efficiency (true-positive rate)")
+        ax.set_ylabel("background efficiency (false-positive rate)")
+        ax.set_title("ROC one-vs-rest: float (solid) vs firmware (dashed)")
+        ax.legend(fontsize=7)
+        out.append(("ROC curves, float vs firmware", _png(fig)))
+        fig, ax = plt.subplots(figsize=(6, 3))
+        diff = (sf - sw).ravel()
+        ax.hist(diff, bins=60, color="tab:purple")
+        ax.set_yscale("log")
+        ax.set_xlabel("float - firmware output")
+        ax.set_title(f"Output differences (mean {diff.mean():.2e}, max |d| {np.abs(diff).max():.2e})")
+        out.append(("Float - firmware output differences", _png(fig)))
+    return out
+
+
+def _summary_html(report: dict) -> str:
+    e = html.escape
+    lat, res = report.get("latency") or {}, report.get("resources") or {}
+    acc = report.get("accuracy") or {}
+    rows = []
+    for k in ("float", "fixed", "firmware"):
+        if acc.get(k) is not None:
+            rows.append((f"accuracy ({k})", f"{acc[k]:.4f}"))
+    rows += [(label, text) for label, text, _ in verification_rows(report.get("verification") or {})]
+    if lat.get("cycles") is not None:
+        rows.append(("latency", f"{lat['cycles']} cycles = {lat['ns']:g} ns {tag(lat)}"))
+        rows.append(("II", f"{lat['ii']} {tag(lat)}"))
+    fr = fractions(report) if res else {}
+    for k in RESOURCES:
+        if k in res:
+            pct = f" ({fr[k]:.1%} of part)" if k in fr else ""
+            rows.append((k, f"{res[k]:,}{pct} {tag(res)}"))
+    if expected_error(report) and "estimate" in (lat.get("source"), res.get("source")):
+        rows.append(("estimate error", expected_error(report)))
+    for sec, label in ((lat, "latency method"), (res, "resource method")):
+        if sec.get("method"):
+            rows.append((label, sec["method"]))
+    bud = report.get("budget")
+    if bud:
+        verdict = "met" if bud.get("met") else "NOT met"
+        rows.append(("budget", verdict))
+        rows += [("violation", v) for v in bud.get("violations", [])]
+        rows += [("not checked", u) for u in bud.get("unchecked", [])]
+    body = "".join(f"<tr><th>{e(a)}</th><td class='{'bad' if a == 'violation' else ''}'>{e(str(b))}</td></tr>"
+                   for a, b in rows)
+    return f"<table>{body}</table>" if body else "<p>No results yet.</p>"
+
+
+def _auc_table(extra: dict) -> str:
+    if not all(k in extra for k in ("y_true", "scores_float", "scores_firmware")):
+        return ""
+    y = np.asarray(extra["y_true"]).astype(int)
+    sf, sw = np.asarray(extra["scores_float"], float), np.asarray(extra["scores_firmware"], float)
+    names = list(extra.get("classes") or extra.get("class_names") or [str(c) for c in range(sf.shape[1])])
+    rows = ""
+    for c in range(sf.shape[1]):
+        a, b = roc_curve(y == c, sf[:, c])[2], roc_curve(y == c, sw[:, c])[2]
+        rows += f"<tr><td>{html.escape(str(names[c]))}</td><td>{a:.4f}</td><td>{b:.4f}</td><td>{b - a:+.4f}</td></tr>"
+    return ("<h2>AUC one-vs-rest</h2><table><tr><th>class</th><th>float</th><th>firmware</th>"
+            f"<th>firmware - float</th></tr>{rows}</table>")
+
+
+def render_html(report: dict, extra: dict | None = None) -> str:
+    """The page: summary, AUC table and plots. `extra`: y_true, scores_float, scores_firmware, class_names."""
+    title = f"trigformer report: {report.get('name', '?')}"
+    sub = " ".join(str(report[k]) for k in ("part", "backend") if report.get(k))
+    figs = "".join(f"<h2>{html.escape(cap)}</h2><img alt='{html.escape(cap)}' src='data:image/png;base64,{b64}'>"
+                   for cap, b64 in _plots(report, extra or {}))
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
+            "body{font-family:sans-serif;max-width:1000px;margin:auto}th{text-align:left;padding-right:1em}"
+            "td.bad{color:#b00;font-weight:bold}img{max-width:100%}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p>{_summary_html(report)}{_auc_table(extra or {})}"
+            f"{figs}</body></html>")
+
+
+def write_html(report: dict, out_path, extra: dict | None = None) -> Path:
+    """Write one self-contained report.html (PNG plots inlined as base64), atomically."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_path, render_html(report, extra))
+    return out_path

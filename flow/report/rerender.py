@@ -1,0 +1,65 @@
+"""`synth report DIR`: re-read an output folder, parse vendor reports found in its project, recompute the figures
+and the budget verdict, and rewrite report.json and report.html. Everything is read and checked before anything is
+written: a corrupt report.json or predictions.npz is refused (exit 2) and both files stay as they were."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+PREDICTION_KEYS = ("y_true", "float", "fixed", "firmware")
+
+
+class ReportError(ValueError):
+    """The folder's report cannot be re-rendered (exit 2, nothing rewritten)."""
+
+
+def _predictions(path: Path, n_classes: int) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            pred = {k: np.asarray(z[k]) for k in z.files}
+    except Exception as e:  # zipfile.BadZipFile, ValueError, OSError, EOFError...
+        raise ReportError(f"{path}: not a readable predictions file ({type(e).__name__}: {e})") from None
+    missing = [k for k in PREDICTION_KEYS if k not in pred]
+    if missing:
+        raise ReportError(f"{path}: missing {', '.join(missing)}")
+    n = len(pred["y_true"])
+    for k in PREDICTION_KEYS[1:]:
+        if pred[k].shape != (n, n_classes) or not np.all(np.isfinite(pred[k])):
+            raise ReportError(f"{path}: {k} should be {n} x {n_classes} finite scores, got shape {pred[k].shape}")
+    return pred
+
+
+def rerender(out_dir: Path) -> int:
+    from flow.config import Config
+    from flow.cost import cost
+    from flow.pipeline import write_outputs
+    from flow.report import Report, exit_code, judge_budget, render_terminal
+
+    out_dir = Path(out_dir)
+    path = out_dir / "report.json"
+    if not path.is_file():
+        raise ReportError(f"{out_dir}: no report.json (not an output folder written by synth)")
+    rep = Report.read(path).to_dict()
+    try:
+        cfg = Config.model_validate(rep["config"])
+    except Exception as e:
+        raise ReportError(f"{path}: config section is not a valid model.yaml ({type(e).__name__})") from None
+    pred = _predictions(out_dir / "predictions.npz", len(cfg.model.classes))
+    try:
+        c = cost(rep["layers"], out_dir, rep["backend"], cfg.hls.clock_period_ns, rep["part"], rep.get("vendor_error"))
+    except (ValueError, KeyError, RuntimeError, OSError) as e:
+        raise ReportError(f"{out_dir}: cannot recompute the figures ({type(e).__name__}: {e})") from None
+    rep.update(estimate=c.estimate, latency=c.latency, resources=c.resources, vendor=c.vendor)
+    rep["budget"] = judge_budget(rep, {"latency_ns": cfg.budget.latency_ns, "ii": cfg.budget.ii})
+    try:
+        Report.model_validate(rep)
+    except Exception as e:
+        raise ReportError(f"{path}: cannot be re-rendered ({e})") from None
+    rep = write_outputs(rep, pred, out_dir, save_predictions=False)  # the predictions file is left as it is
+    render_terminal(rep)
+    return exit_code(rep)
+

@@ -1,0 +1,172 @@
+"""C-simulation of a written hls4ml project, isolated from the calling process.
+
+hls4ml's own `compile()` / `trace()` build the project with its build_lib.sh and then run the shared library inside
+the Python process, so an assert, a segfault or an endless loop in the generated C++ takes the caller down. Here
+the library is built with the same script in a subprocess, and run in a child Python process (NumPy and ctypes
+only) that calls the project's C bridge exactly as hls4ml's `trace()` does: `allocate_trace_storage`, the top
+function `<name>_double` per event, `collect_trace_output`, `free_trace_storage`. Doubles, not floats, carry the
+values, so every fixed-point value up to 53 bits comes back exact. A failure of either step becomes a `CsimResult`
+with a one-line error and the full log, never an exception or a dead process.
+
+    python -m sim.csim REQUEST.json      (the child; REQUEST names the library, the inputs and the outputs)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+COMPILE_TIMEOUT_S = 1800
+RUN_TIMEOUT_S = 1800
+
+
+@dataclass
+class CsimResult:
+    status: str  # ok | compile_failed | crashed | timeout
+    outputs: np.ndarray | None = None  # [events, n_out] float64
+    trace: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> [events, size] float64
+    error: str | None = None  # one line, for the terminal and report.json
+    log: Path | None = None  # compiler and runtime output
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def library_path(project_dir: Path, name: str, stamp: str) -> Path:
+    return Path(project_dir) / "firmware" / f"{name}-{stamp}.so"
+
+
+def run(project_dir: Path, name: str, stamp: str, x: np.ndarray, traced: dict[str, int], n_out: int,
+        log: Path, compile_timeout: float = COMPILE_TIMEOUT_S, run_timeout: float = RUN_TIMEOUT_S) -> CsimResult:
+    """Build the written project (build_lib.sh, g++) and run `x` through it with layer tracing.
+
+    traced: {layer name: values per event} of the layers whose outputs the bridge saves (hls4ml `Trace: true`).
+    The log (build output, then the child's stderr) is written to `log`; the library and scratch files are
+    removed afterwards, whatever happened."""
+    project_dir = Path(project_dir)
+    lib = library_path(project_dir, name, stamp)
+    scratch = project_dir / ".csim"
+    parts: list[str] = []
+    try:
+        try:
+            build = subprocess.run(["bash", "build_lib.sh"], cwd=project_dir, capture_output=True, text=True,
+                                   timeout=compile_timeout)
+        except subprocess.TimeoutExpired as e:
+            parts.append(_text(e.stdout) + _text(e.stderr))
+            return CsimResult("timeout", error=f"the C++ build took longer than {compile_timeout:g} s", log=log)
+        parts.append(build.stdout + build.stderr)
+        if build.returncode != 0 or not lib.is_file():
+            return CsimResult("compile_failed", error="g++ failed to build the project: "
+                              + _first_error(build.stdout + build.stderr), log=log)
+        scratch.mkdir(exist_ok=True)
+        np.save(scratch / "x.npy", np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1))
+        request = {"library": str(lib), "top": f"{name}_double", "inputs": str(scratch / "x.npy"),
+                   "outputs": str(scratch / "y.npz"), "n_out": int(n_out), "traced": traced,
+                   "cwd": str(project_dir / "firmware")}
+        (scratch / "request.json").write_text(json.dumps(request))
+        try:
+            child = subprocess.run([sys.executable, "-m", "sim.csim", str(scratch / "request.json")],
+                                   capture_output=True, text=True, timeout=run_timeout, env=_child_env())
+        except subprocess.TimeoutExpired as e:
+            parts.append(_text(e.stderr))
+            return CsimResult("timeout", error=f"the C-simulation ran longer than {run_timeout:g} s", log=log)
+        parts.append(child.stderr)
+        if child.returncode != 0:
+            return CsimResult("crashed", error=_crash_message(child.returncode, child.stderr), log=log)
+        with np.load(scratch / "y.npz") as z:
+            outputs = z["__outputs__"]
+            trace = {k: z[k] for k in z.files if k != "__outputs__"}
+        return CsimResult("ok", outputs, trace, log=log)
+    finally:
+        log.write_text("".join(p if p.endswith("\n") or not p else p + "\n" for p in parts))
+        lib.unlink(missing_ok=True)
+        if scratch.exists():
+            for f in scratch.iterdir():
+                f.unlink()
+            scratch.rmdir()
+
+
+def _text(b) -> str:
+    return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+
+
+def _first_error(text: str) -> str:
+    for line in text.splitlines():
+        if "error" in line.lower():
+            return line.strip()[:300]
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1].strip()[:300] if lines else "no output"
+
+
+def _crash_message(code: int, stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    assertion = next((ln for ln in lines if "Assertion" in ln or "assert" in ln.lower()), None)
+    if code < 0:
+        try:
+            what = signal.Signals(-code).name
+        except ValueError:
+            what = f"signal {-code}"
+        head = f"the C-simulation died with {what}"
+    else:
+        head = f"the C-simulation exited with code {code}"
+    detail = assertion or (lines[-1] if lines else "")
+    return f"{head}: {detail[:300]}" if detail else head
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    here = str(Path(__file__).resolve().parents[1])  # the child imports sim.csim from this checkout
+    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the child
+# ---------------------------------------------------------------------------------------------------------------
+class _TraceData(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p)]
+
+
+def _child(request_path: str) -> None:
+    req = json.loads(Path(request_path).read_text())
+    x = np.load(req["inputs"])
+    lib = ctypes.cdll.LoadLibrary(req["library"])
+    top = getattr(lib, req["top"])
+    ptr = np.ctypeslib.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")
+    top.restype, top.argtypes = None, [ptr, ptr]
+    traced: dict[str, int] = req["traced"]
+    lib.collect_trace_output.argtypes = [ctypes.POINTER(_TraceData)]
+    lib.collect_trace_output.restype = None
+    lib.allocate_trace_storage.argtypes = [ctypes.c_size_t]
+    lib.allocate_trace_storage.restype = None
+    lib.free_trace_storage.restype = None
+    slots = (_TraceData * len(traced))()
+    outputs = np.zeros((len(x), req["n_out"]), np.float64)
+    trace = {k: np.zeros((len(x), n), np.float64) for k, n in traced.items()}
+    os.chdir(req["cwd"])
+    lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
+    for i in range(len(x)):
+        y = np.zeros(req["n_out"], np.float64)
+        top(np.ascontiguousarray(x[i]), y)
+        outputs[i] = y
+        if traced:
+            lib.collect_trace_output(slots)
+            for s in slots:
+                name = s.name.decode()
+                data = ctypes.cast(s.data, ctypes.POINTER(ctypes.c_double))
+                trace[name][i] = np.ctypeslib.as_array(data, shape=(traced[name],))
+    lib.free_trace_storage()
+    np.savez(req["outputs"], __outputs__=outputs, **trace)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1])
