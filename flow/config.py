@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import keyword
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,16 @@ FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
 # Limits of bad input (issue 9). Each is a bound past which a value can only be a mistake or would crash later.
 MAX_YAML_BYTES = 1 << 20  # a model.yaml is well under 2 kB
 MAX_YAML_DEPTH = 8  # model.yaml needs 3 levels (section, key, list item)
+MAX_NAME_LENGTH = 63  # C99 5.2.4.1: 63 significant initial characters in an internal identifier
+SEED_LIMIT = 2**32  # np.random.seed and tf.keras.utils.set_random_seed take 0 <= seed < 2**32
+# x * 2**k on float32 features: the features are |x| <= ~10 (pt_rel <= 1, angles < 1, log_pt_rel >= -10) and carry
+# information down to ~2**-20; the input type has at most 24 bits and 16 integer bits. Beyond +-32 every feature
+# saturates or rounds to zero, whatever the type ("auto" picks within -8..16), and 2**k*x stays far from float32 limits.
+SCALE_LOG2_LIMIT = 32
+MAX_EVENTS = 10_000_000  # per data.n_train / data.n_test; the public hls4ml jet dataset has under a million jets
+# The feature arrays x_train + x_test are (n_train + n_test) * n_particles * features float32; the run holds a few
+# copies (loading, scaling, Keras), so 2 GiB of features keeps the whole run within ~10 GB of memory.
+MAX_FEATURE_BYTES = 2 << 30
 
 
 class ConfigError(Exception):
@@ -29,8 +40,23 @@ class ConfigError(Exception):
         super().__init__(re.sub(r"\s*[\r\n]+\s*", " ", str(msg)))  # one line, whatever a value or library put in it
 
 
+def _reject_booleans(v):
+    """No key of model.yaml is a boolean, and pydantic's lax mode would read true as 1 for a number."""
+    for item in v if isinstance(v, list) else [v]:
+        if isinstance(item, bool):
+            raise ValueError(f"got the boolean {str(item).lower()}: YAML reads unquoted true/false/yes/no/on/off "
+                             "as booleans, and no key of model.yaml is a boolean")
+    return v
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, validate_default=True)
+    # allow_inf_nan=False: NaN and +-inf are refused for every float (and int) field before any bound is checked
+    model_config = ConfigDict(extra="forbid", strict=False, validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, v):
+        return _reject_booleans(v)
 
 
 class DataConfig(_Section):
@@ -38,8 +64,22 @@ class DataConfig(_Section):
     path: str | list[str] | None = None
     n_particles: int = Field(16, ge=2, le=150)
     features: list[str] = Field(default_factory=lambda: ["pt_rel", "eta_rel", "phi_rel"], min_length=1)
-    n_train: int = Field(40000, ge=10)
-    n_test: int = Field(10000, ge=10)
+    n_train: int = Field(40000, ge=10, le=MAX_EVENTS)
+    n_test: int = Field(10000, ge=10, le=MAX_EVENTS)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _paths(cls, v):
+        if v is None:
+            return v
+        if isinstance(v, list) and not v:
+            raise ValueError("empty list: give an .h5 file, a folder or a list of them")
+        for p in v if isinstance(v, list) else [v]:
+            if not isinstance(p, str):
+                raise ValueError(f"must be a path (an .h5 file or a folder) or a list of them, got {p!r}")
+            if not p.strip() or "\0" in p:
+                raise ValueError(f"empty path or a path with a NUL character: {p!r}")
+        return v
 
     @field_validator("features")
     @classmethod
@@ -90,11 +130,30 @@ class QuantConfig(_Section):
             raise ValueError(f"must be a power of 2 (the table index is a bit slice), got {v}")
         return v
 
+    @field_validator("input_scale_log2", mode="before")
+    @classmethod
+    def _scale(cls, v):
+        if v == "auto":
+            return v
+        _reject_booleans(v)
+        for k in v if isinstance(v, list) else [v]:
+            if isinstance(k, float) and not math.isfinite(k):
+                raise ValueError(f"not a finite number (got {k!r})")
+            if not isinstance(k, int):
+                raise ValueError(f"must be auto, an integer or a list of integers (one per feature), got {v!r}")
+            if not -SCALE_LOG2_LIMIT <= k <= SCALE_LOG2_LIMIT:
+                raise ValueError(f"{k} is outside -{SCALE_LOG2_LIMIT}..{SCALE_LOG2_LIMIT}: features (|x| <= ~10) "
+                                 "times 2**k would saturate or round to zero in any input type of <= 24 bits")
+        return v
+
     @field_validator("softmax_input_range")
     @classmethod
     def _range_pow2(cls, v: float) -> float:
-        if v <= 0 or 2.0 ** round(__import__("math").log2(v)) != v:
+        if v <= 0 or 2.0 ** round(math.log2(v)) != v:
             raise ValueError(f"must be a power of 2 (e.g. 4, 8, 16), got {v}")
+        if not 1 <= v <= 64:
+            raise ValueError(f"must be between 1 and 64, got {v}: below 1 the table's floor exp(-range) > 0.37 is no "
+                             "softmax; above 32 every extra entry is 0 (exp(-17) < 2**-24, the finest table entry)")
         return v
 
     @model_validator(mode="after")
@@ -111,14 +170,14 @@ class QuantConfig(_Section):
 class TrainConfig(_Section):
     epochs: int = Field(20, ge=1, le=10000)
     qat_init: Literal["float", "scratch"] = Field("float", description="start QAT from the trained float twin")
-    batch_size: int = Field(256, ge=1)
+    batch_size: int = Field(256, ge=1, le=1 << 20)
     learning_rate: float = Field(1e-3, gt=0, le=1)
 
 
 class HLSConfig(_Section):
     backend: Literal["Vitis", "Vivado"] = "Vitis"
     part: str = "xcvu9p"
-    clock_period_ns: float = Field(5.0, gt=0, le=100)
+    clock_period_ns: float = Field(5.0, ge=0.5, le=100)  # AMD fabric tops out near 1 GHz (1 ns)
     io_type: Literal["io_parallel"] = "io_parallel"
     strategy: Literal["latency", "resource"] = "latency"
     reuse_factor: int = Field(1, ge=1, le=4096)
@@ -135,7 +194,7 @@ class VerifyConfig(_Section):
 
 class Config(_Section):
     name: str
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=SEED_LIMIT)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     quantization: QuantConfig = Field(default_factory=QuantConfig)
@@ -147,8 +206,14 @@ class Config(_Section):
     @field_validator("name")
     @classmethod
     def _c_identifier(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) or keyword.iskeyword(v) or v in _CPP_RESERVED:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) or keyword.iskeyword(v):
             raise ValueError(f"must be a C identifier (letters, digits, _; not starting with a digit), got {v!r}")
+        if len(v) > MAX_NAME_LENGTH:
+            raise ValueError(f"at most {MAX_NAME_LENGTH} characters (C's limit for significant identifier characters; "
+                             f"it also names files and folders), got {len(v)}")
+        clash = _generated_clash(v)
+        if clash:
+            raise ValueError(f"{v!r} would clash with the generated C++ project: {clash}")
         return v
 
     @model_validator(mode="after")
@@ -163,13 +228,12 @@ class Config(_Section):
                 raise _KeyError("model.classes", "the hls4ml jet dataset has 5 classes (g, q, W, Z, t)")
         if d.source == "synthetic" and m.classes != ["g", "q", "W", "Z", "t"] and len(m.classes) != 5:
             raise _KeyError("model.classes", "the synthetic jets have 5 classes (g, q, W, Z, t)")
-        from flow.parts import PARTS, resolve_part
-
-        try:
-            resolve_part(self.hls.part)
-        except KeyError:
-            raise _KeyError("hls.part", f"unknown part {self.hls.part!r}; known: {', '.join(PARTS)} "
-                                        "(or give a full part name such as xcvu9p-flga2104-2L-e)") from None
+        _check_part(self.hls.part)
+        n_bytes = (d.n_train + d.n_test) * d.n_particles * len(d.features) * 4
+        if n_bytes > MAX_FEATURE_BYTES:
+            raise _KeyError("data.n_train", f"(n_train + n_test) * n_particles * features * 4 bytes = "
+                                            f"{n_bytes / 2**30:.1f} GiB of float32 features; the limit is "
+                                            f"{MAX_FEATURE_BYTES / 2**30:.0f} GiB (the run holds a few copies)")
         scale = self.quantization.input_scale_log2
         if isinstance(scale, list) and len(scale) != len(d.features):
             raise _KeyError("quantization.input_scale_log2",
@@ -192,6 +256,53 @@ int long mutable namespace new noexcept not not_eq nullptr operator or or_eq pri
 reinterpret_cast requires return short signed sizeof static static_assert static_cast struct switch template this
 thread_local throw true try typedef typeid typename union unsigned using virtual void volatile wchar_t while xor xor_eq
 main nnet myproject hls ap_fixed ap_int ap_uint ap_ufixed std""".split())
+
+
+# Identifiers that the generated project (firmware/<name>.cpp/.h, defines.h, parameters.h, weights/*.h, nnet_utils/,
+# <name>_test.cpp, <name>_bridge.cpp) declares globally or has in scope where it calls the top function <name>: hls4ml's
+# bridge and testbench, the Keras input layer ("particles", models/builder.py) and names of the C library that are
+# macros or global objects. Patterns, checked in _generated_clash, cover what hls4ml numbers per layer.
+_GENERATED_NAMES = set("""particles main argc argv fin fpr fout iline pline e cstr current in pr i
+errno assert stdin stdout stderr offsetof signgam environ""".split())
+
+
+def _generated_clash(name: str) -> str | None:
+    """Why `name` cannot be the top function of the generated HLS project (None if it can)."""
+    if name in _CPP_RESERVED:
+        return "a C++ keyword or a namespace/type of the HLS libraries"
+    if name in _GENERATED_NAMES:
+        return "the testbench, the Python bridge or the C library already use this name"
+    if name.startswith("_") or "__" in name:
+        return "names starting with _ or containing __ are reserved for the C/C++ implementation"
+    if not re.search(r"[a-z]", name):
+        return "names without a lower-case letter are macros there (DEFINES_H_, CHECKPOINT, AP_SAT, ...)"
+    if name.endswith("_t") or name.startswith("ap_"):
+        return "its types end in _t (input_t, result_t, layer2_t, embed_accum_t) and ap_types' names start with ap_"
+    if re.fullmatch(r"[A-Za-z_]*[A-Za-z]\d+(_\w*)?", name):
+        return ("hls4ml names weights, configs and layer variables <letters><layer index>[_suffix] (w2, b2, config6, "
+                "config6_softmax, layer20_out, exp_table6); put an _ before the number or letters after it")
+    return None
+
+
+def _check_part(part: str) -> None:
+    """hls.part: a short name of flow.parts.PARTS, or that device's full AMD part name (device, package and pins,
+    speed grade, temperature grade: xcvu9p-flga2104-2L-e; 7-series: xc7z020clg400-1, temperature inside the code)."""
+    from flow.parts import PARTS
+
+    key = part.strip().lower()
+    device = next((s for s in sorted(PARTS, key=len, reverse=True) if key.startswith(s)), None)
+    if device is None:
+        raise _KeyError("hls.part", f"unknown part {part!r}; known: {', '.join(PARTS)} "
+                                    "(or give a full part name such as xcvu9p-flga2104-2L-e)")
+    rest = key[len(device):]
+    if device.startswith("xc7"):  # xc7z020clg400-1: package and pins, speed grade (temperature inside the code)
+        pattern, fields = r"[ilq]?[a-z]{2,4}\d{3,4}-[1-3](l|li|il)?", "package and pins, speed grade"
+    else:  # xcvu9p-flga2104-2L-e: package and pins, speed grade, temperature grade, maybe an engineering sample
+        pattern, fields = (r"-[a-z]{2,4}\d{3,4}-[1-3](l|lv|lp|h|hv|m|mp)?-[eicmq](-es\d)?",
+                           "package and pins, speed grade, temperature grade")
+    if rest and not re.fullmatch(pattern, rest):
+        raise _KeyError("hls.part", f"{part!r} is not a valid full part name for {device}: expected {fields} as in "
+                                    f"{PARTS[device].full}, or just {device}")
 
 
 class _KeyError(ValueError):
@@ -333,9 +444,13 @@ def _message(err: dict) -> str:
         return "unknown key (see the README for the accepted keys)"
     if err["type"] == "missing":
         return "required key is missing"
+    if err["type"] == "finite_number":
+        return f"not a finite number (got {err.get('input')!r})"
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
+    if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        msg += f" (got {err.get('input')!r})"
     if err["type"] in ("int_parsing", "int_type", "float_parsing", "bool_parsing", "string_type", "int_from_float",
                        "literal_error", "float_type", "list_type"):
         msg += f" (got {err.get('input')!r})"
@@ -358,7 +473,7 @@ def _check_files(cfg: Config, cfg_path: Path, lines: dict[tuple[str, ...], int])
 
     d = cfg.data
     try:
-        check_hls4ml_jets(resolve_data_paths(cfg, cfg_path), d.n_particles, d.features, d.n_train + d.n_test)
+        check_hls4ml_jets(resolve_data_paths(cfg, cfg_path), d.features, d.n_train + d.n_test)
     except (ValueError, OSError) as e:  # models.data.DataError, FileNotFoundError: the message names the file
         raise ConfigError(f"{cfg_path}{where}: data.path: {e}") from None
 

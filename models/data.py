@@ -307,8 +307,8 @@ def _one_hot_rows(onehot: np.ndarray) -> np.ndarray:
     return np.all((onehot == 0) | (onehot == 1), axis=1) & (onehot.sum(axis=1) == 1)
 
 
-def check_hls4ml_jets(paths: str | Path | Sequence, n_particles: int, features: Sequence[str], n_events: int) -> None:
-    """Check, before any training, what load_hls4ml_jets(paths, ..., max_events=n_events) relies on: every file is
+def check_hls4ml_jets(paths: str | Path | Sequence, features: Sequence[str], n_events: int) -> None:
+    """Check, before any training, what load_hls4ml_jets(paths, n_particles, features, max_events=n_events) relies on: every file is
     HDF5 with jetConstituentList [N, P, C] and jets [N, K] (numeric, same N) holding the needed columns; and, for the
     events it will read, labels one-hot, pt_rel finite and the other used features finite on real particles
     (pt_rel > 0; padding is zeroed anyway); and enough events. Raises DataError or FileNotFoundError naming the file.
@@ -331,10 +331,11 @@ def check_hls4ml_jets(paths: str | Path | Sequence, n_particles: int, features: 
                     if len(bad):
                         raise DataError(f"{path}: event {start + bad[0]}: labels {', '.join(H5_LABEL_NAMES)} = "
                                         f"{onehot[bad[0]].tolist()} are not one-hot")
-                    pt = cons[rows, :, index[columns.index("j1_ptrel")]]
+                    # the loader zeroes padding (pt_rel <= 0) whatever its other features hold; NaN is not padding
+                    real = ~(cons[rows, :, index[columns.index("j1_ptrel")]] <= 0)
                     for column, i in zip(columns, index):
                         values = cons[rows, :, i]
-                        bad = np.argwhere(~np.isfinite(values) & ((pt > 0) | (column == "j1_ptrel") | np.isnan(pt)))
+                        bad = np.argwhere(~np.isfinite(values) & (real | (column == "j1_ptrel")))
                         if len(bad):
                             event, particle = bad[0]
                             raise DataError(f"{path}: event {start + event}, particle {particle}: {column} is not a "
@@ -345,8 +346,8 @@ def check_hls4ml_jets(paths: str | Path | Sequence, n_particles: int, features: 
         except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # h5py: not HDF5, truncated, unreadable
             raise DataError(f"{path}: cannot be read as an HDF5 file ({e})") from None
     if total < n_events:
-        raise DataError(f"only {total} events in {paths if isinstance(paths, (str, Path)) else ', '.join(map(str, paths))}"
-                        f"; need n_train + n_test = {n_events}")
+        where = ", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))
+        raise DataError(f"only {total} events in {where}; need n_train + n_test = {n_events}")
 
 
 def load_hls4ml_jets(
