@@ -259,11 +259,16 @@ main nnet myproject hls ap_fixed ap_int ap_uint ap_ufixed std""".split())
 
 
 # Identifiers that the generated project (firmware/<name>.cpp/.h, defines.h, parameters.h, weights/*.h, nnet_utils/,
-# <name>_test.cpp, <name>_bridge.cpp) declares globally or has in scope where it calls the top function <name>: hls4ml's
-# bridge and testbench, the Keras input layer ("particles", models/builder.py) and names of the C library that are
-# macros or global objects. Patterns, checked in _generated_clash, cover what hls4ml numbers per layer.
+# <name>_test.cpp, <name>_bridge.cpp) declares globally or has in scope where it calls the top function <name>, so
+# that `void <name>(input_t[], result_t[])` does not compile: locals of the testbench's main() and the bridge's
+# parameter (the Keras input layer, "particles" in models/builder.py), and what the C library makes lower-case macros
+# or global objects there (listed with g++ -dM -E and the extern declarations of those files; glibc, g++ 12). Each was
+# checked by compiling a generated project renamed to it. Patterns in _generated_clash cover hls4ml's per-layer names.
 _GENERATED_NAMES = set("""particles main argc argv fin fpr fout iline pline e cstr current in pr i
-errno assert stdin stdout stderr offsetof signgam environ""".split())
+alloca assert assert_perror errno issubnormal math_errhandling offsetof sched_priority stdin stdout stderr strdupa strndupa
+pthread_cleanup_push pthread_cleanup_pop pthread_cleanup_push_defer_np pthread_cleanup_pop_restore_np
+be16toh be32toh be64toh htobe16 htobe32 htobe64 htole16 htole32 htole64 le16toh le32toh le64toh
+daylight getdate_err program_invocation_name program_invocation_short_name signgam timezone tzname""".split())
 
 
 def _generated_clash(name: str) -> str | None:

@@ -307,7 +307,7 @@ CASES: list[Case] = [
     # --- name: clashes with the generated C++ and lengths
     *(yaml_case("name", f"clash-{n}", f"name: {n}\n", "name", "line 1") for n in (
         "input_t", "result_t", "layer2_t", "model_default_t", "embed_accum_t", "w2", "b2", "config2",
-        "config6_softmax", "layer20_out", "exp_table6", "particles", "argv", "fin", "i", "errno",
+        "config6_softmax", "layer20_out", "exp_table6", "particles", "argv", "fin", "i", "errno", "timezone", "alloca",
         "_hidden", "a__b", "TINY_H_", "DEFINES_H_", "CHECKPOINT", "ap_fixed_base", "nnet")),
     yaml_case("name", "too-long-64", f"name: {'x' * 64}\n", "name", "63"),
     yaml_case("name", "too-long-300", f"name: {'j' * 300}\n", "name", "63"),
