@@ -265,8 +265,8 @@ main nnet myproject hls ap_fixed ap_int ap_uint ap_ufixed std""".split())
 # or global objects there (listed with g++ -dM -E and the extern declarations of those files; glibc, g++ 12). Each was
 # checked by compiling a generated project renamed to it. Patterns in _generated_clash cover hls4ml's per-layer names.
 _GENERATED_NAMES = set("""particles main argc argv fin fpr fout iline pline e cstr current in pr i
-alloca assert assert_perror errno issubnormal math_errhandling offsetof sched_priority stdin stdout stderr strdupa strndupa
-pthread_cleanup_push pthread_cleanup_pop pthread_cleanup_push_defer_np pthread_cleanup_pop_restore_np
+alloca assert assert_perror errno issubnormal math_errhandling offsetof stdin stdout stderr strdupa
+strndupa pthread_cleanup_push pthread_cleanup_pop pthread_cleanup_push_defer_np pthread_cleanup_pop_restore_np
 be16toh be32toh be64toh htobe16 htobe32 htobe64 htole16 htole32 htole64 le16toh le32toh le64toh
 daylight getdate_err program_invocation_name program_invocation_short_name signgam timezone tzname""".split())
 
