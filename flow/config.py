@@ -6,7 +6,9 @@ where the key appears in the file, its YAML line. Nothing is written before vali
 
 from __future__ import annotations
 
+import codecs
 import keyword
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -16,13 +18,45 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
 
+# Limits of bad input (issue 9). Each is a bound past which a value can only be a mistake or would crash later.
+MAX_YAML_BYTES = 1 << 20  # a model.yaml is well under 2 kB
+MAX_YAML_DEPTH = 8  # model.yaml needs 3 levels (section, key, list item)
+MAX_NAME_LENGTH = 63  # C99 5.2.4.1: 63 significant initial characters in an internal identifier
+SEED_LIMIT = 2**32  # np.random.seed and tf.keras.utils.set_random_seed take 0 <= seed < 2**32
+# x * 2**k on float32 features: the features are |x| <= ~10 (pt_rel <= 1, angles < 1, log_pt_rel >= -10) and carry
+# information down to ~2**-20; the input type has at most 24 bits and 16 integer bits. Beyond +-32 every feature
+# saturates or rounds to zero, whatever the type ("auto" picks within -8..16), and 2**k*x stays far from float32 limits.
+SCALE_LOG2_LIMIT = 32
+MAX_EVENTS = 10_000_000  # per data.n_train / data.n_test; the public hls4ml jet dataset has under a million jets
+# The feature arrays x_train + x_test are (n_train + n_test) * n_particles * features float32; the run holds a few
+# copies (loading, scaling, Keras), so 2 GiB of features keeps the whole run within ~10 GB of memory.
+MAX_FEATURE_BYTES = 2 << 30
+
 
 class ConfigError(Exception):
     """A model.yaml problem; `str()` is the one-line message shown to the user."""
 
+    def __init__(self, msg: str):
+        super().__init__(re.sub(r"\s*[\r\n]+\s*", " ", str(msg)))  # one line, whatever a value or library put in it
+
+
+def _reject_booleans(v):
+    """No key of model.yaml is a boolean, and pydantic's lax mode would read true as 1 for a number."""
+    for item in v if isinstance(v, list) else [v]:
+        if isinstance(item, bool):
+            raise ValueError(f"got the boolean {str(item).lower()}: YAML reads unquoted true/false/yes/no/on/off "
+                             "as booleans, and no key of model.yaml is a boolean")
+    return v
+
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, validate_default=True)
+    # allow_inf_nan=False: NaN and +-inf are refused for every float (and int) field before any bound is checked
+    model_config = ConfigDict(extra="forbid", strict=False, validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, v):
+        return _reject_booleans(v)
 
 
 class DataConfig(_Section):
@@ -30,8 +64,22 @@ class DataConfig(_Section):
     path: str | list[str] | None = None
     n_particles: int = Field(16, ge=2, le=150)
     features: list[str] = Field(default_factory=lambda: ["pt_rel", "eta_rel", "phi_rel"], min_length=1)
-    n_train: int = Field(40000, ge=10)
-    n_test: int = Field(10000, ge=10)
+    n_train: int = Field(40000, ge=10, le=MAX_EVENTS)
+    n_test: int = Field(10000, ge=10, le=MAX_EVENTS)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _paths(cls, v):
+        if v is None:
+            return v
+        if isinstance(v, list) and not v:
+            raise ValueError("empty list: give an .h5 file, a folder or a list of them")
+        for p in v if isinstance(v, list) else [v]:
+            if not isinstance(p, str):
+                raise ValueError(f"must be a path (an .h5 file or a folder) or a list of them, got {p!r}")
+            if not p.strip() or "\0" in p:
+                raise ValueError(f"empty path or a path with a NUL character: {p!r}")
+        return v
 
     @field_validator("features")
     @classmethod
@@ -82,11 +130,30 @@ class QuantConfig(_Section):
             raise ValueError(f"must be a power of 2 (the table index is a bit slice), got {v}")
         return v
 
+    @field_validator("input_scale_log2", mode="before")
+    @classmethod
+    def _scale(cls, v):
+        if v == "auto":
+            return v
+        _reject_booleans(v)
+        for k in v if isinstance(v, list) else [v]:
+            if isinstance(k, float) and not math.isfinite(k):
+                raise ValueError(f"not a finite number (got {k!r})")
+            if not isinstance(k, int):
+                raise ValueError(f"must be auto, an integer or a list of integers (one per feature), got {v!r}")
+            if not -SCALE_LOG2_LIMIT <= k <= SCALE_LOG2_LIMIT:
+                raise ValueError(f"{k} is outside -{SCALE_LOG2_LIMIT}..{SCALE_LOG2_LIMIT}: features (|x| <= ~10) "
+                                 "times 2**k would saturate or round to zero in any input type of <= 24 bits")
+        return v
+
     @field_validator("softmax_input_range")
     @classmethod
     def _range_pow2(cls, v: float) -> float:
-        if v <= 0 or 2.0 ** round(__import__("math").log2(v)) != v:
+        if v <= 0 or 2.0 ** round(math.log2(v)) != v:
             raise ValueError(f"must be a power of 2 (e.g. 4, 8, 16), got {v}")
+        if not 1 <= v <= 64:
+            raise ValueError(f"must be between 1 and 64, got {v}: below 1 the table's floor exp(-range) > 0.37 is no "
+                             "softmax; above 32 every extra entry is 0 (exp(-17) < 2**-24, the finest table entry)")
         return v
 
     @model_validator(mode="after")
@@ -103,14 +170,14 @@ class QuantConfig(_Section):
 class TrainConfig(_Section):
     epochs: int = Field(20, ge=1, le=10000)
     qat_init: Literal["float", "scratch"] = Field("float", description="start QAT from the trained float twin")
-    batch_size: int = Field(256, ge=1)
+    batch_size: int = Field(256, ge=1, le=1 << 20)
     learning_rate: float = Field(1e-3, gt=0, le=1)
 
 
 class HLSConfig(_Section):
     backend: Literal["Vitis", "Vivado"] = "Vitis"
     part: str = "xcvu9p"
-    clock_period_ns: float = Field(5.0, gt=0, le=100)
+    clock_period_ns: float = Field(5.0, ge=0.5, le=100)  # AMD fabric tops out near 1 GHz (1 ns)
     io_type: Literal["io_parallel"] = "io_parallel"
     strategy: Literal["latency", "resource"] = "latency"
     reuse_factor: int = Field(1, ge=1, le=4096)
@@ -127,7 +194,7 @@ class VerifyConfig(_Section):
 
 class Config(_Section):
     name: str
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=SEED_LIMIT)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     quantization: QuantConfig = Field(default_factory=QuantConfig)
@@ -139,8 +206,14 @@ class Config(_Section):
     @field_validator("name")
     @classmethod
     def _c_identifier(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) or keyword.iskeyword(v) or v in _CPP_RESERVED:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) or keyword.iskeyword(v):
             raise ValueError(f"must be a C identifier (letters, digits, _; not starting with a digit), got {v!r}")
+        if len(v) > MAX_NAME_LENGTH:
+            raise ValueError(f"at most {MAX_NAME_LENGTH} characters (C's limit for significant identifier characters; "
+                             f"it also names files and folders), got {len(v)}")
+        clash = _generated_clash(v)
+        if clash:
+            raise ValueError(f"{v!r} would clash with the generated C++ project: {clash}")
         return v
 
     @model_validator(mode="after")
@@ -155,13 +228,12 @@ class Config(_Section):
                 raise _KeyError("model.classes", "the hls4ml jet dataset has 5 classes (g, q, W, Z, t)")
         if d.source == "synthetic" and m.classes != ["g", "q", "W", "Z", "t"] and len(m.classes) != 5:
             raise _KeyError("model.classes", "the synthetic jets have 5 classes (g, q, W, Z, t)")
-        from flow.parts import PARTS, resolve_part
-
-        try:
-            resolve_part(self.hls.part)
-        except KeyError:
-            raise _KeyError("hls.part", f"unknown part {self.hls.part!r}; known: {', '.join(PARTS)} "
-                                        "(or give a full part name such as xcvu9p-flga2104-2L-e)") from None
+        _check_part(self.hls.part)
+        n_bytes = (d.n_train + d.n_test) * d.n_particles * len(d.features) * 4
+        if n_bytes > MAX_FEATURE_BYTES:
+            raise _KeyError("data.n_train", f"(n_train + n_test) * n_particles * features * 4 bytes = "
+                                            f"{n_bytes / 2**30:.1f} GiB of float32 features; the limit is "
+                                            f"{MAX_FEATURE_BYTES / 2**30:.0f} GiB (the run holds a few copies)")
         scale = self.quantization.input_scale_log2
         if isinstance(scale, list) and len(scale) != len(d.features):
             raise _KeyError("quantization.input_scale_log2",
@@ -186,6 +258,58 @@ thread_local throw true try typedef typeid typename union unsigned using virtual
 main nnet myproject hls ap_fixed ap_int ap_uint ap_ufixed std""".split())
 
 
+# Identifiers that the generated project (firmware/<name>.cpp/.h, defines.h, parameters.h, weights/*.h, nnet_utils/,
+# <name>_test.cpp, <name>_bridge.cpp) declares globally or has in scope where it calls the top function <name>, so
+# that `void <name>(input_t[], result_t[])` does not compile: locals of the testbench's main() and the bridge's
+# parameter (the Keras input layer, "particles" in models/builder.py), and what the C library makes lower-case macros
+# or global objects there (listed with g++ -dM -E and the extern declarations of those files; glibc, g++ 12). Each was
+# checked by compiling a generated project renamed to it. Patterns in _generated_clash cover hls4ml's per-layer names.
+_GENERATED_NAMES = set("""particles main argc argv fin fpr fout iline pline e cstr current in pr i
+alloca assert assert_perror errno issubnormal math_errhandling offsetof stdin stdout stderr strdupa
+strndupa pthread_cleanup_push pthread_cleanup_pop pthread_cleanup_push_defer_np pthread_cleanup_pop_restore_np
+be16toh be32toh be64toh htobe16 htobe32 htobe64 htole16 htole32 htole64 le16toh le32toh le64toh
+daylight getdate_err program_invocation_name program_invocation_short_name signgam timezone tzname""".split())
+
+
+def _generated_clash(name: str) -> str | None:
+    """Why `name` cannot be the top function of the generated HLS project (None if it can)."""
+    if name in _CPP_RESERVED:
+        return "a C++ keyword or a namespace/type of the HLS libraries"
+    if name in _GENERATED_NAMES:
+        return "the testbench, the Python bridge or the C library already use this name"
+    if name.startswith("_") or "__" in name:
+        return "names starting with _ or containing __ are reserved for the C/C++ implementation"
+    if not re.search(r"[a-z]", name):
+        return "names without a lower-case letter are macros there (DEFINES_H_, CHECKPOINT, AP_SAT, ...)"
+    if name.endswith("_t") or name.startswith("ap_"):
+        return "its types end in _t (input_t, result_t, layer2_t, embed_accum_t) and ap_types' names start with ap_"
+    if re.fullmatch(r"[A-Za-z_]*[A-Za-z]\d+(_\w*)?", name):
+        return ("hls4ml names weights, configs and layer variables <letters><layer index>[_suffix] (w2, b2, config6, "
+                "config6_softmax, layer20_out, exp_table6); put an _ before the number or letters after it")
+    return None
+
+
+def _check_part(part: str) -> None:
+    """hls.part: a short name of flow.parts.PARTS, or that device's full AMD part name (device, package and pins,
+    speed grade, temperature grade: xcvu9p-flga2104-2L-e; 7-series: xc7z020clg400-1, temperature inside the code)."""
+    from flow.parts import PARTS
+
+    key = part.strip().lower()
+    device = next((s for s in sorted(PARTS, key=len, reverse=True) if key.startswith(s)), None)
+    if device is None:
+        raise _KeyError("hls.part", f"unknown part {part!r}; known: {', '.join(PARTS)} "
+                                    "(or give a full part name such as xcvu9p-flga2104-2L-e)")
+    rest = key[len(device):]
+    if device.startswith("xc7"):  # xc7z020clg400-1: package and pins, speed grade (temperature inside the code)
+        pattern, fields = r"[ilq]?[a-z]{2,4}\d{3,4}-[1-3](l|li|il)?", "package and pins, speed grade"
+    else:  # xcvu9p-flga2104-2L-e: package and pins, speed grade, temperature grade, maybe an engineering sample
+        pattern, fields = (r"-[a-z]{2,4}\d{3,4}-[1-3](l|lv|lp|h|hv|m|mp)?-[eicmq](-es\d)?",
+                           "package and pins, speed grade, temperature grade")
+    if rest and not re.fullmatch(pattern, rest):
+        raise _KeyError("hls.part", f"{part!r} is not a valid full part name for {device}: expected {fields} as in "
+                                    f"{PARTS[device].full}, or just {device}")
+
+
 class _KeyError(ValueError):
     """Raised inside validators to blame a specific dotted key rather than the section."""
 
@@ -197,24 +321,19 @@ class _KeyError(ValueError):
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
     """Read and validate model.yaml; raise ConfigError with a message naming the key (and YAML line)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
-    text = path.read_text()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        where = f" line {e.problem_mark.line + 1}" if getattr(e, "problem_mark", None) else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    raw, lines = _parse(path, _read_text(path))
+    if raw is None:
+        raise ConfigError(f"{path}: the file is empty (no keys); expected a mapping of keys (name, data, model, ...)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys (name, data, model, ...), got {type(raw).__name__}")
-    for dotted, value in (overrides or {}).items():  # command-line options win over the file
+    overrides = overrides or {}
+    for dotted, value in overrides.items():  # command-line options win over the file
         *parents, leaf = dotted.split(".")
         node = raw
         for p in parents:
             node = node.setdefault(p, {})
         if isinstance(node, dict):
             node[leaf] = value
-    lines = _key_lines(text)
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as e:
@@ -227,10 +346,102 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
             msg = _message(err)
         key = ".".join(loc) if loc else "(top level)"
         line = _nearest_line(lines, loc)
-        where = f" (line {line})" if line else ""
+        where = " (command line)" if key in overrides else f" (line {line})" if line else ""
         raise ConfigError(f"{path}{where}: {key}: {msg}") from None
-    _check_files(cfg, path)
+    _check_files(cfg, path, lines)
     return cfg
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: a regular, readable, UTF-8 file of at most MAX_YAML_BYTES."""
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a model.yaml file")
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file")
+        if not path.is_file():
+            raise ConfigError(f"{path}: not a regular file")
+        with path.open("rb") as f:
+            data = f.read(MAX_YAML_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if len(data) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_YAML_BYTES >> 10} KiB; a model.yaml is a few hundred bytes")
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"{path} (line {line}): not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
+                          "save model.yaml as UTF-8") from None
+
+
+class _Refused(Exception):
+    def __init__(self, mark, key: str, msg: str):
+        super().__init__(msg)
+        self.line, self.key, self.msg = mark.line + 1, key or "(top level)", msg
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader without anchors and aliases, and with a nesting limit.
+
+    Refusing anchors (&a) and aliases (*a) outright, rather than capping the expanded size, keeps loading linear in
+    the file size: a recursive alias or a billion-laughs bomb fails at its first anchor, before anything is expanded,
+    and a model.yaml has nothing worth sharing (a handful of scalars per section). Merge keys (<<) are refused in
+    _key_lines for the same reason and because they silently override keys.
+    """
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.keys: list[str] = []  # dotted path of the node being composed
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(parent, yaml.SequenceNode):
+            part = str(index)
+        elif isinstance(index, yaml.Node):  # a mapping value; index is its key node
+            part = str(index.value) if isinstance(index, yaml.ScalarNode) else "?"
+        else:  # the document, or a mapping key
+            part = None
+        dotted = ".".join(self.keys + ([part] if part is not None else []))
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(event.start_mark, dotted, "YAML anchors and aliases (&name, *name) are not accepted "
+                                                     "(write the value out)")
+        if len(self.keys) >= MAX_YAML_DEPTH:
+            raise _Refused(event.start_mark, ".".join(self.keys[:3]) + "...",
+                           f"nested too deep (more than {MAX_YAML_DEPTH} levels; model.yaml needs 3)")
+        if part is not None:
+            self.keys.append(part)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if part is not None:
+                self.keys.pop()
+
+
+def _parse(path: Path, text: str) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """(the YAML's Python value, line of each key path); refuses duplicates, anchors, aliases and merge keys."""
+    loader = None
+    try:
+        loader = _StrictLoader(text)  # the reader refuses control characters here
+        root = loader.get_single_node()
+        if root is None:
+            return None, {}
+        lines = _key_lines(root)
+        return loader.construct_document(root), lines
+    except _Refused as e:
+        raise ConfigError(f"{path} (line {e.line}): {e.key}: {e.msg}") from None
+    except yaml.reader.ReaderError as e:  # a control character; the reader gives an offset, not a line
+        line = text.count("\n", 0, e.position) + 1
+        raise ConfigError(f"{path} line {line}: not valid YAML (character #x{e.character:04x}: {e.reason})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = " ".join(filter(None, (getattr(e, "context", None), getattr(e, "problem", None)))) or e
+        raise ConfigError(f"{path}{where}: not valid YAML ({problem})") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _message(err: dict) -> str:
@@ -238,23 +449,38 @@ def _message(err: dict) -> str:
         return "unknown key (see the README for the accepted keys)"
     if err["type"] == "missing":
         return "required key is missing"
+    if err["type"] == "finite_number":
+        return f"not a finite number (got {err.get('input')!r})"
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
+    if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        msg += f" (got {err.get('input')!r})"
     if err["type"] in ("int_parsing", "int_type", "float_parsing", "bool_parsing", "string_type", "int_from_float",
                        "literal_error", "float_type", "list_type"):
         msg += f" (got {err.get('input')!r})"
     return msg
 
 
-def _check_files(cfg: Config, cfg_path: Path) -> None:
+def _check_files(cfg: Config, cfg_path: Path, lines: dict[tuple[str, ...], int]) -> None:
+    """data.path of hls4ml_jets: every file is checked here, before anything is written or trained (models.data)."""
     if cfg.data.source != "hls4ml_jets":
         return
+    line = _nearest_line(lines, ["data", "path"])
+    where = f" (line {line})" if line else ""
     paths = cfg.data.path if isinstance(cfg.data.path, list) else [cfg.data.path]
     for p in paths:
         full = (cfg_path.parent / p) if not Path(p).is_absolute() else Path(p)
         if not full.exists():
-            raise ConfigError(f"{cfg_path}: data.path: {p} does not exist (relative paths are taken from the YAML's folder)")
+            raise ConfigError(f"{cfg_path}{where}: data.path: {p} does not exist (relative paths are taken from the "
+                              "YAML's folder)")
+    from models.data import check_hls4ml_jets
+
+    d = cfg.data
+    try:
+        check_hls4ml_jets(resolve_data_paths(cfg, cfg_path), d.features, d.n_train + d.n_test)
+    except (ValueError, OSError) as e:  # models.data.DataError, FileNotFoundError: the message names the file
+        raise ConfigError(f"{cfg_path}{where}: data.path: {e}") from None
 
 
 def resolve_data_paths(cfg: Config, cfg_path: Path) -> list[Path]:
@@ -262,19 +488,23 @@ def resolve_data_paths(cfg: Config, cfg_path: Path) -> list[Path]:
     return [(cfg_path.parent / p) if not Path(p).is_absolute() else Path(p) for p in paths]
 
 
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Map each key path in the YAML to its 1-based line number."""
+def _key_lines(root: yaml.Node) -> dict[tuple[str, ...], int]:
+    """Map each key path in the YAML to its 1-based line number; refuse duplicate keys and merge keys."""
     out: dict[tuple[str, ...], int] = {}
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return out
 
     def walk(node, prefix):
         if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], int] = {}
             for k, v in node.value:
-                key = prefix + (str(k.value),)
-                out[key] = k.start_mark.line + 1
+                key = prefix + (str(k.value) if isinstance(k, yaml.ScalarNode) else "?",)
+                line = k.start_mark.line + 1
+                if k.tag == "tag:yaml.org,2002:merge":
+                    raise _Refused(k.start_mark, ".".join(key), "YAML merge keys (<<) are not accepted (write the "
+                                                                "keys out)")
+                if (k.tag, key[-1]) in seen:
+                    raise _Refused(k.start_mark, ".".join(key), f"duplicate key (lines {seen[k.tag, key[-1]]} and "
+                                                                f"{line}); YAML would silently keep the last one")
+                seen[k.tag, key[-1]] = out[key] = line
                 walk(v, key)
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):

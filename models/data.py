@@ -224,21 +224,33 @@ def make_synthetic(
 # ---------------------------------------------------------------- hls4ml LHC jet dataset
 
 
+class DataError(ValueError):
+    """A jet file that cannot be used; the message names the file."""
+
+
 def _h5_files(paths: str | Path | Sequence) -> list[Path]:
-    """One file, a directory (its *.h5, sorted) or a list of either."""
+    """One file, a directory (its *.h5, sorted) or a list of either; each file once."""
     files = []
-    for path in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
+    given = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not given:
+        raise FileNotFoundError("empty list of hls4ml jet files")
+    for path in map(Path, given):
         if path.is_dir():
             found = sorted(path.glob("*.h5"))
             if not found:
                 raise FileNotFoundError(f"no *.h5 files in directory {path}")
             files += found
-        elif path.is_file():
+        elif path.exists():
             files.append(path)
         else:
             raise FileNotFoundError(f"hls4ml jet file not found: {path}")
-    if not files:
-        raise FileNotFoundError("no hls4ml jet files given")
+    seen: dict[Path, Path] = {}
+    for f in files:
+        if not f.is_file():  # a device, a FIFO (would block) or a directory named *.h5
+            raise DataError(f"{f}: not a regular file")
+        if f.resolve() in seen:
+            raise DataError(f"{f}: the same file is given twice (also as {seen[f.resolve()]})")
+        seen[f.resolve()] = f
     return files
 
 
@@ -254,11 +266,88 @@ def _columns(f: h5py.File, names_key: str, wanted: Sequence[str], fallback: Sequ
     """Column index of each wanted name, from the file's name list if it has one, else the public layout."""
     if names_key not in f:
         return list(fallback)
+    if not isinstance(f[names_key], h5py.Dataset) or f[names_key].ndim != 1:
+        raise DataError(f"{path}: {names_key} is not a list of names")
     names = [_clean_name(raw) for raw in f[names_key][()]]
     missing = [name for name in wanted if name not in names]
     if missing:
-        raise ValueError(f"{path}: {names_key} has no {', '.join(missing)}")
+        raise DataError(f"{path}: {names_key} has no {', '.join(missing)}")
     return [names.index(name) for name in wanted]
+
+
+def _h5_columns(features: tuple[str, ...]) -> tuple[set[str], list[str]]:
+    """The features read from the file (ptrel always, for sorting) and their h5 column names."""
+    wanted = {"pt_rel", *features} - {"log_pt_rel"}  # log_pt_rel is computed from pt_rel
+    return wanted, sorted({H5_FEATURE_COLUMN[name] for name in wanted})
+
+
+def _layout(f: h5py.File, path: Path, columns: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Check the datasets load_hls4ml_jets reads; return the column index of each of `columns` and of the labels."""
+    for key in ("jetConstituentList", "jets"):
+        if not isinstance(f.get(key), h5py.Dataset):
+            raise DataError(f"dataset {key!r} missing in {path} (expected jetConstituentList [events, particles, 16] "
+                            "and jets [events, 59] as in the hls4ml LHC jet files)")
+    cons, jets = f["jetConstituentList"], f["jets"]
+    for key, ds, ndim, what in (("jetConstituentList", cons, 3, "[events, particles, features]"),
+                                ("jets", jets, 2, "[events, features]")):
+        if ds.ndim != ndim or ds.dtype.kind not in "fiu":
+            raise DataError(f"{path}: {key} is {ds.dtype} {list(ds.shape)}; expected numbers {what}")
+    if len(jets) != len(cons):
+        raise DataError(f"{path}: jets has {len(jets)} events but jetConstituentList has {len(cons)}")
+    index = _columns(f, "particleFeatureNames", columns, [H5_PARTICLE_NAMES.index(c) for c in columns], path)
+    labels = _columns(f, "jetFeatureNames", H5_LABEL_NAMES, H5_LABEL_COLUMNS, path)
+    for key, ds, idx, names in (("jetConstituentList", cons, index, columns), ("jets", jets, labels, H5_LABEL_NAMES)):
+        if max(idx) >= ds.shape[-1]:
+            name = names[idx.index(max(idx))]
+            raise DataError(f"{path}: {key} has {ds.shape[-1]} features, too few for {name} (column {max(idx)})")
+    return index, labels
+
+
+def _one_hot_rows(onehot: np.ndarray) -> np.ndarray:
+    return np.all((onehot == 0) | (onehot == 1), axis=1) & (onehot.sum(axis=1) == 1)
+
+
+def check_hls4ml_jets(paths: str | Path | Sequence, features: Sequence[str], n_events: int) -> None:
+    """Check, before any training, what load_hls4ml_jets(paths, n_particles, features, max_events=n_events) relies on: every file is
+    HDF5 with jetConstituentList [N, P, C] and jets [N, K] (numeric, same N) holding the needed columns; and, for the
+    events it will read, labels one-hot, pt_rel finite and the other used features finite on real particles
+    (pt_rel > 0; padding is zeroed anyway); and enough events. Raises DataError or FileNotFoundError naming the file.
+
+    Cost: the used columns of the first n_events events are read once more, in chunks (a fraction of the loading).
+    """
+    features = _check_features(features)
+    _, columns = _h5_columns(features)
+    total = 0
+    for path in _h5_files(paths):
+        try:
+            with h5py.File(path, "r") as f:
+                index, labels = _layout(f, path, columns)
+                cons, jets = f["jetConstituentList"], f["jets"]
+                used = min(len(cons), max(n_events - total, 0))
+                for start in range(0, used, CHUNK):
+                    rows = slice(start, min(start + CHUNK, used))
+                    onehot = jets[rows][:, labels]
+                    bad = np.flatnonzero(~_one_hot_rows(onehot))
+                    if len(bad):
+                        raise DataError(f"{path}: event {start + bad[0]}: labels {', '.join(H5_LABEL_NAMES)} = "
+                                        f"{onehot[bad[0]].tolist()} are not one-hot")
+                    # the loader zeroes padding (pt_rel <= 0) whatever its other features hold; NaN is not padding
+                    real = ~(cons[rows, :, index[columns.index("j1_ptrel")]] <= 0)
+                    for column, i in zip(columns, index):
+                        values = cons[rows, :, i]
+                        bad = np.argwhere(~np.isfinite(values) & (real | (column == "j1_ptrel")))
+                        if len(bad):
+                            event, particle = bad[0]
+                            raise DataError(f"{path}: event {start + event}, particle {particle}: {column} is not a "
+                                            f"finite number ({values[event, particle]})")
+                total += len(cons)
+        except (DataError, FileNotFoundError):
+            raise
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # h5py: not HDF5, truncated, unreadable
+            raise DataError(f"{path}: cannot be read as an HDF5 file ({e})") from None
+    if total < n_events:
+        where = ", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))
+        raise DataError(f"only {total} events in {where}; need n_train + n_test = {n_events}")
 
 
 def load_hls4ml_jets(
@@ -267,25 +356,20 @@ def load_hls4ml_jets(
     """Load hls4ml LHC jet h5 files into (x float32 [n, n_particles, n_features], y int64), pT-sorted."""
     features = _check_features(features)
     # the h5 columns we read: ptrel always (for sorting), plus one per requested feature
-    wanted = {"pt_rel", *features} - {"log_pt_rel"}  # log_pt_rel is computed from pt_rel
-    columns = sorted({H5_FEATURE_COLUMN[name] for name in wanted})
+    wanted, columns = _h5_columns(features)
     xs, ys, total = [], [], 0
     for path in _h5_files(paths):
         if max_events is not None and total >= max_events:
             break
         with h5py.File(path, "r") as f:
-            for key in ("jetConstituentList", "jets"):
-                if key not in f:
-                    raise ValueError(f"dataset {key!r} missing in {path}")
+            index, labels = _layout(f, path, columns)
             constituents = f["jetConstituentList"]
             n = len(constituents) if max_events is None else min(len(constituents), max_events - total)
-            fallback = [H5_PARTICLE_NAMES.index(column) for column in columns]
-            index = _columns(f, "particleFeatureNames", columns, fallback, path)
             raw = {column: constituents[:n, :, i].astype(np.float32) for column, i in zip(columns, index)}
-            onehot = f["jets"][:n][:, _columns(f, "jetFeatureNames", H5_LABEL_NAMES, H5_LABEL_COLUMNS, path)]
+            onehot = f["jets"][:n][:, labels]
 
-        if not np.all(onehot.sum(axis=1) == 1):
-            raise ValueError(f"{path}: labels {', '.join(H5_LABEL_NAMES)} are not one-hot")
+        if not np.all(_one_hot_rows(onehot)):
+            raise DataError(f"{path}: labels {', '.join(H5_LABEL_NAMES)} are not one-hot")
         order = np.argsort(-raw["j1_ptrel"], axis=1, kind="stable")[:, :n_particles]
         cols = {name: np.take_along_axis(raw[H5_FEATURE_COLUMN[name]], order, axis=1) for name in wanted}
         xs.append(_feature_array(cols, features, n_particles))
