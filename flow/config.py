@@ -115,8 +115,6 @@ class QuantConfig(_Section):
     input_int_bits: int = Field(4, ge=0, le=16)
     input_scale_log2: Literal["auto"] | int | list[int] = Field(
         "auto", description="features are multiplied by 2**k before the firmware (a binary-point shift)")
-    score_bits: int | None = Field(None, ge=4, le=24, description="attention scores; default act_bits + 2")
-    score_int_bits: int | None = Field(None, ge=0, le=16, description="default act_int_bits + 1")
     prob_bits: int = Field(10, ge=2, le=18, description="softmax output: ap_ufixed<prob_bits, 1>")
     table_bits: int = Field(18, ge=6, le=24, description="width of exp / reciprocal / rsqrt table entries")
     softmax_input_range: float = Field(8.0, description="exp table covers x - max(x) in [-range, 0]; power of 2")
@@ -159,7 +157,7 @@ class QuantConfig(_Section):
     @model_validator(mode="after")
     def _bits(self):
         for total, integer in (("weight_bits", "weight_int_bits"), ("act_bits", "act_int_bits"),
-                               ("input_bits", "input_int_bits"), ("score_bits", "score_int_bits"),
+                               ("input_bits", "input_int_bits"),
                                ("attention_bits", "act_int_bits")):
             t, i = getattr(self, total), getattr(self, integer)
             if t is not None and i is not None and i >= t:

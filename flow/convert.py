@@ -14,8 +14,12 @@ import numpy as np
 
 from hls_templates.extension import register
 from models.fixed import FixedType
-from models.ops import for_hls, for_keras
+from models.ops import UnsupportedLayer, for_hls, for_keras
 from models.quant import QuantTypes
+
+
+class PlanError(ValueError):
+    """The model cannot be planned: a layer is unsupported or one of its derived types is too wide (exit 2)."""
 
 
 def _precision(t: FixedType) -> str:
@@ -31,10 +35,29 @@ def layer_types(model, qt: QuantTypes) -> dict[str, dict[str, FixedType]]:
         inbound = [n.inbound_layers for n in layer._inbound_nodes][0]
         inbound = inbound if isinstance(inbound, list) else [inbound]
         in_types = [out_t[i.name] for i in inbound if i.name in out_t]
-        types = for_keras(layer).plan_types(layer, in_types, qt, model)
+        try:
+            op = for_keras(layer)
+        except UnsupportedLayer as e:
+            raise PlanError(str(e)) from None
+        try:
+            types = op.plan_types(layer, in_types, qt, model)
+        except ValueError as e:  # a derived width beyond what the arithmetic holds
+            raise PlanError(f"layer {layer.name}: {e}") from None
         plan.update(types)
         out_t[layer.name] = types[layer.name]["result"]
     return plan
+
+
+def check_plan(cfg) -> None:
+    """Build the quantized model of a config and plan its types, before anything is trained or written: a derived
+    width the arithmetic cannot hold is a config error (raised as ConfigError)."""
+    from flow.config import ConfigError
+    from models.builder import build_model
+
+    try:
+        layer_types(build_model(cfg, quantized=True), QuantTypes.from_config(cfg.quantization))
+    except PlanError as e:
+        raise ConfigError(f"quantization: {e}") from None
 
 
 def hls_config(model, cfg, qt: QuantTypes, trace: bool = True) -> dict:
@@ -68,14 +91,22 @@ def convert(model, cfg, out_dir: Path, part_full: str, trace: bool = True):
 
 
 def check_types(hls_model, plan: dict[str, dict[str, FixedType]]) -> None:
-    """Every planned result type must survive hls4ml's optimizer passes; raise if one changed."""
+    """Every planned type (results and op-internal ones) must survive hls4ml's optimizer passes; raise if one
+    changed, or if hls4ml created a layer trigformer did not plan."""
     for layer in hls_model.get_layers():
         if layer.name not in plan:
             raise RuntimeError(f"hls4ml created layer {layer.name} ({layer.class_name}) that trigformer did not plan")
-        want = plan[layer.name]["result"]
-        got = FixedType.parse(layer.get_output_variable().type.precision.definition_cpp())
-        if got != want:
-            raise RuntimeError(f"hls4ml changed the result type of {layer.name}: planned {want}, got {got}")
+        for var, want in plan[layer.name].items():
+            if var in ("weight", "bias"):
+                continue  # weights are checked on their grids by the emulator (raw_on_grid)
+            if var == "result":
+                got = FixedType.from_hls4ml(layer.get_output_variable().type.precision)
+            elif f"{var}_t" in layer.types:
+                got = FixedType.from_hls4ml(layer.types[f"{var}_t"].precision)
+            else:
+                raise RuntimeError(f"{layer.name}: planned type {var} is not a type of the hls4ml layer")
+            if got != want:
+                raise RuntimeError(f"hls4ml changed the {var} type of {layer.name}: planned {want}, got {got}")
 
 
 def layer_descriptions(hls_model, cfg) -> list[dict]:

@@ -65,8 +65,11 @@ def synth(opts: Options) -> Result:
     """The whole flow. Raises ConfigError / UsageError / OutputError (exit 2) before writing anything."""
     from flow.outdir import Output
 
+    from flow.convert import check_plan
+
     cfg = load(opts)
     out = output_dir(cfg, opts)
+    check_plan(cfg)
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
     if opts.vendor_synth or opts.cosim or opts.vsynth:

@@ -15,9 +15,10 @@ BACKENDS = ("Vivado", "Vitis")
 
 
 def headers() -> list[Path]:
-    from models.ops import with_hls_parts
+    """nnet_tf_common.h and every header of an op folder (layers and building blocks such as rsqrt/)."""
+    import models.ops
 
-    return [*COMMON_HEADERS, *(h for op in with_hls_parts() for h in op.headers())]
+    return [*COMMON_HEADERS, *sorted(Path(models.ops.__file__).parent.glob("*/*.h"))]
 
 
 def _templates(hls_parts, includes: list[str]):

@@ -1,4 +1,13 @@
 // trigformer: helpers shared by the trigformer HLS layers (static sizes, no dynamic memory).
+//
+// How every trigformer layer shares hardware (the reuse factor R of the layer's config):
+//   a layer has `units` independent pieces of work (tokens, attention rows = heads x queries, features);
+//   `parallel` = ceil(units / R) of them run side by side, in `iterations` = ceil(units / parallel) <= R
+//   iterations of a loop pipelined at II = 1, so the layer accepts a new event every `iterations` cycles.
+//   Each unit is its own function (INLINE off, PIPELINE II=1): a pipelined region holds one unit's operations,
+//   never the whole layer's. Lookup tables are replicated: every copy is a separate ROM with two read ports, and
+//   there are enough copies for every read of one iteration (`*_copies` in the config; the data are written
+//   `copies` times into firmware/weights, one block per copy, and block-partitioned here).
 #ifndef NNET_TF_COMMON_H_
 #define NNET_TF_COMMON_H_
 
@@ -8,7 +17,7 @@
 namespace nnet {
 
 namespace tf_strategy {
-enum { latency = 0, resource = 1 };
+enum { latency = 0, resource = 1, distributed_arithmetic = 2 };
 }
 
 // Raw two's-complement bits of a fixed-point value as an integer of the same width.
@@ -52,6 +61,23 @@ template <class T, int N> T tf_reduce_max(const T x[N]) {
         }
     }
     return buf[0];
+}
+
+// y[j] = cast<y_T>(b[j] + sum_i x[i] * w[i * DOUT + j]); acc_T holds every partial sum exactly.
+template <class x_T, class y_T, class w_T, class b_T, class acc_T, int DIN, int DOUT>
+void tf_matvec(const x_T x[DIN], y_T y[DOUT], const w_T w[DIN * DOUT], const b_T b[DOUT]) {
+    #pragma HLS INLINE
+Outputs:
+    for (int j = 0; j < DOUT; j++) {
+        #pragma HLS UNROLL
+        acc_T acc = b[j];
+    Inputs:
+        for (int i = 0; i < DIN; i++) {
+            #pragma HLS UNROLL
+            acc += x[i] * w[i * DOUT + j];
+        }
+        y[j] = acc;
+    }
 }
 
 } // namespace nnet

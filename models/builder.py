@@ -16,6 +16,7 @@ from models.ops import NORMS
 from models.ops.keras_common import weight_quantizer
 from models.ops.mha.keras import QMultiHeadAttention
 from models.ops.pooling.keras import TokenPooling
+from models.ops.tokendense.keras import QTokenDense
 from models.quant import QuantTypes
 
 
@@ -31,7 +32,8 @@ def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
     def dense(x, units, name, activation=None):
         if quantized:
             wq = weight_quantizer(qt.weight_t)
-            y = QDense(units, kernel_quantizer=wq, bias_quantizer=weight_quantizer(qt.weight_t), name=name)(x)
+            layer = QTokenDense if len(x.shape) == 3 else QDense  # per token, or the classifier after pooling
+            y = layer(units, kernel_quantizer=wq, bias_quantizer=weight_quantizer(qt.weight_t), name=name)(x)
             if activation == "relu":
                 return QActivation(quantized_relu(qt.relu_t.width, qt.relu_t.integer), name=f"{name}_relu")(y)
             return cast(y, f"{name}_q")
@@ -45,7 +47,7 @@ def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
     x = dense(x, d, "embed")
     for b in range(m.num_blocks):
         a = QMultiHeadAttention(m.num_heads, m.key_dim, d, weight_type=qt.weight_t.ap_type, act_type=qt.act_t.ap_type,
-                                score_type=qt.score_t.ap_type, prob_type=qt.prob_t.ap_type, qkv_type=qt.qkv_t.ap_type,
+                                prob_type=qt.prob_t.ap_type, qkv_type=qt.qkv_t.ap_type,
                                 table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
                                 table_bits=qt.table_bits, quantized=quantized, name=f"b{b}_mha")(x)
         x = cast(tf.keras.layers.Add(name=f"b{b}_add1")([x, a]), f"b{b}_add1_q")

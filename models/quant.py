@@ -23,8 +23,6 @@ class QuantTypes:
     act_int_bits: int = 4
     input_bits: int = 12
     input_int_bits: int = 4
-    score_bits: int | None = None
-    score_int_bits: int | None = None
     prob_bits: int = 10
     table_bits: int = 18
     softmax_table_size: int = 1024
@@ -66,9 +64,8 @@ class QuantTypes:
 
     @property
     def score_t(self) -> FixedType:
-        i = self.act_int_bits + 1 if self.score_int_bits is None else self.score_int_bits
-        b = i + 1 + 8 if self.score_bits is None else self.score_bits
-        return FixedType.from_qkeras(b, i)
+        """Input of a stand-alone LUT softmax (the attention's softmax works on the exact dot products instead)."""
+        return FixedType.from_qkeras(self.act_int_bits + 10, self.act_int_bits + 1)
 
     @property
     def prob_t(self) -> FixedType:

@@ -181,5 +181,6 @@ def attention_scores(emu: Emulator, x: np.ndarray) -> list[tuple[np.ndarray, np.
         if node.kind == "mha":
             sp = node.spec
             s, prob, _ = sp.attention(vals[node.inputs[0]], node.arrays)
-            out.append((sp.score_t.to_float(s).swapaxes(-1, -2), sp.prob_t.to_float(prob).swapaxes(-1, -2)))
+            scores = sp.dot_t.to_float(s) * sp.softmax.in_scale  # the scaled scores the softmax sees
+            out.append((scores.swapaxes(-1, -2), sp.prob_t.to_float(prob).swapaxes(-1, -2)))
     return out

@@ -15,7 +15,6 @@ from models.builder import custom_objects
 from models.ops.layernorm.keras import QLayerNormalization
 from models.ops.layernorm.spec import LayerNormSpec
 from models.ops.mha.keras import QMultiHeadAttention
-from models.ops.mha.spec import ScaleSpec
 from models.ops.pooling.keras import TokenPooling
 from models.ops.softmax.keras import LUTSoftmax
 from models.ops.softmax.spec import SoftmaxSpec
@@ -34,7 +33,7 @@ def softmax_bound(sp: SoftmaxSpec) -> float:
     """Worst-case |LUT softmax - softmax| from the table geometry (derived in the README):
     exp input bin half-width, exp and 1/x entry rounding, reciprocal bin half-width, the tail beyond -range,
     and the output rounding."""
-    half_bin = max(2.0**sp.exp_shift - 1, 0) / 2 * sp.in_t.lsb
+    half_bin = max(2.0**sp.exp_shift - 1, 0) / 2 * sp.in_t.lsb * sp.in_scale
     e_rel = math.expm1(half_bin) + sp.exp_t.lsb  # relative error of one exp value (entries >= e^-range are large)
     inv_rel = (2.0**sp.inv_shift * sp.sum_t.lsb) / 2 + sp.inv_t.lsb  # 1/s bin half-width relative to s >= 1
     tail = sp.n * math.exp(-sp.input_range)
@@ -124,11 +123,22 @@ def test_keras_layernorm_equals_integer_reference():
     assert np.array_equal(QT.act_t.quantize(y), want)
 
 
-@pytest.mark.parametrize("key_dim, exact", [(1, True), (4, True), (16, True), (8, False), (3, False)])
-def test_attention_scale_constant(key_dim, exact):
-    sc = ScaleSpec(key_dim)
-    assert sc.exact == exact
-    assert abs(sc.const_t.to_float(sc.const_raw) - 1 / math.sqrt(key_dim)) <= sc.const_t.lsb / 2
+@pytest.mark.parametrize("key_dim", [1, 3, 4, 8, 16])
+def test_attention_scale_folded_into_the_exp_table(key_dim):
+    """softmax(s / sqrt(key_dim)) from the exact dot products s: the table indexed by the raw difference holds
+    exp(-c * difference) at each bin's centre (hand formula), and it covers at least the configured input range."""
+    dot_t = FixedType(24, 10)
+    c = 1 / math.sqrt(key_dim)
+    sp = SoftmaxSpec(dot_t, 16, 1024, 8.0, 18, QT.prob_t, in_scale=c)
+    width = 2.0**sp.exp_shift
+    centre = (np.arange(sp.table_size) * width + max(width - 1, 0) / 2) * dot_t.lsb
+    assert np.abs(sp.exp_t.to_float(sp.exp_table) - np.exp(-c * centre)).max() <= sp.exp_t.lsb / 2
+    covered = sp.table_size * width * dot_t.lsb * c  # input range the table spans, in scaled units
+    assert 8.0 <= covered < 16.0 + 1e-9
+    # the softmax of the scaled scores, within the LUT bound of the same geometry
+    raw = dot_t.quantize(RNG.normal(0, 3 / c, (2000, 16)))
+    p = sp.out_t.to_float(sp.forward(raw))
+    assert np.abs(p - float_softmax(dot_t.to_float(raw) * c)).max() <= softmax_bound(sp)
 
 
 def _model(quantized=True):

@@ -1,6 +1,7 @@
 """trigformer's ops, one package each, and the registry that maps Keras classes, hls4ml classes and kinds to them.
 
-    dense/      input cast, per-token Dense, activations, residual add (C++ by hls4ml)
+    dense/      input cast, Dense, activations, residual add (C++ by hls4ml)
+    tokendense/ Dense applied to every token
     mha/        multi-head self-attention (uses softmax/)
     softmax/    LUT softmax
     layernorm/  LayerNorm (uses rsqrt/)
@@ -18,8 +19,9 @@ from models.ops.layernorm import LayerNorm
 from models.ops.mha import MHA
 from models.ops.pooling import Pooling
 from models.ops.softmax import Softmax
+from models.ops.tokendense import TokenDense
 
-OPS: tuple[type[OpDef], ...] = (Input, Dense, Cast, Relu, Add, MHA, Softmax, LayerNorm, Pooling)
+OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, MHA, Softmax, LayerNorm, Pooling)
 
 BY_KIND: dict[str, type[OpDef]] = {op.kind: op for op in OPS}
 BY_COST_KIND: dict[str, type[OpDef]] = {op.cost_kind or op.kind: op for op in OPS}

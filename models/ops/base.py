@@ -79,10 +79,3 @@ class OpDef:
     @classmethod
     def part(cls, name: str):
         return importlib.import_module(f"{cls.package}.{name}")
-
-    @classmethod
-    def headers(cls) -> list[Path]:
-        if not cls.package:
-            return []
-        mod = importlib.import_module(cls.package)
-        return sorted(Path(mod.__file__).parent.glob("*.h"))

@@ -153,3 +153,26 @@ def raw_on_grid(values, t: FixedType) -> np.ndarray:
     if not np.array_equal(t.to_float(q), np.asarray(values, dtype=np.float64)):
         raise ValueError(f"weights are not on the {t} grid: snap them before conversion")
     return q
+
+
+def inv_const_t(n: int, bits: int) -> FixedType:
+    """Type of the constant 1/n: exact with the fewest bits when n is a power of 2 (then the product is a shift),
+    else `bits` significant bits (rounded)."""
+    g = ceil_log2(n)
+    return FixedType(g + 1, 1, False, "RND", "SAT") if n & (n - 1) == 0 else FixedType(bits + g, 1, False, "RND", "SAT")
+
+
+def check_products(owner: str, products: dict[str, int], limit: int = 62) -> None:
+    """The integer reference multiplies these in int64: refuse (ValueError, naming the product) any wider than
+    `limit` bits."""
+    for what, bits in products.items():
+        if bits > limit:
+            raise ValueError(f"{owner}: {what} is {bits} bits wide; the integer reference arithmetic holds {limit} "
+                             "(use narrower activations)")
+
+
+def split_units(units: int, reuse: int) -> tuple[int, int]:
+    """How a layer with `units` independent pieces of work (tokens, attention rows, features) shares hardware at
+    reuse factor `reuse`: (parallel units per iteration, iterations = the layer's II). See nnet_tf_common.h."""
+    parallel = max(1, math.ceil(units / max(1, reuse)))
+    return parallel, math.ceil(units / parallel)

@@ -26,3 +26,31 @@ def attr_type(node, attr: str) -> FixedType:
 
 def input_type(node) -> FixedType:
     return FixedType.from_hls4ml(node.get_input_variable().type.precision)
+
+
+def set_internal_types(node, types: dict) -> None:
+    """Make the op's internal types hls4ml type attributes (`<name>_t`: in node.types, defines.h and the written
+    config). The spec is the source of truth: a precision the configuration gives for one of them must be the same
+    type (flow.convert plans them from the same spec), and a missing one is taken from the spec."""
+    from hls4ml.model.types import NamedType
+
+    for name, t in types.items():
+        key = f"{node.name.lower()}_{name}"
+        given = node.model.config.layer_name_precision.get(key)
+        if given is not None:
+            got = FixedType.from_hls4ml(node.model.config.backend.convert_precision_string(given))
+            if got != t:
+                raise ValueError(f"{node.name}: configured {name} precision {got} differs from the op's {t}")
+        node.set_attr(f"{name}_t", NamedType(f"{key}_t", t.to_hls4ml()))
+
+
+def ctype(node, name: str) -> str:
+    """The C++ name of one of the node's types (`weight_t`, `dot_t`, ...)."""
+    return node.types[name].name
+
+
+def replicated(table, copies: int):
+    """`copies` consecutive copies of a table: one ROM per copy once the array is block-partitioned."""
+    import numpy as np
+
+    return np.tile(np.asarray(table), copies)

@@ -17,6 +17,12 @@ class LayerNorm(OpDef):
     package = __name__
 
     @classmethod
+    def plan_types(cls, layer, in_types, qt, model):
+        sp = layer.spec()
+        sp.check()
+        return {layer.name: {"result": sp.result_t, **sp.internal_types()}}
+
+    @classmethod
     def params(cls, layer, keras_model):
         sp = layer.spec()
         return sp, {k: raw_on_grid(layer.get_weights(k).data, sp.gamma_t) for k in ("gamma", "beta")}

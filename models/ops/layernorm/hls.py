@@ -5,8 +5,28 @@ from __future__ import annotations
 from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
-from models.ops.hls_common import attr_type, base_layer, on_grid
+from models.ops.common import split_units
+from models.ops.hls_common import attr_type, base_layer, ctype, on_grid, replicated, set_internal_types
 from models.ops.layernorm.spec import LayerNormSpec
+
+
+def rsqrt_fields(node, rs) -> str:
+    """The tf_rsqrt_config part of a norm's config struct (models.ops.rsqrt)."""
+    lo, hi = rs.half_range
+    return f"""    static const unsigned table_size = {rs.table_size};
+    static const unsigned mant_bits = {rs.mant_bits};
+    static const int var_frac = {rs.var_t.frac};
+    static const int half_min = {lo};
+    static const int half_max = {hi};
+    typedef {ctype(node, 'var_t')} var_t;
+    typedef {node.get_weights('rsqrt_table').type.name} rsqrt_t;
+    typedef {ctype(node, 'rs_t')} rs_t;
+"""
+
+
+def add_rsqrt_table(node, rs, copies: int) -> None:
+    node.add_weights_variable(name="rsqrt_table", var_name="rsqrt_table{index}", type_name="rsqrt_table{index}_t",
+                              precision=rs.rsqrt_t.to_hls4ml(), data=replicated(rs.rsqrt_t.to_float(rs.table), copies))
 
 
 class TFLayerNorm(Layer):
@@ -15,16 +35,17 @@ class TFLayerNorm(Layer):
                              self.get_attr("table_bits"), attr_type(self, "out_type"), self.get_attr("epsilon"),
                              gamma_t=attr_type(self, "gamma_type"), n_tokens=self.get_attr("n_tokens"))
 
+    def tokens(self) -> tuple[int, int]:
+        return split_units(self.get_attr("n_tokens"), self.get_attr("reuse_factor"))
+
     def initialize(self):
         sp = self.spec()
+        set_internal_types(self, sp.internal_types())
         self.add_output_variable([sp.n_tokens, sp.dim], precision=sp.result_t.to_hls4ml())
         for name in ("gamma", "beta"):
             self.add_weights_variable(name=name, var_name=f"{name[0]}n{{index}}", type_name=f"{name[0]}n{{index}}_t",
                                       precision=sp.gamma_t.to_hls4ml(), data=self.get_attr(f"{name}_data"))
-        rs = sp.rsqrt
-        self.add_weights_variable(name="rsqrt_table", var_name="rsqrt_table{index}",
-                                  type_name="rsqrt_table{index}_t", precision=rs.rsqrt_t.to_hls4ml(),
-                                  data=rs.rsqrt_t.to_float(rs.table))
+        add_rsqrt_table(self, sp.rsqrt, (self.tokens()[0] + 1) // 2)
 
 
 def parse_layernorm(keras_layer, input_names, input_shapes, data_reader):
@@ -45,28 +66,23 @@ LAYER = TFLayerNorm
 
 def config(node) -> str:
     sp = node.spec()
-    lo, hi = sp.rsqrt.half_range
+    tokens, iterations = node.tokens()
     return f"""struct config{node.index} : nnet::tf_layernorm_config {{
-    static const unsigned n_tokens = {sp.n_tokens};
+{rsqrt_fields(node, sp.rsqrt)}    static const unsigned n_tokens = {sp.n_tokens};
     static const unsigned dim = {sp.dim};
-    static const unsigned table_size = {sp.table_size};
-    static const unsigned mant_bits = {sp.rsqrt.mant_bits};
-    static const int var_frac = {sp.var_t.frac};
-    static const int half_min = {lo};
-    static const int half_max = {hi};
     static const unsigned long invdim_raw = {sp.invdim_raw}UL;
     static const unsigned long eps_raw = {sp.eps_raw}UL;
     static const unsigned reuse_factor = {node.get_attr('reuse_factor')};
-    typedef {sp.sum_t} sum_t;
-    typedef {sp.invdim_t} invdim_t;
-    typedef {sp.mean_t} mean_t;
-    typedef {sp.diff_t} diff_t;
-    typedef {sp.sqsum_t} sqsum_t;
-    typedef {sp.var_t} var_t;
-    typedef {sp.rsqrt.rsqrt_t} rsqrt_t;
-    typedef {sp.wide_t} wide_t;
-    typedef {sp.norm_t} norm_t;
-    typedef {sp.gamma_t} gamma_t;
+    static const unsigned tokens_parallel = {tokens};
+    static const unsigned iterations = {iterations};
+    static const unsigned table_copies = {(tokens + 1) // 2};
+    typedef {ctype(node, 'sum_t')} sum_t;
+    typedef {ctype(node, 'invdim_t')} invdim_t;
+    typedef {ctype(node, 'mean_t')} mean_t;
+    typedef {ctype(node, 'diff_t')} diff_t;
+    typedef {ctype(node, 'sqsum_t')} sqsum_t;
+    typedef {ctype(node, 'norm_t')} norm_t;
+    typedef {node.get_weights('gamma').type.name} gamma_t;
 }};
 """
 

@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from models.fixed import FixedType, saturate_
-from models.ops.common import INTERNAL_ROUNDING, Spec, ceil_log2, float_for, to_raw
+from models.ops.common import INTERNAL_ROUNDING, Spec, ceil_log2, check_products, float_for, inv_const_t, to_raw
 from models.ops.rsqrt import RsqrtSpec
 
 
@@ -34,7 +34,7 @@ class LayerNormSpec(Spec):
 
     @property
     def invdim_t(self) -> FixedType:
-        return FixedType(self.table_bits + ceil_log2(self.dim), 1, False, "RND", "SAT")
+        return inv_const_t(self.dim, self.table_bits)
 
     @cached_property
     def invdim_raw(self) -> int:
@@ -74,20 +74,23 @@ class LayerNormSpec(Spec):
 
     @cached_property
     def rsqrt(self) -> RsqrtSpec:
-        return RsqrtSpec(self.var_t, self.table_size, self.table_bits)
-
-    @property
-    def wide_t(self) -> FixedType:
-        """diff * entry * 2**-half on a common fraction (exact for every half in the range)."""
-        lo, hi = self.rsqrt.half_range
-        frac = self.mean_t.frac + self.rsqrt.rsqrt_t.frac + hi
-        integer = self.diff_t.integer + max(-lo, 0)
-        return FixedType(integer + frac, integer, True)
+        return RsqrtSpec(self.var_t, self.table_size, self.table_bits, self.eps_raw)
 
     @property
     def norm_t(self) -> FixedType:
         i = ceil_log2(int(math.ceil(math.sqrt(self.dim)))) + 2  # |normalised| <= sqrt(dim - 1), plus sign
         return FixedType(i + self.norm_frac, i, True, INTERNAL_ROUNDING, "SAT")
+
+    def check(self) -> None:
+        """Every product of the integer reference fits int64 (ValueError naming it otherwise)."""
+        check_products("LayerNorm", {"sum(x) * 1/dim": self.sum_t.width + self.invdim_t.width,
+                                     "sum((x - mean)^2) * 1/dim": self.sqsum_t.width + self.invdim_t.width,
+                                     "(x - mean) * 1/sqrt(var)": self.diff_t.width + self.rsqrt.rs_t.width,
+                                     "norm * gamma": self.norm_t.width + self.gamma_t.width})
+
+    def internal_types(self) -> dict[str, FixedType]:
+        return {"sum": self.sum_t, "invdim": self.invdim_t, "mean": self.mean_t, "diff": self.diff_t,
+                "sqsum": self.sqsum_t, "var": self.var_t, "rs": self.rsqrt.rs_t, "norm": self.norm_t}
 
     @property
     def result_t(self) -> FixedType:

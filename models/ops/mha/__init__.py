@@ -16,9 +16,17 @@ class MHA(OpDef):
     package = __name__
 
     @classmethod
+    def plan_types(cls, layer, in_types, qt, model):
+        n, d = (int(v) for v in layer.input_shape[-2:])
+        sp = MHASpec(in_types[0], n, d, layer.num_heads, layer.key_dim, int(layer.output_dim or d), layer.weight_t,
+                     layer.qkv_t, layer.prob_t, layer.act_t, layer.table_size, layer.input_range, layer.table_bits)
+        return {layer.name: {"result": sp.out_t, **sp.internal_types()}}
+
+    @classmethod
     def params(cls, layer, keras_model):
-        sp = layer.spec()
-        return sp, {k: raw_on_grid(layer.get_weights(k).data, sp.weight_t) for k in WEIGHTS}
+        sp = layer.spec()  # the parsed (input-major) weights: the written ones follow the strategy's layout
+        full = {"q": "query", "k": "key", "v": "value", "o": "output"}
+        return sp, {k: raw_on_grid(layer.get_attr(f"{full[k[0]]}_{k[2:]}_data"), sp.weight_t) for k in WEIGHTS}
 
     @staticmethod
     def run(node, ins, in_t):

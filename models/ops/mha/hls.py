@@ -1,38 +1,47 @@
-"""hls4ml side of the attention: layer class, Keras parser, config struct and call (nnet_tf_mha.h)."""
+"""hls4ml side of the attention: layer class, Keras parser, config structs and call (nnet_tf_mha.h)."""
 
 from __future__ import annotations
-
-import math
 
 from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
-from models.ops.hls_common import attr_type, base_layer, input_type, on_grid
+from models.ops.common import split_units
+from models.ops.hls_common import attr_type, base_layer, ctype, input_type, on_grid, replicated, set_internal_types
 from models.ops.mha.spec import MHASpec
-from models.ops.softmax.hls import add_softmax_tables, softmax_config_struct
+from models.ops.softmax.hls import softmax_config_struct
+from models.ops.tokendense.hls import dense_config_struct, strategy_of, weight_layout
+
+PROJECTIONS = ("query", "key", "value", "output")
 
 
 class TFMultiHeadAttention(Layer):
     def spec(self) -> MHASpec:
         return MHASpec(input_type(self), *(self.get_attr(a) for a in ("n_tokens", "in_dim", "num_heads", "key_dim",
                                                                        "out_dim")),
-                       *(attr_type(self, a) for a in ("weight_type", "qkv_type", "score_type", "prob_type",
-                                                      "act_type")),
-                       *(self.get_attr(a) for a in ("table_size", "input_range", "table_bits", "scale_bits")))
+                       *(attr_type(self, a) for a in ("weight_type", "qkv_type", "prob_type", "act_type")),
+                       *(self.get_attr(a) for a in ("table_size", "input_range", "table_bits")))
+
+    def rows(self) -> tuple[int, int]:
+        """(rows per iteration, iterations) of the attention stage: a row is one query of one head."""
+        return split_units(self.get_attr("num_heads") * self.get_attr("n_tokens"), self.get_attr("reuse_factor"))
 
     def initialize(self):
-        n = self.get_attr("n_tokens")
-        self.set_attr("n_cols", n)
-        self.add_output_variable([n, self.get_attr("out_dim")], precision=attr_type(self, "act_type").to_hls4ml())
-        w_t = attr_type(self, "weight_type")
-        for w in ("query", "key", "value", "output"):
-            for part in ("kernel", "bias"):
-                name = f"{w[0]}_{part}"
-                self.add_weights_variable(name=name, var_name=f"{w[0]}{part[0]}{{index}}",
-                                          type_name=f"{w[0]}{part[0]}{{index}}_t", precision=w_t.to_hls4ml(),
-                                          data=self.get_attr(f"{w}_{part}_data"))
         sp = self.spec()
-        add_softmax_tables(self, sp.softmax)
+        set_internal_types(self, sp.internal_types())
+        self.add_output_variable([sp.n_tokens, sp.out_dim], precision=sp.out_t.to_hls4ml())
+        strategy = strategy_of(self)
+        for w in PROJECTIONS:
+            for part in ("kernel", "bias"):
+                data = self.get_attr(f"{w}_{part}_data")
+                self.add_weights_variable(name=f"{w[0]}_{part}", var_name=f"{w[0]}{part[0]}{{index}}",
+                                          type_name=f"{w[0]}{part[0]}{{index}}_t", precision=sp.weight_t.to_hls4ml(),
+                                          data=weight_layout(data, strategy) if part == "kernel" else data)
+        sm, (rows, _) = sp.softmax, self.rows()
+        self.add_weights_variable(name="exp_table", var_name="exp_table{index}", type_name="exp_table{index}_t",
+                                  precision=sm.exp_t.to_hls4ml(),
+                                  data=replicated(sm.exp_t.to_float(sm.exp_table), rows * sm.row_exp_copies))
+        self.add_weights_variable(name="inv_table", var_name="inv_table{index}", type_name="inv_table{index}_t",
+                                  precision=sm.inv_t.to_hls4ml(), data=replicated(sm.inv_t.to_float(sm.inv_table), rows))
 
 
 def parse_mha(keras_layer, input_names, input_shapes, data_reader):
@@ -41,11 +50,10 @@ def parse_mha(keras_layer, input_names, input_shapes, data_reader):
     out_dim = c["output_dim"] or d
     layer = base_layer(keras_layer, input_names, "TFMultiHeadAttention", n_tokens=n, in_dim=d, out_dim=out_dim,
                        num_heads=c["num_heads"], key_dim=c["key_dim"], weight_type=c["weight_type"],
-                       act_type=c["act_type"], score_type=c["score_type"], prob_type=c["prob_type"],
-                       qkv_type=c.get("qkv_type") or c["act_type"], table_size=c["table_size"],
-                       input_range=c["input_range"], table_bits=c["table_bits"], scale_bits=c["scale_bits"])
+                       act_type=c["act_type"], prob_type=c["prob_type"], qkv_type=c.get("qkv_type") or c["act_type"],
+                       table_size=c["table_size"], input_range=c["input_range"], table_bits=c["table_bits"])
     w_t = FixedType.parse(c["weight_type"])
-    for w in ("query", "key", "value", "output"):
+    for w in PROJECTIONS:
         for part in ("kernel", "bias"):
             layer[f"{w}_{part}_data"] = on_grid(data_reader.get_weights_data(layer["name"], f"{w}_{part}"), w_t)
     return layer, [input_shapes[0][0], n, out_dim]
@@ -58,33 +66,34 @@ LAYER = TFMultiHeadAttention
 def config(node) -> str:
     sp = node.spec()
     n, d, h, k, o = sp.n_tokens, sp.in_dim, sp.num_heads, sp.key_dim, sp.out_dim
-    reuse = node.get_attr("reuse_factor")
-    # Q/K/V projections, Q K^T, the scale, softmax normalisation, P V, output projection
-    n_mult = 3 * n * d * h * k + h * n * n * k + 2 * h * n * n + h * n * n * k + n * h * k * o
-    strategy = "resource" if str(node.get_attr("strategy", "latency")).lower() == "resource" else "latency"
-    i = node.index
-    return softmax_config_struct(f"config{i}_softmax", sp.softmax, 1, reuse) + f"""struct config{i} : nnet::tf_mha_config {{
+    reuse, strategy, i = node.get_attr("reuse_factor"), strategy_of(node), node.index
+    rows, iterations = node.rows()
+    projections = "".join(
+        dense_config_struct(f"config{i}_{w}", n, d if w != "o" else h * k, h * k if w != "o" else o, reuse, strategy,
+                            node.get_weights(f"{w}_kernel").type.name, node.get_weights(f"{w}_bias").type.name,
+                            ctype(node, "proj_accum_t" if w != "o" else "out_accum_t"))
+        for w in "qkvo")
+    sm = softmax_config_struct(f"config{i}_softmax", sp.softmax, node, n_rows=h * n, rows_parallel=rows,
+                               iterations=iterations, reuse=reuse)
+    return projections + sm + f"""struct config{i} : nnet::tf_mha_config {{
     static const unsigned n_tokens = {n};
     static const unsigned in_dim = {d};
     static const unsigned num_heads = {h};
     static const unsigned key_dim = {k};
     static const unsigned out_dim = {o};
     static const unsigned reuse_factor = {reuse};
-    static const unsigned strategy = nnet::tf_strategy::{strategy};
-    static const unsigned multiplier_limit = {math.ceil(n_mult / reuse)};
-    static const unsigned weight_block_factor = {max(1, math.ceil(d * h * k / reuse))};
-    typedef {sp.weight_t} weight_t;
-    typedef {sp.weight_t} bias_t;
-    typedef {sp.qkv_t} qkv_t;
-    typedef {sp.proj_accum_t} proj_accum_t;
-    typedef {sp.dot_t} dot_t;
-    typedef {sp.scale.const_t} scale_t;
-    typedef {sp.score_t} score_t;
-    typedef {sp.prob_t} prob_t;
-    typedef {sp.ctx_accum_t} ctx_accum_t;
-    typedef {sp.out_accum_t} out_accum_t;
+    static const unsigned rows_parallel = {rows};
+    static const unsigned iterations = {iterations};
+    static const unsigned exp_copies = {rows * sp.softmax.row_exp_copies};
+    typedef {ctype(node, 'qkv_t')} qkv_t;
+    typedef {ctype(node, 'dot_t')} dot_t;
+    typedef {ctype(node, 'prob_t')} prob_t;
+    typedef {ctype(node, 'ctx_accum_t')} ctx_accum_t;
+    typedef config{i}_q q_config;
+    typedef config{i}_k k_config;
+    typedef config{i}_v v_config;
+    typedef config{i}_o o_config;
     typedef config{i}_softmax softmax_config;
-    static const unsigned long scale_raw = {sp.scale.const_raw}UL;
 }};
 """
 

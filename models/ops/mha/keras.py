@@ -1,4 +1,5 @@
-"""Keras layer: quantized multi-head self-attention whose forward pass is the firmware's arithmetic."""
+"""Keras layer: quantized multi-head self-attention whose forward pass is the firmware's arithmetic
+(models/ops/mha/spec.py); the gradient is the float attention's."""
 
 from __future__ import annotations
 
@@ -9,27 +10,25 @@ import tensorflow as tf
 
 from models.fixed import FixedType
 from models.ops.keras_common import F64, fake_quant, types_config, weight_quantizer
-from models.ops.mha.spec import ScaleSpec
+from models.ops.common import dot_accum_t
 from models.ops.softmax.keras import lut_softmax
 from models.ops.softmax.spec import SoftmaxSpec
 
 
 class QMultiHeadAttention(tf.keras.layers.Layer):
-    """Self-attention over tokens [batch, n, d]: quantized Q/K/V/O projections, fixed-point 1/sqrt(key_dim)
-    scale, LUT softmax. Output [batch, n, output_dim]."""
+    """Self-attention over tokens [batch, n, d]: quantized Q/K/V/O projections, exact dot products, LUT softmax
+    with the 1/sqrt(key_dim) scale folded into its table. Output [batch, n, output_dim]."""
 
     def __init__(self, num_heads, key_dim, output_dim=None, weight_type="ap_fixed<8,1,AP_RND_CONV,AP_SAT>",
-                 act_type="ap_fixed<10,5,AP_RND_CONV,AP_SAT>", score_type="ap_fixed<14,6,AP_RND_CONV,AP_SAT>",
-                 prob_type="ap_ufixed<10,1,AP_RND_CONV,AP_SAT>", table_size=1024, input_range=8.0, table_bits=18,
-                 scale_bits=18, qkv_type=None, quantized=True, **kwargs):
+                 act_type="ap_fixed<10,5,AP_RND_CONV,AP_SAT>", prob_type="ap_ufixed<10,1,AP_RND_CONV,AP_SAT>",
+                 table_size=1024, input_range=8.0, table_bits=18, qkv_type=None, quantized=True, **kwargs):
         super().__init__(**kwargs)
         self.num_heads, self.key_dim, self.output_dim = int(num_heads), int(key_dim), output_dim
         self.weight_t, self.act_t = FixedType.parse(weight_type), FixedType.parse(act_type)
         # q, k, v and the context are internal to the layer; they may be finer than the output type
         self.qkv_t = FixedType.parse(qkv_type) if qkv_type else self.act_t
-        self.score_t, self.prob_t = FixedType.parse(score_type), FixedType.parse(prob_type)
+        self.prob_t = FixedType.parse(prob_type)
         self.table_size, self.input_range, self.table_bits = table_size, float(input_range), table_bits
-        self.scale = ScaleSpec(self.key_dim, scale_bits)
         self.quantized = quantized
         self.wq = weight_quantizer(self.weight_t) if quantized else None
 
@@ -45,7 +44,10 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         super().build(input_shape)
 
     def softmax_spec(self) -> SoftmaxSpec:
-        return SoftmaxSpec(self.score_t, self.n_tokens, self.table_size, self.input_range, self.table_bits, self.prob_t)
+        """Over the exact dot products Q K^T (the same spec as models.ops.mha.spec.MHASpec.softmax)."""
+        dot_t = dot_accum_t(self.qkv_t, self.qkv_t, self.key_dim)
+        return SoftmaxSpec(dot_t, self.n_tokens, self.table_size, self.input_range, self.table_bits, self.prob_t,
+                           in_scale=1 / math.sqrt(self.key_dim))
 
     def quantized_weights(self) -> dict[str, np.ndarray]:
         """Float values of the weights as the firmware stores them."""
@@ -74,10 +76,9 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         dtype = x.dtype
         x = tf.cast(x, F64) if self.quantized else x
         q, k, v = (self._heads(self._proj(x, n, self.qkv_t)) for n in ("query", "key", "value"))
-        s = tf.einsum("bhqk,bhmk->bhqm", q, k)
+        s = tf.einsum("bhqk,bhmk->bhqm", q, k)  # exact in float64 when quantized
         if self.quantized:
-            c = self.scale.const_t.to_float(self.scale.const_raw)
-            p = lut_softmax(fake_quant(s * c, self.score_t), self.softmax_spec())
+            p = lut_softmax(s, self.softmax_spec())
         else:
             p = tf.nn.softmax(s / math.sqrt(self.key_dim), axis=-1)
         ctx = tf.einsum("bhqm,bhmk->bhqk", p, v)
@@ -91,7 +92,7 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "output_dim": self.output_dim,
-                **types_config(weight_type=self.weight_t, act_type=self.act_t, score_type=self.score_t,
-                               prob_type=self.prob_t, qkv_type=self.qkv_t),
+                **types_config(weight_type=self.weight_t, act_type=self.act_t, prob_type=self.prob_t,
+                               qkv_type=self.qkv_t),
                 "table_size": self.table_size, "input_range": self.input_range, "table_bits": self.table_bits,
-                "scale_bits": self.scale.bits, "quantized": self.quantized}
+                "quantized": self.quantized}

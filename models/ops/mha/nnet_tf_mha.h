@@ -1,11 +1,17 @@
-// trigformer: quantized multi-head self-attention, bit-exact with sim.emulator (models.numerics).
-//   Q,K,V = cast<qkv_t>(x W + b); S_h = cast<score_t>((Q_h K_h^T) * scale) with scale a fixed-point 1/sqrt(key_dim);
-//   P_h = LUT softmax(S_h); C_h = cast<qkv_t>(P_h V_h); out = cast<res_T>(concat(C_h) W_o + b_o).
+// trigformer: quantized multi-head self-attention, bit-exact with models.ops.mha.spec.MHASpec.forward.
+//   Q,K,V = cast<qkv_t>(x W + b); S_h = Q_h K_h^T exact (dot_t); P_h = LUT softmax(S_h) with 1/sqrt(key_dim) folded
+//   into the exp table; C_h = cast<qkv_t>(P_h V_h); out = cast<res_T>(concat(C_h) W_o + b_o).
 // Every accumulator is wide enough to be exact, so the only roundings are the casts named above.
+//
+// Structure (DATAFLOW inside the layer, so the stages overlap across events):
+//   fan-out -> Q, K, V projections (tf_token_dense: the projection strategy) -> to head-major
+//   -> attention rows (one row = one query of one head: N dot products, a softmax row, K context sums;
+//      `rows_parallel` rows per iteration, `iterations` iterations at II = 1) -> to token-major -> output projection.
 #ifndef NNET_TF_MHA_H_
 #define NNET_TF_MHA_H_
 
 #include "nnet_tf_common.h"
+#include "nnet_tf_dense.h"
 #include "nnet_tf_softmax.h"
 
 namespace nnet {
@@ -17,126 +23,180 @@ struct tf_mha_config {
     static const unsigned key_dim = 8;
     static const unsigned out_dim = 16;
     static const unsigned reuse_factor = 1;
-    static const unsigned strategy = tf_strategy::latency;
-    static const unsigned multiplier_limit = 1;
-    typedef ap_fixed<8, 1> weight_t;
-    typedef ap_fixed<8, 1> bias_t;
+    static const unsigned rows_parallel = 32; // attention rows per iteration
+    static const unsigned iterations = 1;     // the attention stage's II
+    static const unsigned exp_copies = 256;   // rows_parallel * softmax_config::row_exp_copies
     typedef ap_fixed<10, 5, AP_RND_CONV, AP_SAT> qkv_t;
-    typedef ap_fixed<24, 10> proj_accum_t;
     typedef ap_fixed<24, 10> dot_t;
-    typedef ap_ufixed<18, 1> scale_t;
-    typedef ap_fixed<14, 6, AP_RND_CONV, AP_SAT> score_t;
     typedef ap_ufixed<10, 1, AP_RND_CONV, AP_SAT> prob_t;
     typedef ap_fixed<24, 10> ctx_accum_t;
-    typedef ap_fixed<24, 10> out_accum_t;
+    typedef tf_dense_config q_config;
+    typedef tf_dense_config k_config;
+    typedef tf_dense_config v_config;
+    typedef tf_dense_config o_config;
     typedef tf_softmax_config softmax_config;
-    static const unsigned long scale_raw = 92682;
 };
 
-// y[t][j] = cast<out_T>(b[j] + sum_d x[t][d] * w[d][j]) for every token t.
-template <class x_T, class out_T, class w_T, class b_T, class acc_T, int N, int DIN, int DOUT>
-void tf_token_dense(const x_T x[N * DIN], out_T y[N * DOUT], const w_T w[DIN * DOUT], const b_T b[DOUT]) {
-    #pragma HLS INLINE
-Tokens:
-    for (int t = 0; t < N; t++) {
-    Outputs:
-        for (int j = 0; j < DOUT; j++) {
-            acc_T acc = b[j];
-        Inputs:
-            for (int d = 0; d < DIN; d++) {
-                acc += x[t * DIN + d] * w[d * DOUT + j];
-            }
-            y[t * DOUT + j] = acc;
+// One attention row: query q[K] of head h against the head's keys and values k_h, v_h [N][K].
+template <typename CONFIG_T>
+void tf_attention_row(const typename CONFIG_T::qkv_t q[CONFIG_T::key_dim],
+                      const typename CONFIG_T::qkv_t k_h[CONFIG_T::n_tokens * CONFIG_T::key_dim],
+                      const typename CONFIG_T::qkv_t v_h[CONFIG_T::n_tokens * CONFIG_T::key_dim],
+                      typename CONFIG_T::qkv_t ctx[CONFIG_T::key_dim],
+                      const typename CONFIG_T::softmax_config::exp_t
+                          exp_table[CONFIG_T::softmax_config::row_exp_copies * CONFIG_T::softmax_config::table_size],
+                      const typename CONFIG_T::softmax_config::inv_t inv_table[CONFIG_T::softmax_config::table_size]) {
+    #pragma HLS INLINE off
+    #pragma HLS PIPELINE II=1
+    static const unsigned N = CONFIG_T::n_tokens;
+    static const unsigned K = CONFIG_T::key_dim;
+    typename CONFIG_T::dot_t s[N];
+    typename CONFIG_T::prob_t p[N];
+    #pragma HLS ARRAY_PARTITION variable=s complete
+    #pragma HLS ARRAY_PARTITION variable=p complete
+Keys:
+    for (unsigned j = 0; j < N; j++) {
+        #pragma HLS UNROLL
+        typename CONFIG_T::dot_t dot = 0;
+        for (unsigned c = 0; c < K; c++) {
+            #pragma HLS UNROLL
+            dot += q[c] * k_h[j * K + c];
         }
+        s[j] = dot;
+    }
+    tf_softmax_row<typename CONFIG_T::dot_t, typename CONFIG_T::prob_t, typename CONFIG_T::softmax_config>(
+        s, p, exp_table, inv_table);
+Context:
+    for (unsigned c = 0; c < K; c++) {
+        #pragma HLS UNROLL
+        typename CONFIG_T::ctx_accum_t acc = 0;
+        for (unsigned j = 0; j < N; j++) {
+            #pragma HLS UNROLL
+            acc += p[j] * v_h[j * K + c];
+        }
+        ctx[c] = acc;
+    }
+}
+
+// All heads x queries rows; arrays are head-major [H][N][K].
+template <typename CONFIG_T>
+void tf_attention(const typename CONFIG_T::qkv_t q[CONFIG_T::num_heads * CONFIG_T::n_tokens * CONFIG_T::key_dim],
+                  const typename CONFIG_T::qkv_t k[CONFIG_T::num_heads * CONFIG_T::n_tokens * CONFIG_T::key_dim],
+                  const typename CONFIG_T::qkv_t v[CONFIG_T::num_heads * CONFIG_T::n_tokens * CONFIG_T::key_dim],
+                  typename CONFIG_T::qkv_t ctx[CONFIG_T::num_heads * CONFIG_T::n_tokens * CONFIG_T::key_dim],
+                  const typename CONFIG_T::softmax_config::exp_t
+                      exp_table[CONFIG_T::exp_copies * CONFIG_T::softmax_config::table_size],
+                  const typename CONFIG_T::softmax_config::inv_t
+                      inv_table[CONFIG_T::rows_parallel * CONFIG_T::softmax_config::table_size]) {
+    #pragma HLS INLINE off
+    #pragma HLS ARRAY_PARTITION variable=q complete
+    #pragma HLS ARRAY_PARTITION variable=k complete
+    #pragma HLS ARRAY_PARTITION variable=v complete
+    #pragma HLS ARRAY_PARTITION variable=ctx complete
+    #pragma HLS ARRAY_PARTITION variable=exp_table block factor=CONFIG_T::exp_copies
+    #pragma HLS ARRAY_PARTITION variable=inv_table block factor=CONFIG_T::rows_parallel
+    static const unsigned N = CONFIG_T::n_tokens;
+    static const unsigned K = CONFIG_T::key_dim;
+    static const unsigned SIZE = CONFIG_T::softmax_config::table_size;
+    static const unsigned ROW_COPIES = CONFIG_T::softmax_config::row_exp_copies;
+Iterations:
+    for (unsigned r = 0; r < CONFIG_T::iterations; r++) {
+        #pragma HLS PIPELINE II=1
+    Rows:
+        for (unsigned p = 0; p < CONFIG_T::rows_parallel; p++) {
+            #pragma HLS UNROLL
+            const unsigned row = r * CONFIG_T::rows_parallel + p; // = head * N + query
+            if (row < CONFIG_T::num_heads * N) {
+                const unsigned h = row / N;
+                tf_attention_row<CONFIG_T>(&q[row * K], &k[h * N * K], &v[h * N * K], &ctx[row * K],
+                                           &exp_table[p * ROW_COPIES * SIZE], &inv_table[p * SIZE]);
+            }
+        }
+    }
+}
+
+// Wiring only: token-major [N][H*K] <-> head-major [H][N][K].
+template <class T, unsigned N, unsigned H, unsigned K>
+void tf_to_heads(const T tm[N * H * K], T hm[H * N * K]) {
+    #pragma HLS INLINE off
+    for (unsigned t = 0; t < N; t++) {
+        #pragma HLS UNROLL
+        for (unsigned i = 0; i < H * K; i++) {
+            #pragma HLS UNROLL
+            hm[(i / K) * N * K + t * K + i % K] = tm[t * H * K + i];
+        }
+    }
+}
+
+template <class T, unsigned N, unsigned H, unsigned K>
+void tf_from_heads(const T hm[H * N * K], T tm[N * H * K]) {
+    #pragma HLS INLINE off
+    for (unsigned t = 0; t < N; t++) {
+        #pragma HLS UNROLL
+        for (unsigned i = 0; i < H * K; i++) {
+            #pragma HLS UNROLL
+            tm[t * H * K + i] = hm[(i / K) * N * K + t * K + i % K];
+        }
+    }
+}
+
+template <class T, unsigned SIZE> void tf_fanout3(const T x[SIZE], T a[SIZE], T b[SIZE], T c[SIZE]) {
+    #pragma HLS INLINE off
+    for (unsigned i = 0; i < SIZE; i++) {
+        #pragma HLS UNROLL
+        a[i] = x[i];
+        b[i] = x[i];
+        c[i] = x[i];
     }
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void tf_multi_head_attention(
     const data_T data[CONFIG_T::n_tokens * CONFIG_T::in_dim], res_T res[CONFIG_T::n_tokens * CONFIG_T::out_dim],
-    const typename CONFIG_T::weight_t wq[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::bias_t bq[CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::weight_t wk[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::bias_t bk[CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::weight_t wv[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::bias_t bv[CONFIG_T::num_heads * CONFIG_T::key_dim],
-    const typename CONFIG_T::weight_t wo[CONFIG_T::num_heads * CONFIG_T::key_dim * CONFIG_T::out_dim],
-    const typename CONFIG_T::bias_t bo[CONFIG_T::out_dim],
-    const typename CONFIG_T::softmax_config::exp_t exp_table[CONFIG_T::softmax_config::table_size],
-    const typename CONFIG_T::softmax_config::inv_t inv_table[CONFIG_T::softmax_config::table_size]) {
-    // II = reuse factor; the multiplier budget is shared out by the scheduler.
-    // One instance per layer, so the weights become constants of that instance (as in hls4ml's dense_latency).
-    #pragma HLS function_instantiate variable=wq,bq,wk,bk,wv,bv,wo,bo
-    #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
-    #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::multiplier_limit
-    #pragma HLS ARRAY_PARTITION variable=data complete
-    #pragma HLS ARRAY_PARTITION variable=res complete
-    if (CONFIG_T::strategy == tf_strategy::latency) {
-        // weights in registers / LUT constants: every product in parallel
-        #pragma HLS ARRAY_PARTITION variable=wq complete
-        #pragma HLS ARRAY_PARTITION variable=wk complete
-        #pragma HLS ARRAY_PARTITION variable=wv complete
-        #pragma HLS ARRAY_PARTITION variable=wo complete
-    } else {
-        // weights in block memories, reuse_factor words per read port
-        #pragma HLS ARRAY_RESHAPE variable=wq cyclic factor=CONFIG_T::weight_block_factor
-        #pragma HLS ARRAY_RESHAPE variable=wk cyclic factor=CONFIG_T::weight_block_factor
-        #pragma HLS ARRAY_RESHAPE variable=wv cyclic factor=CONFIG_T::weight_block_factor
-        #pragma HLS ARRAY_RESHAPE variable=wo cyclic factor=CONFIG_T::weight_block_factor
-    }
-
-    static const int N = CONFIG_T::n_tokens;
-    static const int D = CONFIG_T::in_dim;
-    static const int H = CONFIG_T::num_heads;
-    static const int K = CONFIG_T::key_dim;
-    static const int HK = H * K;
+    const typename CONFIG_T::q_config::weight_t wq[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::q_config::bias_t bq[CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::k_config::weight_t wk[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::k_config::bias_t bk[CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::v_config::weight_t wv[CONFIG_T::in_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::v_config::bias_t bv[CONFIG_T::num_heads * CONFIG_T::key_dim],
+    const typename CONFIG_T::o_config::weight_t wo[CONFIG_T::num_heads * CONFIG_T::key_dim * CONFIG_T::out_dim],
+    const typename CONFIG_T::o_config::bias_t bo[CONFIG_T::out_dim],
+    const typename CONFIG_T::softmax_config::exp_t
+        exp_table[CONFIG_T::exp_copies * CONFIG_T::softmax_config::table_size],
+    const typename CONFIG_T::softmax_config::inv_t
+        inv_table[CONFIG_T::rows_parallel * CONFIG_T::softmax_config::table_size]) {
+    #pragma HLS INLINE off
+    #pragma HLS DATAFLOW
+    static const unsigned N = CONFIG_T::n_tokens;
+    static const unsigned H = CONFIG_T::num_heads;
+    static const unsigned K = CONFIG_T::key_dim;
     typedef typename CONFIG_T::qkv_t qkv_t;
 
-    qkv_t q[N * HK], k[N * HK], v[N * HK], ctx[N * HK];
-    typename CONFIG_T::score_t s[N];
-    typename CONFIG_T::prob_t p[N];
+    data_T xq[N * CONFIG_T::in_dim], xk[N * CONFIG_T::in_dim], xv[N * CONFIG_T::in_dim];
+    qkv_t q_tm[N * H * K], k_tm[N * H * K], v_tm[N * H * K], ctx_tm[N * H * K];
+    qkv_t q[H * N * K], k[H * N * K], v[H * N * K], ctx[H * N * K];
+    #pragma HLS ARRAY_PARTITION variable=xq complete
+    #pragma HLS ARRAY_PARTITION variable=xk complete
+    #pragma HLS ARRAY_PARTITION variable=xv complete
+    #pragma HLS ARRAY_PARTITION variable=q_tm complete
+    #pragma HLS ARRAY_PARTITION variable=k_tm complete
+    #pragma HLS ARRAY_PARTITION variable=v_tm complete
+    #pragma HLS ARRAY_PARTITION variable=ctx_tm complete
     #pragma HLS ARRAY_PARTITION variable=q complete
     #pragma HLS ARRAY_PARTITION variable=k complete
     #pragma HLS ARRAY_PARTITION variable=v complete
     #pragma HLS ARRAY_PARTITION variable=ctx complete
-    #pragma HLS ARRAY_PARTITION variable=s complete
-    #pragma HLS ARRAY_PARTITION variable=p complete
 
-    tf_token_dense<data_T, qkv_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
-                   typename CONFIG_T::proj_accum_t, N, D, HK>(data, q, wq, bq);
-    tf_token_dense<data_T, qkv_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
-                   typename CONFIG_T::proj_accum_t, N, D, HK>(data, k, wk, bk);
-    tf_token_dense<data_T, qkv_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
-                   typename CONFIG_T::proj_accum_t, N, D, HK>(data, v, wv, bv);
-
-    typename CONFIG_T::scale_t scale;
-    scale.range(CONFIG_T::scale_t::width - 1, 0) = CONFIG_T::scale_raw;
-Heads:
-    for (int h = 0; h < H; h++) {
-    Queries:
-        for (int i = 0; i < N; i++) {
-        Keys:
-            for (int j = 0; j < N; j++) {
-                typename CONFIG_T::dot_t dot = 0;
-                for (int c = 0; c < K; c++) {
-                    dot += q[i * HK + h * K + c] * k[j * HK + h * K + c];
-                }
-                s[j] = dot * scale;
-            }
-            tf_softmax_row<typename CONFIG_T::score_t, typename CONFIG_T::prob_t, typename CONFIG_T::softmax_config>(
-                s, p, exp_table, inv_table);
-        Context:
-            for (int c = 0; c < K; c++) {
-                typename CONFIG_T::ctx_accum_t acc = 0;
-                for (int j = 0; j < N; j++) {
-                    acc += p[j] * v[j * HK + h * K + c];
-                }
-                ctx[i * HK + h * K + c] = acc;
-            }
-        }
-    }
-    tf_token_dense<qkv_t, res_T, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
-                   typename CONFIG_T::out_accum_t, N, HK, CONFIG_T::out_dim>(ctx, res, wo, bo);
+    tf_fanout3<data_T, N * CONFIG_T::in_dim>(data, xq, xk, xv);
+    tf_token_dense<data_T, qkv_t, typename CONFIG_T::q_config>(xq, q_tm, wq, bq);
+    tf_token_dense<data_T, qkv_t, typename CONFIG_T::k_config>(xk, k_tm, wk, bk);
+    tf_token_dense<data_T, qkv_t, typename CONFIG_T::v_config>(xv, v_tm, wv, bv);
+    tf_to_heads<qkv_t, N, H, K>(q_tm, q);
+    tf_to_heads<qkv_t, N, H, K>(k_tm, k);
+    tf_to_heads<qkv_t, N, H, K>(v_tm, v);
+    tf_attention<CONFIG_T>(q, k, v, ctx, exp_table, inv_table);
+    tf_from_heads<qkv_t, N, H, K>(ctx, ctx_tm);
+    tf_token_dense<qkv_t, res_T, typename CONFIG_T::o_config>(ctx_tm, res, wo, bo);
 }
 
 } // namespace nnet

@@ -1,8 +1,8 @@
-"""Multi-head self-attention: every type (accumulators included), the 1/sqrt(key_dim) constant, and the integer
-arithmetic of nnet_tf_mha.h.
+"""Multi-head self-attention: every type (accumulators included) and the integer arithmetic of nnet_tf_mha.h.
 
-Q, K, V = cast<qkv_t>(x W + b) (exact accumulators); S_h = cast<score_t>((Q_h K_h^T) * c) with c a fixed-point
-1/sqrt(key_dim); P_h = LUT softmax(S_h) (models.ops.softmax); C_h = cast<qkv_t>(P_h V_h);
+Q, K, V = cast<qkv_t>(x W + b) (exact accumulators); S_h = Q_h K_h^T exact (dot_t); P_h = LUT softmax of S_h with
+the 1/sqrt(key_dim) scale folded into its exp table (softmax(c s) needs only differences s_max - s, and a positive
+scale commutes with the max: no multiply, no score rounding); C_h = cast<qkv_t>(P_h V_h);
 out = cast<out_t>(concat(C_h) W_o + b_o).
 """
 
@@ -15,31 +15,11 @@ from functools import cached_property
 import numpy as np
 
 from models.fixed import FixedType
-from models.ops.common import Spec, dot_accum_t, fits_float, matmul_raw
+from models.ops.common import Spec, dot_accum_t, matmul_raw
 from models.ops.dense.spec import dense_raw
 from models.ops.softmax.spec import SoftmaxSpec
 
 WEIGHTS = tuple(f"{a}_{b}" for a in "qkvo" for b in ("kernel", "bias"))
-
-
-@dataclass(frozen=True)
-class ScaleSpec:
-    """Multiplication by 1/sqrt(key_dim) as one exact product with a quantized constant, then one cast."""
-
-    key_dim: int
-    bits: int = 18
-
-    @property
-    def const_t(self) -> FixedType:
-        return FixedType(self.bits, 1, False, "RND", "SAT")
-
-    @cached_property
-    def const_raw(self) -> int:
-        return int(self.const_t.quantize(1.0 / math.sqrt(self.key_dim)))
-
-    @property
-    def exact(self) -> bool:
-        return self.const_t.to_float(self.const_raw) * math.sqrt(self.key_dim) == 1.0
 
 
 @dataclass(frozen=True)
@@ -52,13 +32,11 @@ class MHASpec(Spec):
     out_dim: int
     weight_t: FixedType
     qkv_t: FixedType
-    score_t: FixedType
     prob_t: FixedType
     out_t: FixedType
     table_size: int = 1024
     input_range: float = 8.0
     table_bits: int = 18
-    scale_bits: int = 18
 
     @property
     def hk(self) -> int:
@@ -81,13 +59,15 @@ class MHASpec(Spec):
         return dot_accum_t(self.qkv_t, self.weight_t, self.hk, self.weight_t)
 
     @cached_property
-    def scale(self) -> ScaleSpec:
-        return ScaleSpec(self.key_dim, self.scale_bits)
-
-    @cached_property
     def softmax(self) -> SoftmaxSpec:
-        return SoftmaxSpec(self.score_t, self.n_tokens, self.table_size, self.input_range, self.table_bits,
-                           self.prob_t)
+        """Over the exact dot products; the exp table folds in 1/sqrt(key_dim)."""
+        return SoftmaxSpec(self.dot_t, self.n_tokens, self.table_size, self.input_range, self.table_bits,
+                           self.prob_t, in_scale=1 / math.sqrt(self.key_dim))
+
+    def internal_types(self) -> dict[str, FixedType]:
+        sm = self.softmax
+        return {"qkv": self.qkv_t, "proj_accum": self.proj_accum_t, "dot": self.dot_t, "diff": sm.diff_t,
+                "sum": sm.sum_t, "prob": self.prob_t, "ctx_accum": self.ctx_accum_t, "out_accum": self.out_accum_t}
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         d, hk, o = self.in_dim, self.hk, self.out_dim
@@ -96,7 +76,7 @@ class MHASpec(Spec):
 
     # ---- integer arithmetic ---------------------------------------------------------------------------------------
     def attention(self, x, arrays: dict):
-        """Q/K/V projections, scaled scores and LUT softmax: (scores raw [b,h,j,i], probs raw, V raw [b,j,h,c]).
+        """Q/K/V projections, dot products and LUT softmax: (dot products raw [b,h,j,i], probs raw, V raw [b,j,h,c]).
         x: raw [events, n_tokens * in_dim] of in_t. Scores and probabilities are key-major ([b, h, key j, query i]):
         the softmax reduces over axis -2 in whole-block slices."""
         h, k, n = self.num_heads, self.key_dim, self.n_tokens
@@ -105,19 +85,8 @@ class MHASpec(Spec):
         w = np.concatenate([arrays[f"{a}_kernel"].reshape(xs.shape[-1], -1) for a in "qkv"], axis=1)
         b = np.concatenate([arrays[f"{a}_bias"] for a in "qkv"])
         qkv = dense_raw(xs, self.in_t, w, self.weight_t, b, self.weight_t, self.proj_accum_t, self.qkv_t)
-        if qkv.dtype.kind == "f":
-            qkv = qkv.astype(np.float64, copy=False)  # the score and context products below run in float64
         q, kk, v = qkv.reshape(len(x), n, 3, h, k).transpose(2, 0, 3, 1, 4)
-        sc = self.scale
-        src_frac = 2 * self.qkv_t.frac + sc.const_t.frac
-        if q.dtype.kind == "f" and fits_float(self.dot_t.width, sc.const_t.width):
-            # the 1/sqrt(key_dim) constant multiplies Q before the product: the same exact dot * const in float64
-            # (every partial sum is below 2**52, checked), and the constant touches key_dim/n_tokens as many elements
-            qc = np.multiply(q, np.float64(sc.const_raw), dtype=np.float64)
-            s = self.score_t.cast_any(np.matmul(kk, qc.transpose(0, 1, 3, 2)), src_frac, inplace=True)
-        else:
-            dot = matmul_raw(kk, q.transpose(0, 1, 3, 2), self.qkv_t, self.qkv_t).astype(np.int64)  # exact in dot_t
-            s = self.score_t.cast_any(dot * sc.const_raw, src_frac)
+        s = matmul_raw(kk, q.transpose(0, 1, 3, 2), self.qkv_t, self.qkv_t)  # exact in dot_t
         return s, self.softmax.forward(s, axis=-2), v
 
     def forward(self, x, arrays: dict) -> np.ndarray:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hls4ml.model.layers import Layer
 
-from models.ops.hls_common import attr_type, base_layer
+from models.ops.common import split_units
+from models.ops.hls_common import attr_type, base_layer, ctype, set_internal_types
 from models.ops.pooling.spec import PoolSpec
 
 
@@ -14,7 +15,9 @@ class TFTokenPooling(Layer):
                         self.get_attr("const_bits"), self.get_attr("dim"))
 
     def initialize(self):
-        self.add_output_variable([self.get_attr("dim")], precision=self.spec().out_t.to_hls4ml())
+        sp = self.spec()
+        set_internal_types(self, sp.internal_types())
+        self.add_output_variable([sp.dim], precision=sp.out_t.to_hls4ml())
 
 
 def parse_pooling(keras_layer, input_names, input_shapes, data_reader):
@@ -30,14 +33,17 @@ LAYER = TFTokenPooling
 
 def config(node) -> str:
     sp = node.spec()
+    features, iterations = split_units(sp.dim, node.get_attr("reuse_factor"))
     return f"""struct config{node.index} : nnet::tf_pooling_config {{
     static const unsigned n_tokens = {sp.n};
     static const unsigned dim = {sp.dim};
     static const bool is_max = {'true' if sp.mode == 'max' else 'false'};
     static const unsigned long invn_raw = {sp.invn_raw}UL;
     static const unsigned reuse_factor = {node.get_attr('reuse_factor')};
-    typedef {sp.sum_t} sum_t;
-    typedef {sp.invn_t} invn_t;
+    static const unsigned features_parallel = {features};
+    static const unsigned iterations = {iterations};
+    typedef {ctype(node, 'sum_t')} sum_t;
+    typedef {ctype(node, 'invn_t')} invn_t;
 }};
 """
 

@@ -33,6 +33,9 @@ class PoolSpec(Spec):
         g = ceil_log2(self.n)
         return FixedType(self.in_t.width + g, self.in_t.integer + g, True)
 
+    def internal_types(self) -> dict[str, FixedType]:
+        return {"sum": self.sum_t, "invn": self.invn_t}
+
     @property
     def out_t(self) -> FixedType:
         return self.in_t

@@ -22,6 +22,7 @@ class RsqrtSpec(Spec):
     var_t: FixedType  # unsigned type of v; v = var + eps may carry into one more bit
     table_size: int = 1024
     table_bits: int = 18
+    v_min_raw: int = 1  # the smallest v that can occur (var >= 0, so eps)
 
     @property
     def mant_bits(self) -> int:
@@ -40,10 +41,16 @@ class RsqrtSpec(Spec):
 
     @property
     def half_range(self) -> tuple[int, int]:
-        """floor(e/2) over every possible v: e from -var_frac to var integer bits."""
+        """floor(e/2) over every possible v: e from that of v_min to the var type's integer bits."""
         v = self.var_t
-        e_min, e_max = -v.frac, v.integer  # var+eps may carry into one more bit
+        e_min, e_max = int(self.v_min_raw).bit_length() - 1 - v.frac, v.integer  # var+eps may carry one more bit
         return e_min // 2, e_max // 2
+
+    @property
+    def rs_t(self) -> FixedType:
+        """1/sqrt(v) = entry * 2**-half as one value: the entry shifted by half_max - half (exact for every v)."""
+        lo, hi = self.half_range
+        return FixedType(self.rsqrt_t.width + hi - lo, -lo, False)
 
     def lookup(self, v_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(table entry raw, half) for raw v >= 1: 1/sqrt(v) = entry * 2**-rsqrt_t.frac * 2**-half."""

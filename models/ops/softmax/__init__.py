@@ -15,6 +15,11 @@ class Softmax(OpDef):
     package = __name__
 
     @classmethod
+    def plan_types(cls, layer, in_types, qt, model):
+        sp = layer.spec(int(layer.input_shape[-1]))
+        return {layer.name: {"result": sp.out_t, **sp.internal_types()}}
+
+    @classmethod
     def params(cls, layer, keras_model):
         return layer.spec(), {}
 

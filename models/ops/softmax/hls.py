@@ -1,34 +1,33 @@
-"""hls4ml side of the LUT softmax: layer class, Keras parser, config struct and call (nnet_tf_softmax.h)."""
+"""hls4ml side of the LUT softmax: layer class, Keras parser, config struct and call (nnet_tf_softmax.h).
+The attention's softmax uses the same config struct."""
 
 from __future__ import annotations
 
 import numpy as np
 from hls4ml.model.layers import Layer
 
-from models.ops.hls_common import attr_type, base_layer
+from models.ops.common import split_units
+from models.ops.hls_common import attr_type, base_layer, ctype, replicated, set_internal_types
 from models.ops.softmax.spec import SoftmaxSpec
 
 
-def add_softmax_tables(layer, sp: SoftmaxSpec) -> None:
-    """The exp and 1/sum tables as weight arrays of `layer` (written to firmware/weights/*.h)."""
-    layer.add_weights_variable(name="exp_table", var_name="exp_table{index}", type_name="exp_table{index}_t",
-                               precision=sp.exp_t.to_hls4ml(), data=sp.exp_t.to_float(sp.exp_table))
-    layer.add_weights_variable(name="inv_table", var_name="inv_table{index}", type_name="inv_table{index}_t",
-                               precision=sp.inv_t.to_hls4ml(), data=sp.inv_t.to_float(sp.inv_table))
-
-
-def softmax_config_struct(name: str, sp: SoftmaxSpec, n_rows: int, reuse: int) -> str:
+def softmax_config_struct(name: str, sp: SoftmaxSpec, node, n_rows: int, rows_parallel: int, iterations: int,
+                          reuse: int) -> str:
     return f"""struct {name} : nnet::tf_softmax_config {{
     static const unsigned n = {sp.n};
     static const unsigned n_rows = {n_rows};
     static const unsigned table_size = {sp.table_size};
     static const int exp_shift = {sp.exp_shift};
     static const int inv_shift = {sp.inv_shift};
+    static const unsigned row_exp_copies = {sp.row_exp_copies};
     static const unsigned reuse_factor = {reuse};
-    typedef {sp.diff_t} diff_t;
-    typedef {sp.exp_t} exp_t;
-    typedef {sp.sum_t} sum_t;
-    typedef {sp.inv_t} inv_t;
+    static const unsigned rows_parallel = {rows_parallel};
+    static const unsigned iterations = {iterations};
+    static const unsigned exp_copies = {rows_parallel * sp.row_exp_copies};
+    typedef {ctype(node, 'diff_t')} diff_t;
+    typedef {node.get_weights('exp_table').type.name} exp_t;
+    typedef {ctype(node, 'sum_t')} sum_t;
+    typedef {node.get_weights('inv_table').type.name} inv_t;
 }};
 """
 
@@ -38,11 +37,22 @@ class TFLUTSoftmax(Layer):
         return SoftmaxSpec(attr_type(self, "score_type"), self.get_attr("n_cols"), self.get_attr("table_size"),
                            self.get_attr("input_range"), self.get_attr("table_bits"), attr_type(self, "prob_type"))
 
+    def rows(self) -> tuple[int, int]:
+        n_rows = int(np.prod(self.get_attr("in_shape"))) // self.get_attr("n_cols")
+        return n_rows, *split_units(n_rows, self.get_attr("reuse_factor"))
+
     def initialize(self):
         shape = self.get_attr("in_shape")
         self.set_attr("n_cols", shape[-1])
-        self.add_output_variable(list(shape), precision=attr_type(self, "prob_type").to_hls4ml())
-        add_softmax_tables(self, self.spec())
+        sp = self.spec()
+        set_internal_types(self, sp.internal_types())
+        self.add_output_variable(list(shape), precision=sp.out_t.to_hls4ml())
+        _, rows, _ = self.rows()
+        self.add_weights_variable(name="exp_table", var_name="exp_table{index}", type_name="exp_table{index}_t",
+                                  precision=sp.exp_t.to_hls4ml(),
+                                  data=replicated(sp.exp_t.to_float(sp.exp_table), rows * sp.row_exp_copies))
+        self.add_weights_variable(name="inv_table", var_name="inv_table{index}", type_name="inv_table{index}_t",
+                                  precision=sp.inv_t.to_hls4ml(), data=replicated(sp.inv_t.to_float(sp.inv_table), rows))
 
 
 def parse_lut_softmax(keras_layer, input_names, input_shapes, data_reader):
@@ -58,9 +68,9 @@ LAYER = TFLUTSoftmax
 
 
 def config(node) -> str:
-    sp = node.spec()
-    rows = int(np.prod(node.get_attr("in_shape"))) // sp.n
-    return softmax_config_struct(f"config{node.index}", sp, rows, node.get_attr("reuse_factor"))
+    n_rows, rows, iterations = node.rows()
+    return softmax_config_struct(f"config{node.index}", node.spec(), node, n_rows, rows, iterations,
+                                 node.get_attr("reuse_factor"))
 
 
 def call(node, p: dict, w) -> str:

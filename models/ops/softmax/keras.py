@@ -20,7 +20,7 @@ def lut_softmax(x, spec: SoftmaxSpec):
     s = tf.reduce_sum(e, axis=-1, keepdims=True)
     sidx = tf.minimum(tf.floor(s * 2.0 ** (spec.sum_t.frac - spec.inv_shift)), spec.table_size - 1)
     p = fake_quant(e * tf.gather(inv_tab, tf.cast(sidx, tf.int32)), spec.out_t)
-    return value_of_second(tf.nn.softmax(x, axis=-1), tf.stop_gradient(p))
+    return value_of_second(tf.nn.softmax(x * spec.in_scale, axis=-1), tf.stop_gradient(p))
 
 
 class LUTSoftmax(tf.keras.layers.Layer):

@@ -32,12 +32,15 @@ class SoftmaxSpec(Spec):
     input_range: float = 8.0
     table_bits: int = 18
     out_t: FixedType = field(default_factory=lambda: FixedType(10, 1, False, INTERNAL_ROUNDING, "SAT"))
+    in_scale: float = 1.0  # a raw unit of x is worth in_t.lsb * in_scale (attention: 1/sqrt(key_dim), folded here)
 
     def __post_init__(self):
         if self.table_size & (self.table_size - 1) or self.table_size < 2:
             raise ValueError(f"softmax table size must be a power of 2, got {self.table_size}")
         if 2.0 ** round(math.log2(self.input_range)) != self.input_range:
             raise ValueError(f"softmax input range must be a power of 2, got {self.input_range}")
+        if not (self.in_scale > 0 and math.isfinite(self.in_scale)):
+            raise ValueError(f"softmax input scale must be a positive number, got {self.in_scale}")
 
     # exp table: index = (-d_raw) >> exp_shift (a left shift when negative)
     @property
@@ -46,8 +49,10 @@ class SoftmaxSpec(Spec):
 
     @property
     def exp_shift(self) -> int:
-        step_log2 = int(round(math.log2(self.input_range))) - self.table_log2
-        return self.in_t.frac + step_log2  # raw units of d per table step, as a power of 2
+        """Raw units of d per table step, as a power of 2: the smallest step whose table still covers input_range
+        (exactly input_range / table_size when in_scale is 1 or a power of 2)."""
+        step = math.log2(self.input_range / self.table_size) + self.in_t.frac - math.log2(self.in_scale)
+        return round(step) if abs(step - round(step)) < 1e-9 else math.ceil(step)
 
     @property
     def diff_t(self) -> FixedType:
@@ -73,12 +78,20 @@ class SoftmaxSpec(Spec):
         g = max(ceil_log2(self.n), 1)
         return self.sum_t.frac - (self.table_log2 - g)
 
+    @property
+    def row_exp_copies(self) -> int:
+        """exp table copies one row of n values reads (two reads per ROM copy)."""
+        return math.ceil(self.n / 2)
+
+    def internal_types(self) -> dict[str, FixedType]:
+        return {"diff": self.diff_t, "sum": self.sum_t}
+
     @cached_property
     def exp_table(self) -> np.ndarray:
         i = np.arange(self.table_size, dtype=np.float64)
         width = 2.0**self.exp_shift  # raw input steps per bin (a fraction when the table is finer than the input)
         # centre of the raw d values that land in bin i (the bin's only value when width <= 1)
-        d = -(i * width + max(width - 1, 0) / 2) * self.in_t.lsb
+        d = -(i * width + max(width - 1, 0) / 2) * self.in_t.lsb * self.in_scale
         return self.exp_t.quantize(np.exp(d))
 
     @cached_property
@@ -119,8 +132,12 @@ class SoftmaxSpec(Spec):
         the usual types); the exp * 1/sum products (about 36 bits) are float64. Returns float64."""
         dt = float_for(max(self.diff_t.width, self.sum_t.width))
         x = x.astype(dt, copy=False)
-        idx = np.subtract(tree_reduce(np.maximum, x, axis), x, out=np.empty(x.shape, np.intp), casting="unsafe")
-        e = (self._exp_by_diff_f32 if dt == np.float32 else self.exp_by_diff)[idx]
+        if self.diff_t.width <= 17:  # gather straight from every possible difference (at most 64 Ki entries)
+            idx = np.subtract(tree_reduce(np.maximum, x, axis), x, out=np.empty(x.shape, np.intp), casting="unsafe")
+            e = (self._exp_by_diff_f32 if dt == np.float32 else self.exp_by_diff)[idx]
+        else:  # wide differences (the attention's exact dot products): the index by shift and clamp
+            d = np.subtract(tree_reduce(np.maximum, x, axis), x)
+            e = self.exp_table.astype(dt)[table_index(d.astype(np.float64), self.exp_shift, self.table_size)]
         s = tree_reduce(np.add, e, axis)  # exact: sum_t holds n terms and fits the float type
         shift = self.exp_t.frac + self.inv_t.frac - self.out_t.frac
         p = np.multiply(e, self.inv_table[self.inv_index(s)] * 2.0**-shift, dtype=np.float64)  # exact dyadic

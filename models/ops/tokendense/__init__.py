@@ -1,0 +1,47 @@
+"""Dense applied to every token: keras.py (QTokenDense), hls.py + nnet_tf_dense.h (strategies: latency, resource),
+the integer arithmetic and cost model of models/ops/dense (the same matrix product, token by token)."""
+
+from __future__ import annotations
+
+from models.ops.base import OpDef
+from models.ops.common import raw_on_grid
+from models.ops.dense import Dense
+from models.ops.dense.spec import DenseSpec
+
+
+class TokenDense(OpDef):
+    kind = "token_dense"
+    cost_kind = "token_dense"
+    keras_classes = ("QTokenDense",)
+    hls_classes = ("TFTokenDense",)
+    spec_class = DenseSpec
+    package = __name__
+
+    @classmethod
+    def plan_types(cls, layer, in_types, qt, model):
+        types = Dense.plan_types(layer, in_types, qt, model)
+        return {layer.name: types[layer.name]}  # no separate linear activation: the layer casts its own result
+
+    @classmethod
+    def params(cls, layer, keras_model):
+        from models.fixed import FixedType
+
+        def t(name):
+            return FixedType.from_hls4ml(layer.types[name].precision)
+
+        spec = DenseSpec(FixedType.parse(layer.get_attr("weight_type")), FixedType.parse(layer.get_attr("bias_type")),
+                         t("accum_t"))
+        return spec, {"w": raw_on_grid(layer.get_attr("kernel_data"), spec.weight_t),
+                      "b": raw_on_grid(layer.get_attr("bias_data"), spec.bias_t)}
+
+    run = staticmethod(Dense.run)
+
+    @classmethod
+    def describe(cls, layer) -> dict:
+        return {"strategy": str(layer.get_attr("strategy", "latency")).lower()}
+
+    @staticmethod
+    def cost(layer, path, res):
+        from models.ops.dense.cost import dense
+
+        return dense(layer, path, res)
