@@ -98,7 +98,7 @@ class ModelConfig(_Section):
     key_dim: int = Field(8, ge=1, le=128)
     num_blocks: int = Field(2, ge=1, le=8)
     ffn_dim: int = Field(32, ge=1, le=512)
-    norm: Literal["layernorm", "none"] = "layernorm"
+    norm: Literal["layernorm", "rmsnorm", "none"] = "layernorm"
     pooling: Literal["mean", "max"] = "mean"
     activation: Literal["relu", "linear"] = "relu"
     classes: list[str] = Field(default_factory=lambda: ["g", "q", "W", "Z", "t"], min_length=2)

@@ -204,3 +204,33 @@ def test_input_scale_log2_hand_values():
     assert input_scale_log2(x, t).tolist() == [4, 2, -2]
     scaled = x * 2.0 ** input_scale_log2(x, t)
     assert np.abs(scaled).max() <= t.max_value
+
+
+@pytest.mark.parametrize("dim", [16, 7])
+def test_rmsnorm_integer_reference_vs_float(dim):
+    """RMSNorm (models.ops.rmsnorm): the fixed-point arithmetic against x / sqrt(mean(x^2) + eps) * gamma in float64,
+    within the output rounding plus the rsqrt table's relative error times |y|."""
+    from models.ops.rmsnorm.spec import RMSNormSpec
+
+    g_t = QT.gamma_t
+    sp = RMSNormSpec(QT.act_t, dim, gamma_t=g_t)
+    x = QT.act_t.quantize(RNG.normal(0.3, 2.0, (3000, dim)))
+    gamma = g_t.quantize(RNG.uniform(0.5, 1.5, dim))
+    y = QT.act_t.to_float(sp.forward(x, gamma))
+    xf = QT.act_t.to_float(x)
+    ref = np.clip(xf / np.sqrt((xf**2).mean(-1, keepdims=True) + sp.epsilon) * g_t.to_float(gamma),
+                  QT.act_t.min_value, QT.act_t.max_value)
+    bound = QT.act_t.lsb / 2 + 2 * sp.norm_t.lsb + 2e-3 * np.abs(ref).max() + 1.5 * QT.act_t.lsb
+    assert np.abs(y - ref).max() <= bound
+
+
+def test_keras_rmsnorm_equals_integer_reference():
+    from models.ops.rmsnorm.keras import QRMSNormalization
+
+    layer = QRMSNormalization(QT.act_t.ap_type, gamma_type=QT.gamma_t.ap_type)
+    x = QT.act_t.round_trip(RNG.normal(0, 2, (500, 6, 12))).astype(np.float32)
+    layer.build(x.shape)
+    layer.set_weights([QT.gamma_t.round_trip(RNG.uniform(0.5, 1.5, 12))])
+    y = layer(x).numpy()
+    want = layer.spec().forward(QT.act_t.quantize(x), QT.gamma_t.quantize(layer.get_weights()[0]))
+    assert np.array_equal(QT.act_t.quantize(y), want)

@@ -5,6 +5,7 @@
     mha/        multi-head self-attention (uses softmax/)
     softmax/    LUT softmax
     layernorm/  LayerNorm (uses rsqrt/)
+    rmsnorm/    RMSNorm (uses rsqrt/)
     pooling/    token pooling
     rsqrt/      exponent-normalised 1/sqrt table (a building block, not a layer)
 
@@ -18,10 +19,11 @@ from models.ops.dense import Add, Cast, Dense, Input, Relu
 from models.ops.layernorm import LayerNorm
 from models.ops.mha import MHA
 from models.ops.pooling import Pooling
+from models.ops.rmsnorm import RMSNorm
 from models.ops.softmax import Softmax
 from models.ops.tokendense import TokenDense
 
-OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, MHA, Softmax, LayerNorm, Pooling)
+OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, MHA, Softmax, LayerNorm, RMSNorm, Pooling)
 
 BY_KIND: dict[str, type[OpDef]] = {op.kind: op for op in OPS}
 BY_COST_KIND: dict[str, type[OpDef]] = {op.cost_kind or op.kind: op for op in OPS}

@@ -1,0 +1,48 @@
+"""RMSNorm over the last axis (model.norm: rmsnorm): spec.py, keras.py (QRMSNormalization), hls.py +
+nnet_tf_rmsnorm.h, cost.py. 1/sqrt is models.ops.rsqrt, as in LayerNorm."""
+
+from __future__ import annotations
+
+from models.ops.base import OpDef
+from models.ops.common import raw_on_grid
+from models.ops.rmsnorm.spec import RMSNormSpec
+
+
+class RMSNorm(OpDef):
+    kind = "rmsnorm"
+    norm_choice = "rmsnorm"
+    keras_classes = ("QRMSNormalization",)
+    hls_classes = ("TFRMSNorm",)
+    spec_class = RMSNormSpec
+    package = __name__
+
+    @classmethod
+    def plan_types(cls, layer, in_types, qt, model):
+        sp = layer.spec()
+        sp.check()
+        return {layer.name: {"result": sp.result_t, **sp.internal_types()}}
+
+    @classmethod
+    def params(cls, layer, keras_model):
+        sp = layer.spec()
+        return sp, {"gamma": raw_on_grid(layer.get_attr("gamma_data"), sp.gamma_t)}
+
+    @staticmethod
+    def run(node, ins, in_t):
+        sp = node.spec
+        y = sp.forward(ins[0].reshape(len(ins[0]), -1, sp.dim), node.arrays["gamma"])
+        return y.reshape(len(y), -1)
+
+    @staticmethod
+    def cost(layer, path, res):
+        from models.ops.rmsnorm.cost import cost
+
+        return cost(layer, path, res)
+
+    @staticmethod
+    def keras_layer(qt, quantized: bool, name: str):
+        from models.ops.rmsnorm.keras import QRMSNormalization
+
+        return QRMSNormalization(in_type=qt.act_t.ap_type, gamma_type=qt.gamma_t.ap_type,
+                                 table_size=qt.layernorm_table_size, table_bits=qt.table_bits,
+                                 quantized=quantized, name=name)
