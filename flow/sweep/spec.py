@@ -118,7 +118,8 @@ class _JobQueueSpec(_Strict):
 
     cores: int = Field(ge=1, description="cores per job")
     memory: str = Field(description="memory per job, e.g. '8GB' (shared by its processes)")
-    processes: int | None = Field(None, ge=1, description="Dask workers per job (default: dask-jobqueue's)")
+    processes: int | None = Field(None, ge=1, description="Dask workers per job; default `cores`: one point per "
+                                                          "worker process, one thread each")
     scale: Scale
     interface: str | None = None
     death_timeout: float | None = None
@@ -133,7 +134,9 @@ class _JobQueueSpec(_Strict):
     job_directives_skip: list[str] | None = None
 
     def cluster_kwargs(self) -> dict:
-        return self.model_dump(exclude={"type", "scale"}, exclude_none=True)
+        kw = self.model_dump(exclude={"type", "scale"}, exclude_none=True)
+        kw.setdefault("processes", self.cores)
+        return kw
 
 
 class HTCondorSpec(_JobQueueSpec):
