@@ -275,3 +275,8 @@ def test_python_m_flow_cli_runs(tmp_path):
     res = subprocess.run([sys.executable, "-m", "flow.cli", "sweep", "--help"], capture_output=True, text=True,
                          env=env, cwd=tmp_path)
     assert res.returncode == 0 and "--scheduler" in res.stdout and "--workers" in res.stdout
+
+
+def test_example_sweep_file_is_valid():
+    s = load_sweep(REPO / "models" / "sweep_example.yaml")
+    assert len(s.points) == 24 and s.cluster.type == "local" and s.base.name == "jet_tagger_small.yaml"

@@ -62,6 +62,12 @@ def main(argv: list[str]) -> int:
         print(f"synth sweep: error: {e}", file=sys.stderr)
         return 2
     out = args.out or Path("firmware") / f"sweep_{args.sweep.stem}"
+    import signal
+
+    def _term(signum, frame):  # a batch system or `kill` stopping the sweep: end it like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
     summary = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
     return summary.exit_code
 
@@ -93,17 +99,11 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
     ran: set[str] = set()
     rows_cache: dict[str, dict] = {}
 
-    def rows() -> list[dict]:
-        result = []
+    def rows() -> list[dict]:  # a row is read once per state of its point (a sweep may have thousands)
         for p in sweep.points:
-            if p.key not in rows_cache or p.key in ran:
-                row = make_row(p, records.get(p.key), out / "points" / p.key, p.key in ran)
-                if records.get(p.key, {}).get("finished"):
-                    rows_cache[p.key] = row
-                result.append(row)
-            else:
-                result.append(rows_cache[p.key])
-        return result
+            if p.key not in rows_cache:
+                rows_cache[p.key] = make_row(p, records.get(p.key), out / "points" / p.key, p.key in ran)
+        return [rows_cache[p.key] for p in sweep.points]
 
     if pending:
         import yaml
@@ -115,7 +115,7 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
             write_atomic(d / "model.yaml", f"# sweep point {p.key} of {sweep.path}: {varied}\n"
                                            + yaml.safe_dump(p.config, sort_keys=False))
         summary.interrupted = _run_pending(sweep, pending, out, scheduler, workers, progress, console, records,
-                                           ran, summary, lambda: write_results(out, rows(), sweep))
+                                           ran, rows_cache, summary, lambda: write_results(out, rows(), sweep))
         summary.ran = len(ran)
     summary.rows = rows()
     write_results(out, summary.rows, sweep)
@@ -134,7 +134,7 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
     return summary
 
 
-def _run_pending(sweep, pending, out, scheduler, workers, progress, console, records, ran, summary,
+def _run_pending(sweep, pending, out, scheduler, workers, progress, console, records, ran, rows_cache, summary,
                  flush) -> bool:
     """Submit the pending points and collect their records; True when interrupted by Ctrl-C."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
@@ -175,6 +175,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                            "error": f"dask task failed: {type(e).__name__}: {e}"}
                 records[p.key] = rec
                 ran.add(p.key)
+                rows_cache.pop(p.key, None)
                 st = rec.get("status")
                 counts["ok" if st == "ok" else "not met" if st == "not_met" else "failed"] += 1
                 bar.update(task, advance=1, description=", ".join(f"{n} {k}" for k, n in counts.items()))

@@ -31,6 +31,7 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 # The child asks Linux to SIGTERM it when the thread that started it goes away (a worker killed at Ctrl-C or by the
 # batch system), so no orphaned synth keeps writing into a point folder; then it runs the CLI module like `-m`.
 _LAUNCHER = """import os, runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # local workers ignore Ctrl-C; the point does not
 try:
     import ctypes
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)
@@ -213,8 +214,18 @@ def start_client(spec, scheduler: str | None, workers: int | None):
         from distributed import LocalCluster
 
         n = workers or spec.workers or usable_cores()
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
-                               dashboard_address=":0")
+        # Worker processes inherit an ignored SIGINT: Ctrl-C reaches the client (which closes the cluster) and the
+        # point subprocesses (the launcher restores it), not the workers, which would each print a traceback.
+        try:
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            old = None
+        try:
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
+                                   dashboard_address=":0")
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
         return Client(cluster), cluster, f"local cluster, {n} worker{'s' * (n != 1)}"
     cluster = jobqueue_cluster(spec)
     if workers:
