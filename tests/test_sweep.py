@@ -16,7 +16,6 @@ import yaml
 from flow.cli import main
 from flow.sweep import load_sweep, run_sweep
 from flow.sweep.runner import RECORD, jobqueue_cluster, read_record, run_point
-from flow.sweep.spec import SweepError
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -280,3 +279,22 @@ def test_python_m_flow_cli_runs(tmp_path):
 def test_example_sweep_file_is_valid():
     s = load_sweep(REPO / "models" / "sweep_example.yaml")
     assert len(s.points) == 24 and s.cluster.type == "local" and s.base.name == "jet_tagger_small.yaml"
+
+
+def test_existing_scheduler_is_used(tmp_path):
+    """--scheduler: the points go to an already running Dask cluster (here one started by the test). The point is
+    one that synth refuses quickly at run time, so no training is needed to see it run there and be recorded."""
+    import logging
+
+    from distributed import LocalCluster
+
+    _base(tmp_path)
+    sw = _sweep(tmp_path, {"synth_args": ["--no-csim", "--weights", str(tmp_path / "missing")]})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
+                      dashboard_address=None) as cluster:
+        summary = run_sweep(load_sweep(sw), tmp_path / "out", scheduler=cluster.scheduler_address, progress=False)
+        assert summary.cluster == f"existing scheduler {cluster.scheduler_address}"
+        assert len(cluster.scheduler.workers) == 1  # the sweep closed its client, not the cluster
+    (row,) = summary.rows
+    assert row["status"] == "bad_input" and row["exit_code"] == 2 and row["this_run"] == "ran"
+    assert read_record(tmp_path / "out" / row["dir"])["host"]

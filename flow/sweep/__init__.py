@@ -184,7 +184,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                     last_flush = time.monotonic()
         return False
     except KeyboardInterrupt:
-        console.print("synth sweep: Ctrl-C: stopping the workers (finished points are kept)")
+        console.print("synth sweep: interrupted (Ctrl-C or SIGTERM): stopping the workers; finished points are kept")
         return True
     finally:
         for closer in ((lambda: client.cancel(list(futures))) if client and futures else None,

@@ -2,7 +2,8 @@
 
     base: model.yaml                      # relative to the sweep file
     grid: {model.num_heads: [1, 2], quantization.act_bits: [8, 10]}    # cartesian product
-    random: {n: 20, seed: 1, space: {model.embed_dim: {log2int: [4, 32]}, training.learning_rate: {loguniform: [1e-4, 1e-2]}}}
+    random: {n: 20, seed: 1, space: {model.embed_dim: {log2int: [4, 32]},
+                                     training.learning_rate: {loguniform: [1.0e-4, 1.0e-2]}}}
     synth_args: [--no-csim]               # flags for every point's `synth` run
     point_timeout_s: 3600                 # optional: kill a point after this long (recorded as failed)
     cluster: {type: local}                # or htcondor / slurm (dask-jobqueue), see spec_cluster
