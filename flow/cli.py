@@ -16,6 +16,7 @@ DESCRIPTION = """Turn a model.yaml into a trained, quantized Transformer and a v
 
   synth model.yaml --part xcvu9p          train, convert, C-simulate, emulate, estimate, report
   synth report firmware/jet_tagger        re-render the report of an existing output folder
+  synth sweep sweep.yaml [--out DIR]      many model.yaml variants on Dask, results + Pareto plots (README)
 
 exit codes: 0 ok; 1 csim failed or != emulator, vendor run failed, or budget not met (all outputs written);
             2 bad input (nothing written); 3 internal error; 130/143 interrupted (nothing written)
@@ -92,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
+        if argv and argv[0] == "sweep":
+            from flow.sweep import main as sweep_main
+
+            return sweep_main(argv[1:])
         if argv and argv[0] == "report":
             args = _report_parser().parse_args(argv[1:])
             from flow.report.rerender import rerender

@@ -1,0 +1,300 @@
+"""`synth sweep`: a grid on a 2-worker LocalCluster (one synth subprocess per point), resume by key, a failing point
+recorded while the others finish, the Pareto HTML, up-front validation, crash isolation, and the dask-jobqueue
+job scripts built from `cluster:` settings (rendered, never submitted).
+
+Points use a shrunken tests/configs/tiny.yaml (1 epoch, 300 training jets) with --no-csim to stay quick."""
+
+import base64
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flow.cli import main
+from flow.sweep import load_sweep, run_sweep
+from flow.sweep.runner import RECORD, jobqueue_cluster, read_record, run_point
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+
+
+def _base(folder: Path) -> Path:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["data"].update(n_train=300, n_test=200)
+    cfg["training"]["epochs"] = 1
+    cfg["verify"]["n_events"] = 100
+    path = folder / "base.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def _sweep(folder: Path, body: dict, name="sweep.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump({"base": "base.yaml", **body}, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def grid_run(tmp_path_factory):
+    """A 3-point grid (model.embed_dim) on a 2-worker LocalCluster."""
+    folder = tmp_path_factory.mktemp("sweep")
+    _base(folder)
+    sw = _sweep(folder, {"grid": {"model.embed_dim": [4, 6, 8]}, "synth_args": ["--no-csim"],
+                         "cluster": {"type": "local", "workers": 2}})
+    out = folder / "out"
+    summary = run_sweep(load_sweep(sw), out, progress=False)
+    return sw, out, summary
+
+
+def _csv(out: Path) -> list[dict]:
+    with open(out / "results.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_three_point_grid_gives_three_rows(grid_run):
+    sw, out, summary = grid_run
+    assert summary.cluster == "local cluster, 2 workers" and summary.ran == 3 and summary.skipped == 0
+    rows = _csv(out)
+    assert len(rows) == 3 and sorted(r["model.embed_dim"] for r in rows) == ["4", "6", "8"]
+    for r in rows:
+        assert r["status"] in ("ok", "not_met") and r["exit_code"] in ("0", "1"), r
+        assert float(r["wall_s"]) > 0 and 0 <= float(r["acc_firmware"]) <= 1 and float(r["acc_float"]) >= 0
+        assert r["csim_bit_exact"] == "skipped"  # --no-csim
+        assert float(r["latency_ns"]) > 0 and r["ii"] == "1" and r["latency_source"] == "estimate"
+        assert int(r["LUT"]) > 0 and int(r["DSP"]) >= 0 and r["resources_source"] == "estimate"
+        assert r["budget_met"] in ("True", "False") and (r["budget_met"] == "True") == (r["status"] == "ok")
+        d = out / r["dir"]
+        report = json.loads((d / "firmware" / "report.json").read_text())
+        assert report["config"]["model"]["embed_dim"] == int(r["model.embed_dim"])
+        assert report["accuracy"]["firmware"] == pytest.approx(float(r["acc_firmware"]))
+        assert yaml.safe_load((d / "model.yaml").read_text())["model"]["embed_dim"] == int(r["model.embed_dim"])
+        assert (d / "stdout.log").stat().st_size > 0 and (d / "stderr.log").exists()
+        rec = json.loads((d / RECORD).read_text())
+        assert rec["finished"] and rec["key"] == d.name == r["key"] and rec["exit_code"] == int(r["exit_code"])
+        assert rec["command"][1:3] == ["-m", "flow.cli"] and "--no-csim" in rec["command"]
+    doc = json.loads((out / "results.json").read_text())
+    assert len(doc["points"]) == 3 and doc["varied_keys"] == ["model.embed_dim"]
+    assert not [p.name for p in out.rglob(".*tmp*")], "no temporary files left"
+
+
+def test_rerun_skips_every_finished_point(grid_run, capsys):
+    sw, out, _ = grid_run
+    records = {p: p.read_bytes() for p in out.glob(f"points/*/{RECORD}")}
+    reports = {p: p.stat().st_mtime_ns for p in out.glob("points/*/firmware/report.json")}
+    assert len(records) == 3 and len(reports) == 3
+    code = main(["sweep", str(sw), "--out", str(out), "--workers", "2", "-q"])
+    text = capsys.readouterr().out
+    assert "3 points: 0 to run, 3 skipped" in text and "ran 0, skipped 3" in text
+    assert "local cluster" not in text  # nothing to run: no cluster, no subprocess
+    assert {p: p.read_bytes() for p in out.glob(f"points/*/{RECORD}")} == records
+    assert {p: p.stat().st_mtime_ns for p in out.glob("points/*/firmware/report.json")} == reports
+    rows = _csv(out)
+    assert len(rows) == 3 and {r["this_run"] for r in rows} == {"skipped"}
+    assert code == (0 if all(r["status"] == "ok" for r in rows) else 1)
+
+
+def test_failing_point_is_recorded_and_the_others_finish(grid_run, tmp_path):
+    """Both points pass validation; at run time synth refuses the missing --weights path (exit 2), while the other
+    point loads the weights of a finished point (no training) and completes."""
+    _, first, _ = grid_run
+    donor = next(d for d in first.glob("points/*")
+                 if yaml.safe_load((d / "model.yaml").read_text())["model"]["embed_dim"] == 8)  # = the base's
+    _base(tmp_path)
+    sw = _sweep(tmp_path, {"grid": {"synth_args": [["--weights", str(donor / "firmware")],
+                                                   ["--weights", str(tmp_path / "no_such_weights")]]},
+                           "synth_args": ["--no-csim"], "cluster": {"type": "local", "workers": 2}})
+    summary = run_sweep(load_sweep(sw), tmp_path / "out", progress=False)
+    assert summary.ran == 2 and summary.exit_code == 1
+    bad = next(r for r in summary.rows if "no_such_weights" in r["synth_args"])
+    good = next(r for r in summary.rows if r is not bad)
+    assert bad["status"] == "bad_input" and bad["exit_code"] == 2 and "no such file or folder" in bad["error"]
+    assert bad["acc_firmware"] is None and bad["LUT"] is None
+    rec = read_record(tmp_path / "out" / bad["dir"])
+    assert rec is not None and rec["status"] == "bad_input" and "no_such_weights" in rec["error"]
+    assert good["status"] in ("ok", "not_met") and good["acc_firmware"] is not None
+    report = json.loads((tmp_path / "out" / good["dir"] / "firmware" / "report.json").read_text())
+    assert "loaded_from" in report["training"]["fixed"]
+    # a rerun does not retry the recorded failure either
+    again = run_sweep(load_sweep(sw), tmp_path / "out", progress=False)
+    assert again.ran == 0 and again.skipped == 2
+
+
+def test_html_has_the_pareto_plots(grid_run):
+    _, out, _ = grid_run
+    doc = (out / "sweep.html").read_text()
+    imgs = doc.split("src='data:image/png;base64,")[1:]
+    assert len(imgs) == 2
+    for img in imgs:
+        assert base64.b64decode(img.split("'", 1)[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<h2>Accuracy vs LUT (estimate)" in doc and "<h2>Accuracy vs latency (estimate)" in doc
+    assert "Pareto-optimal feasible points" in doc and doc.count("<tr>") >= 4
+
+
+def test_pareto_front():
+    from flow.sweep.results import pareto_front
+
+    pts = [(10, 0.5), (20, 0.7), (15, 0.4), (30, 0.7), (5, 0.3), (20, 0.6)]
+    assert sorted(pareto_front(pts)) == [0, 1, 4]
+
+
+def test_points_grid_times_random_deterministic(tmp_path):
+    _base(tmp_path)
+    body = {"grid": {"model.num_heads": [1, 2], "quantization.act_bits": [8, 9, 10]},
+            "random": {"n": 4, "seed": 3, "space": {"model.key_dim": {"log2int": [2, 16]},
+                                                    "training.learning_rate": {"loguniform": [1e-4, 1e-2]},
+                                                    "model.ffn_dim": {"int": [4, 9]},
+                                                    "model.pooling": {"choice": ["mean", "max"]}}}}
+    a = load_sweep(_sweep(tmp_path, body))
+    assert len(a.points) == 24 and a.duplicates == 0
+    assert a.varied_keys == ["model.num_heads", "quantization.act_bits", "model.key_dim", "training.learning_rate",
+                             "model.ffn_dim", "model.pooling"]
+    for p in a.points:
+        v = p.varied
+        assert v["model.key_dim"] in (2, 4, 8, 16) and 4 <= v["model.ffn_dim"] <= 9
+        assert 1e-4 <= v["training.learning_rate"] <= 1e-2 and v["model.pooling"] in ("mean", "max")
+        assert p.config["model"]["key_dim"] == v["model.key_dim"]
+    assert [p.key for p in load_sweep(_sweep(tmp_path, body)).points] == [p.key for p in a.points]
+    body["random"]["n"] = 6  # growing n keeps the earlier samples (and so their keys: resume works)
+    b = load_sweep(_sweep(tmp_path, body))
+    assert {p.key for p in a.points} < {p.key for p in b.points}
+    body["synth_args"] = ["--no-csim"]  # flags are part of the key
+    assert not {p.key for p in a.points} & {p.key for p in load_sweep(_sweep(tmp_path, body)).points}
+    same = load_sweep(_sweep(tmp_path, {"grid": {"model.embed_dim": [8, "8"]}}))  # validated values key the point
+    assert len(same.points) == 1 and same.duplicates == 1
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"grid": {"model.embed_dimm": [4, 8]}}, "grid.model.embed_dimm: no such model.yaml key"),
+    ({"grid": {"model.embed_dim": [4, 0]}}, "grid.model.embed_dim = 0: Input should be greater than or equal to 1"),
+    ({"grid": {"model": [1]}}, "grid.model: a whole section"),
+    ({"random": {"n": 2, "space": {"quantization.act_bitz": {"int": [6, 9]}}}}, "random.space.quantization.act_bitz"),
+    ({"random": {"n": 2, "space": {"model.key_dim": {"log2int": [3, 8]}}}}, "log2int bounds must be powers of two"),
+    ({"grid": {"synth_args": [["--nope"]]}}, "grid.synth_args: synth does not know --nope"),
+    ({"synth_args": ["--epochs", "3"]}, "vary training.epochs in grid"),
+    ({"synth_args": ["--out", "x"]}, "--out is set by the sweep"),
+    ({"grdi": {}}, "grdi: unknown key"),
+    ({"cluster": {"type": "htcondor", "cores": 2, "memory": "4GB", "disk": "1GB", "walltime": "1:00:00",
+                  "scale": {"jobs": 1}}}, "cluster.walltime: unknown key for cluster type htcondor"),
+    ({"cluster": {"type": "slurm", "cores": 2, "memory": "4GB"}}, "cluster.scale: required key is missing"),
+    ({"cluster": {"type": "pbs"}}, "cluster.type: 'pbs'"),
+    ({"grid": {"data.n_test": [50]}}, "verify.n_events: 100 exceeds data.n_test (50)"),
+])
+def test_bad_sweep_is_exit_2_naming_the_key_before_anything_runs(tmp_path, capsys, body, message):
+    _base(tmp_path)
+    sw = _sweep(tmp_path, body)
+    assert main(["sweep", str(sw), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("synth sweep: error: ") and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_crashing_point_is_recorded_interrupted_one_is_not(tmp_path, monkeypatch):
+    """The point runs in its own process: a segfault there is a recorded failure, not a dead worker; a point killed
+    by SIGINT (Ctrl-C) is not recorded, so the next run retries it."""
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "segv_cli.py").write_text("import os, signal, sys\nprint('about to crash', file=sys.stderr)\n"
+                                      "sys.stderr.flush()\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    (mods / "sigint_cli.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n")
+    monkeypatch.setenv("PYTHONPATH", str(mods))
+    crash = tmp_path / "0123456789abcdef"
+    crash.mkdir()
+    rec = run_point(str(crash), [], module="segv_cli")
+    assert rec["status"] == "crashed" and rec["signal"] == "SIGSEGV" and "about to crash" in rec["error"]
+    assert read_record(crash)["exit_code"] == -11
+    stop = tmp_path / "fedcba9876543210"
+    stop.mkdir()
+    rec = run_point(str(stop), [], module="sigint_cli")
+    assert rec["status"] == "interrupted" and not rec["finished"]
+    assert read_record(stop) is None and not (stop / RECORD).exists()
+
+
+def test_unfinished_or_foreign_records_are_not_finished(tmp_path):
+    d = tmp_path / "aaaa"
+    (d / "firmware").mkdir(parents=True)
+    (d / RECORD).write_text('{"key": "aaaa", "finished": true, "exit_code": 0, "status": "ok"')  # truncated
+    assert read_record(d) is None
+    (d / RECORD).write_text(json.dumps({"key": "aaaa", "finished": True, "exit_code": 0, "status": "ok"}))
+    assert read_record(d) is None  # exit 0 promises a report: without it the point is rerun
+    (d / "firmware" / "report.json").write_text("{}")
+    assert read_record(d)["status"] == "ok"
+    (d / RECORD).write_text(json.dumps({"key": "bbbb", "finished": True, "exit_code": 2, "status": "bad_input"}))
+    assert read_record(d) is None  # a record copied from another point's folder
+
+
+def _cluster(tmp_path, cluster: dict):
+    _base(tmp_path)
+    return load_sweep(_sweep(tmp_path, {"cluster": cluster})).cluster
+
+
+def test_slurm_job_script_from_cluster_settings(tmp_path):
+    spec = _cluster(tmp_path, {"type": "slurm", "cores": 4, "memory": "8GB", "queue": "short", "account": "cms_l1",
+                               "walltime": "02:00:00", "job_extra_directives": ["--qos=normal"],
+                               "job_script_prologue": ["source /shared/trigformer/.venv/bin/activate"],
+                               "log_directory": str(tmp_path / "logs"), "scale": {"jobs": 3}})
+    cluster = jobqueue_cluster(spec)  # starts only the scheduler; jobs are submitted when scaled
+    try:
+        lines = cluster.job_script().splitlines()
+        assert cluster.workers == {} and not cluster.worker_spec
+    finally:
+        cluster.close()
+    for line in ("#SBATCH -p short", "#SBATCH -A cms_l1", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=8G",
+                 "#SBATCH -t 02:00:00", "#SBATCH --qos=normal", "source /shared/trigformer/.venv/bin/activate",
+                 f"#SBATCH -o {tmp_path / 'logs'}/dask-worker-%J.out"):
+        assert line in lines, (line, lines)
+    worker = next(ln for ln in lines if "distributed.cli.dask_worker" in ln)
+    assert "--nworkers 4" in worker and "--nthreads 1" in worker  # processes default to cores: 1 point each
+
+
+def test_htcondor_job_script_from_cluster_settings(tmp_path):
+    spec = _cluster(tmp_path, {"type": "htcondor", "cores": 2, "memory": "4GB", "disk": "2GB", "processes": 2,
+                               "job_extra_directives": {"+MaxRuntime": 7200, "+JobFlavour": '"workday"'},
+                               "scale": {"adapt": {"minimum_jobs": 0, "maximum_jobs": 50}}})
+    assert spec.scale.adapt.maximum_jobs == 50
+    cluster = jobqueue_cluster(spec)
+    try:
+        lines = cluster.job_script().splitlines()
+    finally:
+        cluster.close()
+    for line in ("MY.DaskWorkerCores = 2", "MY.DaskWorkerMemory = 4000000000", "MY.DaskWorkerDisk = 2000000000",
+                 "RequestCpus = MY.DaskWorkerCores", "+MaxRuntime = 7200", '+JobFlavour = "workday"'):
+        assert line in lines, (line, lines)
+    args = next(ln for ln in lines if ln.startswith("Arguments"))
+    assert "--nworkers 2" in args and "--nthreads 1" in args
+
+
+def test_python_m_flow_cli_runs(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-m", "flow.cli", "sweep", "--help"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)
+    assert res.returncode == 0 and "--scheduler" in res.stdout and "--workers" in res.stdout
+
+
+def test_example_sweep_file_is_valid():
+    s = load_sweep(REPO / "models" / "sweep_example.yaml")
+    assert len(s.points) == 24 and s.cluster.type == "local" and s.base.name == "jet_tagger_small.yaml"
+
+
+def test_existing_scheduler_is_used(tmp_path):
+    """--scheduler: the points go to an already running Dask cluster (here one started by the test). The point is
+    one that synth refuses quickly at run time, so no training is needed to see it run there and be recorded."""
+    import logging
+
+    from distributed import LocalCluster
+
+    _base(tmp_path)
+    sw = _sweep(tmp_path, {"synth_args": ["--no-csim", "--weights", str(tmp_path / "missing")]})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
+                      dashboard_address=None) as cluster:
+        summary = run_sweep(load_sweep(sw), tmp_path / "out", scheduler=cluster.scheduler_address, progress=False)
+        assert summary.cluster == f"existing scheduler {cluster.scheduler_address}"
+        assert len(cluster.scheduler.workers) == 1  # the sweep closed its client, not the cluster
+    (row,) = summary.rows
+    assert row["status"] == "bad_input" and row["exit_code"] == 2 and row["this_run"] == "ran"
+    assert read_record(tmp_path / "out" / row["dir"])["host"]
