@@ -318,8 +318,9 @@ def _schema_problem(dotted: str) -> str | None:
 
 
 def _split_config_error(msg: str, base: Path) -> tuple[str | None, str]:
-    """flow.config messages read '<file> (line N): <dotted key>: <message>'."""
-    m = re.match(rf"^{re.escape(str(base))}(?: \(line \d+\))?: ([\w.]+): (.*)$", msg, re.S)
+    """flow.config messages read '<file> (line N): <dotted key>: <message>', or '<file> (command line): ...' for a
+    value given as an override (which is how the sweep sets its points)."""
+    m = re.match(rf"^{re.escape(str(base))}(?: \((?:line \d+|command line)\))?: ([\w.]+): (.*)$", msg, re.S)
     return (m.group(1), m.group(2)) if m else (None, msg)
 
 
