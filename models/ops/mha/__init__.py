@@ -34,7 +34,9 @@ class MHA(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
-        return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim")}
+        rows, iterations = layer.rows()
+        return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
+                "rows_parallel": rows, "iterations": iterations}
 
     @staticmethod
     def cost(layer, path, res):

@@ -29,7 +29,10 @@ class Pooling(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
-        return {"pool": layer.get_attr("mode")}
+        from models.ops.common import split_units
+
+        features, iterations = split_units(layer.get_attr("dim"), layer.get_attr("reuse_factor"))
+        return {"pool": layer.get_attr("mode"), "features_parallel": features, "iterations": iterations}
 
     @staticmethod
     def cost(layer, path, res):

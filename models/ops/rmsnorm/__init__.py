@@ -33,6 +33,11 @@ class RMSNorm(OpDef):
         y = sp.forward(ins[0].reshape(len(ins[0]), -1, sp.dim), node.arrays["gamma"])
         return y.reshape(len(y), -1)
 
+    @classmethod
+    def describe(cls, layer) -> dict:
+        tokens, iterations = layer.tokens()
+        return {"tokens_parallel": tokens, "iterations": iterations}
+
     @staticmethod
     def cost(layer, path, res):
         from models.ops.rmsnorm.cost import cost

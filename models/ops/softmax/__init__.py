@@ -28,6 +28,11 @@ class Softmax(OpDef):
         sp = node.spec
         return sp.forward(ins[0].reshape(len(ins[0]), -1, sp.n)).reshape(len(ins[0]), -1)
 
+    @classmethod
+    def describe(cls, layer) -> dict:
+        n_rows, rows, iterations = layer.rows()
+        return {"n_tokens": n_rows, "rows_parallel": rows, "iterations": iterations}
+
     @staticmethod
     def cost(layer, path, res):
         from models.ops.softmax.cost import cost
