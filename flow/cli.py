@@ -44,6 +44,9 @@ def _main_parser() -> argparse.ArgumentParser:
                    help="run C synthesis with vitis-run or vitis_hls (Vitis) / vivado_hls (Vivado); must be on PATH")
     p.add_argument("--cosim", action="store_true", help="add RTL co-simulation with tb_data (needs the vendor tool)")
     p.add_argument("--vsynth", action="store_true", help="add Vivado logic synthesis (needs the vendor tool)")
+    p.add_argument("--fit", action="store_true",
+                   help="choose each layer's reuse factor and strategy to meet the budget (on the estimate; no "
+                        "retraining); report.json['fit'] has the settings and the points tried")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -109,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
         opts = Options(config=args.config, part=args.part, out=args.out, force=args.force, weights=args.weights,
                        epochs=args.epochs, csim=args.csim, backend=args.backend, clock=args.clock,
-                       vendor_synth=args.vendor_synth, cosim=args.cosim, vsynth=args.vsynth, progress=not args.quiet)
+                       vendor_synth=args.vendor_synth, cosim=args.cosim, vsynth=args.vsynth, fit=args.fit,
+                       progress=not args.quiet)
         return finish(synth(opts))
     except (ConfigError, UsageError, OutputError, ReportError, WeightsError) as e:
         print(f"synth: error: {e}", file=sys.stderr)

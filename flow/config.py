@@ -181,9 +181,35 @@ class HLSConfig(_Section):
     reuse_factor: int = Field(1, ge=1, le=4096)
 
 
+RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K")
+
+
 class BudgetConfig(_Section):
-    latency_ns: float = Field(1000.0, gt=0)
-    ii: int = Field(1, ge=1)
+    """The trigger's budget. II: a new event every bunch_crossing_ns (25 ns at the LHC's 40 MHz); with
+    time-multiplexing TM one board sees every TM-th event, so the firmware may take TM x 25 ns per event. The default
+    II is floor(bunch_crossing_ns * time_multiplexing / clock_period_ns): 5 at 200 MHz without time-multiplexing.
+    Resources: at most max_fraction of each resource of the part (routing and the rest of the trigger need room)."""
+
+    latency_ns: float = Field(500.0, gt=0)
+    bunch_crossing_ns: float = Field(25.0, gt=0)
+    time_multiplexing: int = Field(1, ge=1, le=1024)
+    ii: int | None = Field(None, ge=1)
+    max_fraction: float | dict[str, float] = 0.7
+
+    @field_validator("max_fraction")
+    @classmethod
+    def _fractions(cls, v):
+        values = v if isinstance(v, dict) else {"all": v}
+        for k, f in values.items():
+            if k != "all" and k not in RESOURCE_KEYS:
+                raise ValueError(f"unknown resource {k!r}; expected one of {', '.join(RESOURCE_KEYS)}")
+            if not 0 < f <= 1:
+                raise ValueError(f"a fraction of the part must be in (0, 1], got {f}")
+        return v
+
+    def limits(self) -> dict[str, float]:
+        v = self.max_fraction
+        return {k: (v.get(k, 1.0) if isinstance(v, dict) else v) for k in RESOURCE_KEYS}
 
 
 class VerifyConfig(_Section):
@@ -244,6 +270,19 @@ class Config(_Section):
     @property
     def n_features(self) -> int:
         return len(self.data.features)
+
+    def budget_ii(self) -> int:
+        b = self.budget
+        if b.ii is not None:
+            return b.ii
+        return max(1, int(b.bunch_crossing_ns * b.time_multiplexing / self.hls.clock_period_ns + 1e-9))
+
+    def budget_dict(self) -> dict:
+        """The budget the report is judged against (flow.report.verdict.judge_budget)."""
+        b = self.budget
+        why = (f"budget.ii" if b.ii is not None else
+               f"floor({b.bunch_crossing_ns:g} ns x {b.time_multiplexing} / {self.hls.clock_period_ns:g} ns clock)")
+        return {"latency_ns": b.latency_ns, "ii": self.budget_ii(), "ii_from": why, "max_fraction": b.limits()}
 
 
 # C++ keywords and names the generated project already uses: the top function is named after the model.

@@ -37,6 +37,7 @@ class Options:
     vendor_synth: bool = False
     cosim: bool = False
     vsynth: bool = False
+    fit: bool = False
     progress: bool = True
     extra_overrides: dict = field(default_factory=dict)
 
@@ -92,6 +93,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
     from flow import firmware
     from flow import train as train_stage
     from flow.parts import resolve_part
+    from flow.convert import layer_settings
     from flow.report import judge_budget
     from flow.verify import verify
 
@@ -105,9 +107,16 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
     trained = train_stage.train_models(cfg, ds, Path(opts.weights) if opts.weights else None, opts.progress)
     train_stage.save_models(trained, work / "keras")
 
+    fit_result = None
+    if opts.fit:
+        t0 = time.perf_counter()
+        fit_result = fit_settings(cfg, trained.fixed, part_full, work)
+        timings["fit_s"] = round(time.perf_counter() - t0, 1)
+    overrides = fit_result.settings if fit_result else None
+
     n = min(cfg.verify.n_events, len(ds.x_test))
     t0 = time.perf_counter()
-    fw = firmware.build(cfg, trained.fixed, part_full, work, ds.x_test[:n])
+    fw = firmware.build(cfg, trained.fixed, part_full, work, ds.x_test[:n], overrides)
     timings["convert_write_s"] = round(time.perf_counter() - t0, 1)
     csim = None
     if opts.csim:
@@ -129,12 +138,32 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
               "model": {"parameters": int(trained.fixed.count_params()), "layers": [l.name for l in trained.fixed.layers]},
               "accuracy": {**trained.accuracy, "firmware": float(np.mean(np.argmax(ver.firmware_logits, -1) == ds.y_test))},
               "verification": ver.section, "layers": fw.layers, "estimate": c.estimate, "latency": c.latency,
-              "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings}
-    report["budget"] = judge_budget(report, {"latency_ns": cfg.budget.latency_ns, "ii": cfg.budget.ii})
+              "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
+              "implementation": layer_settings(trained.fixed, cfg, overrides)}
+    if fit_result is not None:
+        report["fit"] = fit_result.section()
+        if not fit_result.feasible:
+            ver.messages.append(f"--fit: no setting meets the budget; {fit_result.advice}")
+    report["budget"] = judge_budget(report, cfg.budget_dict())
     predictions = {"y_true": ds.y_test, "float": trained.logits["float"], "fixed": trained.logits["fixed"],
                    "firmware": ver.firmware_logits, "float_same_weights": trained.logits["float_same_weights"]}
     firmware.finalize(work, final)
     return Result(write_outputs(report, predictions, work), work, ver.messages)
+
+
+def fit_settings(cfg: Config, fixed, part_full: str, work: Path):
+    """`--fit`: describe the layers (an unwritten conversion) and search the per-layer settings (flow.fit)."""
+    import shutil
+
+    from flow.convert import convert, layer_descriptions
+    from flow.fit import fit
+
+    probe_dir = work / ".fit-probe"
+    try:
+        layers = layer_descriptions(convert(fixed, cfg, probe_dir, part_full, trace=False), cfg)
+    finally:
+        shutil.rmtree(probe_dir, ignore_errors=True)
+    return fit(layers, cfg.hls.clock_period_ns, part_full, cfg.budget_dict(), cfg.hls.strategy)
 
 
 def html_extra(report: dict, predictions: dict) -> dict:

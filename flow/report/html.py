@@ -72,6 +72,29 @@ def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
         ax.legend()
         ax.set_title(f"Resource use on {res.get('part') or report.get('part', '?')} {tag(res)}")
         out.append((f"Resource use against the part {tag(res)}", png_base64(fig)))
+    fit = report.get("fit") or {}
+    if fit.get("points_tried"):
+        pts = fit["points_tried"]
+        bud = report.get("budget") or {}
+        lut_limit = (bud.get("max_fraction") or {}).get("LUT")
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for ok, style in ((False, dict(marker="x", color="0.55", label="points tried")),
+                          (True, dict(marker="o", color="tab:green", label="meets the budget"))):
+            sel = [p for p in pts if p["feasible"] == ok]
+            if sel:
+                ax.scatter([p["latency_ns"] for p in sel], [100 * p["LUT"] for p in sel], **style)
+        ch = fit["chosen"]
+        ax.scatter([ch["latency_ns"]], [100 * ch["fraction"]["LUT"]], s=160, facecolors="none", edgecolors="k",
+                   label="chosen")
+        if bud.get("latency_ns"):
+            ax.axvline(bud["latency_ns"], color="tab:red", ls="--", lw=1, label="latency budget")
+        if lut_limit:
+            ax.axhline(100 * lut_limit, color="tab:orange", ls="--", lw=1, label="LUT limit")
+        ax.set_xlabel("latency (ns, estimate)")
+        ax.set_ylabel("LUT (% of part, estimate)")
+        ax.set_title("synth --fit: latency against LUT of the points tried")
+        ax.legend(fontsize=8)
+        out.append(("Fit: latency against LUT (estimate), with the budget lines", png_base64(fig)))
     if all(k in extra for k in ("y_true", "scores_float", "scores_firmware")):
         y = np.asarray(extra["y_true"]).astype(int)
         sf, sw = np.asarray(extra["scores_float"], float), np.asarray(extra["scores_firmware"], float)

@@ -260,7 +260,7 @@ def load_sweep(path: str | Path) -> Sweep:
             p = _make_point(base, values, spec.synth_args, path, lines, grid, space)
             points.setdefault(p.key, p)
     varied = [k for k in list(grid) + list(space)]
-    budget = {"latency_ns": base_cfg.budget.latency_ns, "ii": base_cfg.budget.ii, "part": base_cfg.hls.part}
+    budget = {**base_cfg.budget_dict(), "part": base_cfg.hls.part}
     return Sweep(path, base, list(points.values()), varied, cluster, spec.point_timeout_s,
                  duplicates=n_total - len(points), budget=budget)
 

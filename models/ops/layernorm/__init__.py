@@ -36,7 +36,7 @@ class LayerNorm(OpDef):
     @classmethod
     def describe(cls, layer) -> dict:
         tokens, iterations = layer.tokens()
-        return {"tokens_parallel": tokens, "iterations": iterations}
+        return {"tokens_parallel": tokens, "iterations": iterations, "table_entries": layer.get_attr("table_size")}
 
     @staticmethod
     def cost(layer, path, res):

@@ -21,7 +21,7 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     dsp_g = r.mult(tp * nw, wd, d.ww, 1, const=True, weights=True)
     r.adders(tp * 4 * n, wacc)  # sum, subtract, square-sum, beta
     r.lut += tp * (wacc * depth(wacc) + rs_w * depth(10))  # leading-one detector + one shift per token
-    bram = r.table(tp, d.tab_entries // max(1, math.ceil(tp / 2)), tab_w, 1)
+    bram = r.table(tp, d.tab_entries, tab_w, 1)
     share_mux(r, tp * n * d.wi, iters)
     path.op(t_add(wacc), depth(n))
     path.op(t_mul(wacc, SCALE_BITS, dsp_mean))

@@ -36,7 +36,8 @@ class MHA(OpDef):
     def describe(cls, layer) -> dict:
         rows, iterations = layer.rows()
         return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
-                "rows_parallel": rows, "iterations": iterations}
+                "rows_parallel": rows, "iterations": iterations,
+                "table_entries": 2 * layer.get_attr("table_size")}  # one exp and one 1/sum table (copies apart)
 
     @staticmethod
     def cost(layer, path, res):

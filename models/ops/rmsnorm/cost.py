@@ -18,7 +18,7 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     dsp_g = r.mult(tp * mult_weights(layer, n, 0), d.wi, d.ww, 1, const=True, weights=True)
     r.adders(tp * n, wacc)  # square-sum
     r.lut += tp * (wacc * depth(wacc) + rs_w * depth(10))  # leading-one detector + the shift
-    bram = r.table(tp, d.tab_entries // max(1, math.ceil(tp / 2)), tab_w, 1)
+    bram = r.table(tp, d.tab_entries, tab_w, 1)
     share_mux(r, tp * n * d.wi, iters)
     path.op(t_mul(d.wi, d.wi, dsp_sq))
     path.op(t_add(wacc), depth(n))

@@ -31,7 +31,8 @@ class Softmax(OpDef):
     @classmethod
     def describe(cls, layer) -> dict:
         n_rows, rows, iterations = layer.rows()
-        return {"n_tokens": n_rows, "rows_parallel": rows, "iterations": iterations}
+        return {"n_tokens": n_rows, "rows_parallel": rows, "iterations": iterations,
+                "table_entries": 2 * layer.get_attr("table_size")}
 
     @staticmethod
     def cost(layer, path, res):
