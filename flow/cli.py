@@ -47,6 +47,9 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit", action="store_true",
                    help="choose each layer's reuse factor and strategy to meet the budget (on the estimate; no "
                         "retraining); report.json['fit'] has the settings and the points tried")
+    p.add_argument("--rtl", action="store_true",
+                   help="also write the network as pipelined Verilog (rtl/), co-simulate it with Verilator against "
+                        "the emulator and count its resources with Yosys (settings: the rtl: section)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
         opts = Options(config=args.config, part=args.part, out=args.out, force=args.force, weights=args.weights,
                        epochs=args.epochs, csim=args.csim, backend=args.backend, clock=args.clock,
-                       vendor_synth=args.vendor_synth, cosim=args.cosim, vsynth=args.vsynth, fit=args.fit,
+                       vendor_synth=args.vendor_synth, cosim=args.cosim, vsynth=args.vsynth, fit=args.fit, rtl=args.rtl,
                        progress=not args.quiet)
         return finish(synth(opts))
     except (ConfigError, UsageError, OutputError, ReportError, WeightsError) as e:

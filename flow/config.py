@@ -41,11 +41,11 @@ class ConfigError(Exception):
 
 
 def _reject_booleans(v):
-    """No key of model.yaml is a boolean, and pydantic's lax mode would read true as 1 for a number."""
+    """Booleans only where a key is one: pydantic's lax mode would read true as 1 for a number."""
     for item in v if isinstance(v, list) else [v]:
         if isinstance(item, bool):
             raise ValueError(f"got the boolean {str(item).lower()}: YAML reads unquoted true/false/yes/no/on/off "
-                             "as booleans, and no key of model.yaml is a boolean")
+                             "as booleans, and this key is not a boolean")
     return v
 
 
@@ -55,7 +55,9 @@ class _Section(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_booleans(cls, v):
+    def _no_booleans(cls, v, info):
+        if cls.model_fields[info.field_name].annotation is bool:
+            return v
         return _reject_booleans(v)
 
 
@@ -216,6 +218,16 @@ class VerifyConfig(_Section):
     n_events: int = Field(1000, ge=1)
 
 
+class RTLConfig(_Section):
+    """`synth --rtl`: the network as pipelined Verilog (da4ml), co-simulated (Verilator) and synthesized (Yosys)."""
+
+    latency_cutoff: float = Field(5.0, ge=1, le=64)  # da4ml delay units (adders) per pipeline stage
+    cosim: bool = True  # Verilator co-simulation of verify.n_events events
+    yosys: Literal["yowasp", "system", "none"] = "yowasp"  # yowasp: the PyPI build; system: yosys on PATH
+    jobs: int | None = Field(None, ge=1, le=256)  # parallel Verilator/Yosys jobs (default: the usable cores)
+    interpreter_events: int = Field(32, ge=0, le=100_000)  # events the trace's interpreter checks against the emulator
+
+
 class Config(_Section):
     name: str
     seed: int = Field(42, ge=0, lt=SEED_LIMIT)
@@ -226,6 +238,7 @@ class Config(_Section):
     hls: HLSConfig = Field(default_factory=HLSConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    rtl: RTLConfig = Field(default_factory=RTLConfig)
 
     @field_validator("name")
     @classmethod

@@ -38,6 +38,7 @@ class Options:
     cosim: bool = False
     vsynth: bool = False
     fit: bool = False
+    rtl: bool = False
     progress: bool = True
     extra_overrides: dict = field(default_factory=dict)
 
@@ -71,6 +72,14 @@ def synth(opts: Options) -> Result:
     cfg = load(opts)
     out = output_dir(cfg, opts)
     check_plan(cfg)
+    if opts.rtl:
+        from flow.rtl import check_tools
+        from sim.rtl.verilator import ToolMissing
+
+        try:
+            check_tools(cfg.rtl)
+        except ToolMissing as e:
+            raise UsageError(f"--rtl: {e}") from None
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
     if opts.vendor_synth or opts.cosim or opts.vsynth:
@@ -127,6 +136,15 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
     ver = verify(fw.emulator, ds.x_test, ds.y_test, trained.logits, cfg.verify.n_events, csim, "--no-csim")
     timings["emulator_and_compare_s"] = round(time.perf_counter() - t0, 2)
 
+    rtl_result = None
+    if opts.rtl:
+        from flow.rtl import run as run_rtl
+
+        t0 = time.perf_counter()
+        rtl_result = run_rtl(cfg, fw.emulator, ds.x_test[:n], work / "rtl", part_full)
+        timings["rtl_s"] = round(time.perf_counter() - t0, 1)
+        ver.messages.extend(rtl_result.messages)
+
     vendor_error = None
     if opts.vendor_synth or opts.cosim or opts.vsynth:
         vendor_error = cost_stage.run_vendor_tool(work, cfg.hls.backend, opts.cosim, opts.vsynth)
@@ -140,6 +158,13 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
               "verification": ver.section, "layers": fw.layers, "estimate": c.estimate, "latency": c.latency,
               "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
               "implementation": layer_settings(trained.fixed, cfg, overrides)}
+    if rtl_result is not None:
+        sec = rtl_result.section
+        report["rtl"] = sec
+        if not c.vendor:  # the measured RTL figures are the primary ones; the estimate stays in report["estimate"]
+            report["latency"] = sec["latency"]
+            if sec["resources"].get("source") == "yosys":
+                report["resources"] = sec["resources"]
     if fit_result is not None:
         report["fit"] = fit_result.section()
         if not fit_result.feasible:

@@ -1,8 +1,8 @@
 """The budget verdict and the exit code, in one place.
 
 judge_budget compares latency, II and each resource's fraction of the part with the budget; exit_code turns a
-report into synth's exit code: 1 when the C-simulation failed or disagrees with the emulator, the vendor tool
-failed, or the budget is not met; else 0. (2, bad input, never gets this far.)
+report into synth's exit code: 1 when the C-simulation or the RTL co-simulation failed or disagrees with the
+emulator, the vendor tool failed, or the budget is not met; else 0. (2, bad input, never gets this far.)
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ def exit_code(report: dict) -> int:
     ver = (report.get("verification") or {}).get("csim_vs_emulator") or {}
     if ver.get("failed") or ver.get("mismatched_values") or ver.get("first_mismatching_layer"):
         return EXIT_FAIL
+    rtl = report.get("rtl") or {}
+    for check in (rtl.get("cosim") or {}, rtl.get("trace_vs_emulator") or {}):
+        if check.get("failed") or check.get("mismatched_values"):
+            return EXIT_FAIL
     if not (report.get("budget") or {}).get("met", True):
         return EXIT_FAIL
     return EXIT_OK

@@ -29,6 +29,12 @@ class MHA(OpDef):
         return sp, {k: raw_on_grid(layer.get_attr(f"{full[k[0]]}_{k[2:]}_data"), sp.weight_t) for k in WEIGHTS}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.mha.trace import mha_trace
+
+        return mha_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         return node.spec.forward(ins[0], node.arrays)
 

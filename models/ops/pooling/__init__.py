@@ -23,6 +23,12 @@ class Pooling(OpDef):
         return layer.spec(), {}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.pooling.trace import pooling_trace
+
+        return pooling_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         sp = node.spec
         return sp.forward(ins[0].reshape(len(ins[0]), sp.n, -1), axis=1)

@@ -24,6 +24,12 @@ class Softmax(OpDef):
         return layer.spec(), {}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.softmax.trace import softmax_trace
+
+        return softmax_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         sp = node.spec
         return sp.forward(ins[0].reshape(len(ins[0]), -1, sp.n)).reshape(len(ins[0]), -1)

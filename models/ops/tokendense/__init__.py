@@ -35,6 +35,7 @@ class TokenDense(OpDef):
                       "b": raw_on_grid(layer.get_attr("bias_data"), spec.bias_t)}
 
     run = staticmethod(Dense.run)
+    trace = staticmethod(Dense.trace)
 
     @classmethod
     def describe(cls, layer) -> dict:
