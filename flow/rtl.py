@@ -175,12 +175,14 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
         sec["resources"] = {"source": "yosys", **{k: tot[k] for k in ("LUT", "FF", "DSP", "BRAM_18K")},
                             "CARRY4": tot["CARRY4"], "MUXF": tot["MUXF"], "SRL": tot["SRL"], "URAM": tot["URAM"],
                             "fraction": {k: tot[k] / avail[k] for k in avail if avail[k]}, "part": part,
-                            "ff_source": "da4ml pipeline register bits (an upper bound) plus the residual delay lines",
+                            "ff_source": "pipeline register bits of every unit (what Yosys counts with the stage "
+                                         "hierarchy kept; no pruning across stages: an upper bound), plus the top's "
+                                         "residual delay lines",
                             "per_layer": [{k: u[k] for k in ("name", "members", "LUT", "FF", "DSP", "CARRY4",
                                                                "BRAM_18K")} for u in syn["units"]],
                             "yosys": syn["yosys"], "jobs": syn["jobs"], "cached_jobs": syn["cached"],
-                            "method": "Yosys synth_xilinx -family xcup per pipeline stage (tables as logic), summed "
-                                      "per unit; FF from da4ml's register bits"}
+                            "method": "Yosys synth_xilinx -family xcup, one job per pipeline stage (tables as logic), "
+                                      "summed per unit"}
     else:
         sec["resources"] = {"skipped": "rtl.yosys: none"}
     return RTLResult(sec, messages)

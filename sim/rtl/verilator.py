@@ -58,15 +58,17 @@ def sources(design) -> tuple[list[Path], list[Path]]:
 def build(design, workdir: Path, jobs: int = 1, log: Path | None = None) -> tuple[Path, float]:
     """Verilate and compile the top with the testbench; returns (executable, seconds)."""
     env = verilator_env()
+    workdir = workdir.resolve()  # Verilator runs in workdir: every path it gets is absolute
     workdir.mkdir(parents=True, exist_ok=True)
     verilog, mems = sources(design)
     for m in mems:
         shutil.copy(m, workdir / m.name)  # $readmemh resolves table files against the working directory
     top = f"{design.name}_top"
-    cflags = (f"-O1 -DVTOP=V{top} -DVTOP_HEADER='\"V{top}.h\"' -DTB_IN_BITS={design.in_bits} "
+    cflags = (f"-O0 -DVTOP=V{top} -DVTOP_HEADER='\"V{top}.h\"' -DTB_IN_BITS={design.in_bits} "
               f"-DTB_OUT_BITS={design.out_bits} -DTB_TRACE_BITS={design.trace_bits}")
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", top, "-Wno-fatal",
-           "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-CFLAGS", cflags, "-o", "Vtb", str(TB)] + [str(p) for p in verilog]
+           "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-CFLAGS", cflags, "-o", "Vtb", str(TB)]
+    cmd += [str(p.resolve()) for p in verilog]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     seconds = time.perf_counter() - t0
@@ -101,6 +103,7 @@ def unpack(words: np.ndarray, width: int, n: int, signed: bool, offset: int = 0)
 
 def run(exe: Path, design, in_raw: np.ndarray, workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], float]:
     """Simulate the events (raw input words); returns (output raws, {layer: raws}, events per second)."""
+    exe, workdir = exe.resolve(), workdir.resolve()
     words = pack(in_raw, design.input_t.width)
     (workdir / "in.bin").write_bytes(words.tobytes())
     t0 = time.perf_counter()

@@ -1,12 +1,14 @@
 """Resource counts of the RTL form with Yosys `synth_xilinx -family xcup` (UltraScale+).
 
-Every unit (sim.rtl) is synthesized stage by stage: da4ml writes one combinational module per pipeline stage and
-keeps the registers in the unit's top module, so one Yosys job per stage module is small enough to run in parallel,
-and a stage whose content did not change is never synthesized twice (a cache keyed by the module's Verilog, the
-primitives, the table files, the script and the Yosys version). LUT, DSP48E2, CARRY and MUXF are Yosys's counts summed
-over the stages; flip-flops are the unit's pipeline register bits (da4ml's count: a flat Yosys run would prune
-constant and duplicate bits and pack delay chains into SRLs, so this is an upper bound). Lookup tables become logic
-(`rom_style "logic"`), each distinct table synthesized once per job (`keep_hierarchy`).
+da4ml writes every unit (sim.rtl) as one combinational module per pipeline stage, with the registers in the unit's
+top module. One Yosys job per stage module keeps memory and time in check (a whole attention layer flattened would
+need tens of GB; one job per unit with the stages kept as hierarchy took 1,405 s for the tiny test model's attention
+against minutes per stage), runs in parallel, and is never repeated for the same content (a cache keyed by the
+module's Verilog, the primitives, the table files, the script and the Yosys version). LUT, DSP48E2, CARRY and MUXF
+are Yosys's counts summed over the stages; flip-flops are the unit's pipeline register bits, which is what Yosys
+counts with the stage hierarchy kept (equal on every unit of the tiny model). A flat run would prune constant and
+duplicate bits and pack delay chains into SRLs, so the FF figure is an upper bound. Lookup tables become logic
+(`rom_style "logic"`), each distinct table mapped once per job (`keep_hierarchy`).
 
 Yosys reports carry chains as CARRY4 for UltraScale+ (two per CARRY8). These are Yosys's numbers for this RTL; they
 are not Vivado's numbers for the HLS project.
@@ -87,13 +89,13 @@ def summarize(cells: dict[str, int]) -> dict[str, int]:
             "BRAM_18K": g("RAMB18E2") + 2 * g("RAMB36E2"), "URAM": g("URAM288")}
 
 
-def script(sources: list[str], top: str) -> str:
+def script(sources: list[str], top: str, keep: str = "", flatten: bool = True) -> str:
     return "\n".join([
         f"read_verilog -defer {' '.join(sources)}",  # -defer: the table file name is a module parameter
         f"hierarchy -top {top}",
         'setattr -set rom_style "logic" m:*',  # tables as logic (Yosys finds no LUTRAM/BRAM map for async ROMs)
-        "setattr -mod -set keep_hierarchy 1 *lookup_table*",  # each distinct table synthesized once
-        f"synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf",
+        *([f"setattr -mod -set keep_hierarchy 1 {keep}"] if keep else []),  # each table/stage mapped on its own
+        f"synth_xilinx -family xcup -top {top}{' -flatten' if flatten else ''} -noiopad -noclkbuf",
         f"stat -top {top}", ""])
 
 
@@ -104,22 +106,20 @@ def cache_dir() -> Path:
     return d
 
 
-def _job(unit, stage_file: Path, which: str) -> dict:
-    """One stage module: synthesize (or read the cache); returns its cell counts and how it was obtained."""
-    static = sorted((unit.folder / "src" / "static").glob("*.v"))
-    mems = sorted((unit.folder / "src" / "memfiles").glob("*.mem"))
-    top = stage_file.stem
-    text = script([p.name for p in static] + [stage_file.name], top)
+def run_yosys(files: list[Path], top: str, which: str = "yowasp", keep: str = "") -> dict:
+    """Synthesize Verilog `files` (plus the $readmemh files among them) with `top` as top module; returns
+    {"module", "cells", "seconds"}. Cached by content. `keep`: module patterns mapped on their own."""
+    verilog = [p for p in files if p.suffix == ".v"]
+    text = script([p.name for p in verilog], top, keep)
     h = hashlib.sha256(f"{SCRIPT_VERSION}\n{version(which)}\n{text}".encode())
-    for p in [stage_file, *static, *mems]:
+    for p in files:
         h.update(p.name.encode() + b"\0" + p.read_bytes())
-    key = h.hexdigest()
-    cached = cache_dir() / f"{key}.json"
+    cached = cache_dir() / f"{h.hexdigest()}.json"
     if cached.exists():
         return {**json.loads(cached.read_text()), "cached": True}
     with tempfile.TemporaryDirectory(prefix="trigformer-yosys-") as tmp:
         work = Path(tmp)
-        for p in [stage_file, *static, *mems]:  # yowasp sees only its working directory; $readmemh reads from it
+        for p in files:  # yowasp sees only its working directory; $readmemh reads from it
             shutil.copy(p, work / p.name)
         (work / "job.ys").write_text(text)
         t0 = time.perf_counter()
@@ -138,25 +138,33 @@ def _job(unit, stage_file: Path, which: str) -> dict:
 
 
 def synthesize(design, jobs: int = 1, which: str = "yowasp") -> dict:
-    """Per-unit and total counts of a design (sim.rtl.RTLDesign): {"units": [...], "total": {...}, ...}."""
-    work = [(u, f) for u in design.layers for f in sorted((u.folder / "src").glob(f"{u.module}_stage*.v"))]
+    """Per-unit and total counts of a design (sim.rtl.RTLDesign): {"units": [...], "total": {...}, ...}.
+    One job per pipeline-stage module; a unit's flip-flops are its pipeline register bits, and the network top's
+    residual delay lines (design.balance_bits) are added to the total."""
+    work = []
+    for u in design.layers:
+        src = u.folder / "src"
+        common = sorted((src / "static").glob("*.v")) + sorted((src / "memfiles").glob("*.mem"))
+        work += [(u, f, common) for f in sorted(src.glob(f"{u.module}_stage*.v"))]
+    work.sort(key=lambda w: -w[1].stat().st_size)  # the long jobs start first
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda uf: _job(uf[0], uf[1], which), work))
-    by_unit: dict[str, dict[str, int]] = {u.name: {} for u in design.layers}
-    for (u, _), res in zip(work, results):
+        results = list(pool.map(lambda w: run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*"), work))
+    cells: dict[str, dict[str, int]] = {u.name: {} for u in design.layers}
+    seconds = {u.name: 0.0 for u in design.layers}
+    for (u, _, _), res in zip(work, results):
         for k, v in res["cells"].items():
-            by_unit[u.name][k] = by_unit[u.name].get(k, 0) + v
+            cells[u.name][k] = cells[u.name].get(k, 0) + v
+        seconds[u.name] += 0.0 if res["cached"] else res["seconds"]
     units = []
     total = {k: 0 for k in ("LUT", "FF", "DSP", "CARRY4", "CARRY8", "MUXF", "SRL", "LUTRAM", "BRAM_18K", "URAM")}
     for u in design.layers:
-        s = summarize(by_unit[u.name])
-        s["FF"] = u.reg_bits  # the registers are in the unit's top module (da4ml's count)
-        units.append({"name": u.name, "members": u.members, "kind": u.kind, **s})
+        s = summarize(cells[u.name])
+        s["FF"] = u.reg_bits  # the registers live in the unit's top module (not in its stage modules)
+        units.append({"name": u.name, "members": u.members, "kind": u.kind, **s, "seconds": round(seconds[u.name], 1)})
         for k in total:
             total[k] += s[k]
     total["FF"] += design.balance_bits
     return {"units": units, "total": total, "jobs": len(work), "cached": sum(r["cached"] for r in results),
             "seconds": round(time.perf_counter() - t0, 1),
-            "cpu_seconds": round(sum(r["seconds"] for r in results if not r["cached"]), 1),
-            "yosys": version(which)}
+            "cpu_seconds": round(sum(r["seconds"] for r in results if not r["cached"]), 1), "yosys": version(which)}
