@@ -10,7 +10,8 @@ from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
 from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, ctype, input_type, on_grid, replicated, set_internal_types
+from models.ops.hls_common import (attr_type, base_layer, configure, ctype, input_type, on_grid, replicated,
+                                   set_internal_types)
 from models.ops.mha.spec import MHASpec
 from models.ops.softmax.hls import softmax_config_struct
 from models.ops.tokendense.hls import dense_config_struct, strategy_of, weight_layout
@@ -34,6 +35,7 @@ class TFMultiHeadAttention(Layer):
         return split_units(self.get_attr("num_heads") * self.get_attr("n_tokens"), self.get_attr("reuse_factor"))
 
     def initialize(self):
+        configure(self)
         sp = self.spec()
         set_internal_types(self, sp.internal_types())
         self.add_output_variable([sp.n_tokens, sp.out_dim], precision=sp.out_t.to_hls4ml())
