@@ -112,6 +112,13 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         return tf.transpose(tf.reshape(t, (-1, n, self.num_heads, c)), (0, 2, 1, 3))
 
     def call(self, inputs):
+        return self._attend(inputs)[0]
+
+    def internals(self, inputs) -> list:
+        """[Q, K, V, context] of `inputs` (the tensors of qkv_t): what a model file's calibration ranges."""
+        return self._attend(inputs)[1]
+
+    def _attend(self, inputs):
         x, x_kv = _split_inputs(inputs)
         dtype = x.dtype
         x_kv = x if x_kv is None else x_kv
@@ -128,7 +135,7 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         ctx = tf.einsum("bhqm,bhmk->bhqk", p, v)
         ctx = fake_quant(ctx, self.qkv_t) if self.quantized else ctx
         ctx = tf.reshape(tf.transpose(ctx, (0, 2, 1, 3)), (-1, self.n_tokens, self.num_heads * self.value_dim))
-        return tf.cast(self._proj(ctx, "output", self.act_t), dtype)
+        return tf.cast(self._proj(ctx, "output", self.act_t), dtype), [q, k, v, ctx]
 
     def compute_output_shape(self, input_shape):
         q_shape, _ = _split_inputs(input_shape)
