@@ -54,7 +54,7 @@ def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_o
     traced: {layer name: values per event} of the layers whose outputs the bridge saves (hls4ml `Trace: true`).
     The log (build output, then the child's stderr) is written to `log`; the library and scratch files are
     removed afterwards, whatever happened."""
-    project_dir = Path(project_dir)
+    project_dir = Path(project_dir).resolve()  # absolute: the child changes its folder before writing outputs
     lib = library_path(project_dir, name, stamp)
     scratch = project_dir / ".csim"
     parts: list[str] = []
