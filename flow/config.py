@@ -280,6 +280,10 @@ class Config(_Section):
                                                    "(0 is for model.file: post-training quantization only)")
         if self.training.epochs is None:
             self.training.epochs = 0 if byom else 20
+        if byom:  # a trained model's ranges are known: integer bits not given are calibrated
+            for k in INT_BITS_KEYS:
+                if k not in self.quantization.model_fields_set:
+                    setattr(self.quantization, k, "auto")
         if len(m.classes) != len(set(m.classes)):
             raise _KeyError("model.classes", "class names must be unique")
         if d.source == "hls4ml_jets":

@@ -39,9 +39,8 @@ def apply_input_scaling(cfg: Config, ds, trained_model: bool = False) -> dict:
                 "input_type": _input_type(cfg), "method": "auto with a trained model file: 0 (the model was trained "
                                                           "on the features as they are)",
                 "firmware_input": "feature * 2**log2 (a binary-point shift upstream)"}
-    qt = QuantTypes.from_config(cfg.quantization)
     if k == "auto":
-        ks = input_scale_log2(ds.x_train, qt.input_t)
+        ks = input_scale_log2(ds.x_train, QuantTypes.from_config(cfg.quantization).input_t)
         method = "auto: 99.9 % quantile of |feature| (training set, non-zero) placed inside the input type"
     else:
         ks = np.array(k if isinstance(k, list) else [k] * len(cfg.data.features), dtype=np.int64)
@@ -49,7 +48,7 @@ def apply_input_scaling(cfg: Config, ds, trained_model: bool = False) -> dict:
     factor = (2.0 ** ks).astype(np.float32)
     ds.x_train *= factor
     ds.x_test *= factor
-    return {"log2": [int(v) for v in ks], "features": list(cfg.data.features), "input_type": qt.input_t.ap_type,
+    return {"log2": [int(v) for v in ks], "features": list(cfg.data.features), "input_type": _input_type(cfg),
             "method": method, "firmware_input": "feature * 2**log2 (a binary-point shift upstream)"}
 
 
