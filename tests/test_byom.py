@@ -280,6 +280,22 @@ def test_input_shape_must_match_the_data(work, capsys):
     assert "data.features" in capsys.readouterr().err
 
 
+def test_shortcut_synth_model_file(work):
+    """`synth tagger-v2.keras --part xcvu9p`: every default, the embedded jets, n_particles from the model's input,
+    the project named after the file (tagger_v_2: hls4ml's own names are <letters><digits>). Random weights."""
+    inp = L.Input((6, 3), name="particles")
+    h = L.Dense(4, name="embed")(inp)
+    h = L.Add(name="add")([h, L.MultiHeadAttention(1, 4, name="mha")(h, h)])
+    model = tf.keras.Model(inp, L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D()(h)))
+    model.save(work / "tagger-v2.keras")
+    out = work / "out_shortcut"
+    code = main([str(work / "tagger-v2.keras"), "--part", "xcvu9p", "--out", str(out), "-q"])
+    r = json.loads((out / "report.json").read_text())
+    assert code in (0, 1) and r["name"] == "tagger_v_2"
+    assert r["config"]["data"]["n_particles"] == 6 and r["config"]["model"]["file"].endswith("tagger-v2.keras")
+    assert r["accuracy"]["n_events"] == 10000 and r["verification"]["csim_vs_emulator"]["bit_exact_fraction"] == 1.0
+
+
 # ---- the Python API and hls4ml's own converter ---------------------------------------------------------------------
 def test_python_api_with_a_model_object(work):
     import trigformer

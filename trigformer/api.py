@@ -98,7 +98,8 @@ def _name_for(stem: str) -> str:
     base = re.sub(r"_{2,}", "_", base)
     if base[0].isdigit():
         base = "m_" + base
-    for name in (base, f"{base}_net", "trigformer_model"):
+    # hls4ml names its own variables <letters><digits>: an _ between a letter and a digit avoids them (v2 -> v_2)
+    for name in (base, re.sub(r"([A-Za-z])(\d)", r"\1_\2", base), f"{base}_net", "trigformer_model"):
         if len(name) <= 63 and not _generated_clash(name) and name.isidentifier():
             import keyword
 
