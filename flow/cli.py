@@ -46,6 +46,12 @@ def _main_parser() -> argparse.ArgumentParser:
                    help="run C synthesis with vitis-run or vitis_hls (Vitis) / vivado_hls (Vivado); must be on PATH")
     p.add_argument("--cosim", action="store_true", help="add RTL co-simulation with tb_data (needs the vendor tool)")
     p.add_argument("--vsynth", action="store_true", help="add Vivado logic synthesis (needs the vendor tool)")
+    p.add_argument("--fit", action="store_true",
+                   help="choose each layer's reuse factor and strategy to meet the budget (on the estimate; no "
+                        "retraining); report.json['fit'] has the settings and the points tried")
+    p.add_argument("--rtl", action="store_true",
+                   help="also write the network as pipelined Verilog (rtl/), co-simulate it with Verilator against "
+                        "the emulator and count its resources with Yosys (settings: the rtl: section)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return finish(trigformer.synth(args.config, part=args.part, out=args.out, force=args.force,
                                        weights=args.weights, epochs=args.epochs, csim=args.csim, backend=args.backend,
                                        clock=args.clock, vendor_synth=args.vendor_synth, cosim=args.cosim,
-                                       vsynth=args.vsynth, progress=not args.quiet))
+                                       vsynth=args.vsynth, fit=args.fit, rtl=args.rtl, progress=not args.quiet))
     except (ConfigError, UsageError, OutputError, ReportError, WeightsError) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2

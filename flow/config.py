@@ -41,11 +41,11 @@ class ConfigError(Exception):
 
 
 def _reject_booleans(v):
-    """No key of model.yaml is a boolean, and pydantic's lax mode would read true as 1 for a number."""
+    """Booleans only where a key is one: pydantic's lax mode would read true as 1 for a number."""
     for item in v if isinstance(v, list) else [v]:
         if isinstance(item, bool):
             raise ValueError(f"got the boolean {str(item).lower()}: YAML reads unquoted true/false/yes/no/on/off "
-                             "as booleans, and no key of model.yaml is a boolean")
+                             "as booleans, and this key is not a boolean")
     return v
 
 
@@ -55,7 +55,9 @@ class _Section(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_booleans(cls, v):
+    def _no_booleans(cls, v, info):
+        if cls.model_fields[info.field_name].annotation is bool:
+            return v
         return _reject_booleans(v)
 
 
@@ -220,13 +222,49 @@ class HLSConfig(_Section):
     reuse_factor: int = Field(1, ge=1, le=4096)
 
 
+RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K")
+
+
 class BudgetConfig(_Section):
-    latency_ns: float = Field(1000.0, gt=0)
-    ii: int = Field(1, ge=1)
+    """The trigger's budget. II: a new event every bunch_crossing_ns (25 ns at the LHC's 40 MHz); with
+    time-multiplexing TM one board sees every TM-th event, so the firmware may take TM x 25 ns per event. The default
+    II is floor(bunch_crossing_ns * time_multiplexing / clock_period_ns): 5 at 200 MHz without time-multiplexing.
+    Resources: at most max_fraction of each resource of the part (routing and the rest of the trigger need room)."""
+
+    latency_ns: float = Field(500.0, gt=0)
+    bunch_crossing_ns: float = Field(25.0, gt=0)
+    time_multiplexing: int = Field(1, ge=1, le=1024)
+    ii: int | None = Field(None, ge=1)
+    max_fraction: float | dict[str, float] = 0.7
+
+    @field_validator("max_fraction")
+    @classmethod
+    def _fractions(cls, v):
+        values = v if isinstance(v, dict) else {"all": v}
+        for k, f in values.items():
+            if k != "all" and k not in RESOURCE_KEYS:
+                raise ValueError(f"unknown resource {k!r}; expected one of {', '.join(RESOURCE_KEYS)}")
+            if not 0 < f <= 1:
+                raise ValueError(f"a fraction of the part must be in (0, 1], got {f}")
+        return v
+
+    def limits(self) -> dict[str, float]:
+        v = self.max_fraction
+        return {k: (v.get(k, 1.0) if isinstance(v, dict) else v) for k in RESOURCE_KEYS}
 
 
 class VerifyConfig(_Section):
     n_events: int = Field(1000, ge=1)
+
+
+class RTLConfig(_Section):
+    """`synth --rtl`: the network as pipelined Verilog (da4ml), co-simulated (Verilator) and synthesized (Yosys)."""
+
+    latency_cutoff: float = Field(5.0, ge=1, le=64)  # da4ml delay units (adders) per pipeline stage
+    cosim: bool = True  # Verilator co-simulation of verify.n_events events
+    yosys: Literal["yowasp", "system", "none"] = "yowasp"  # yowasp: the PyPI build; system: yosys on PATH
+    jobs: int | None = Field(None, ge=1, le=256)  # parallel Verilator/Yosys jobs (default: the usable cores)
+    interpreter_events: int = Field(32, ge=0, le=100_000)  # events the trace's interpreter checks against the emulator
 
 
 class Config(_Section):
@@ -239,6 +277,7 @@ class Config(_Section):
     hls: HLSConfig = Field(default_factory=HLSConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    rtl: RTLConfig = Field(default_factory=RTLConfig)
 
     @field_validator("name")
     @classmethod
@@ -311,6 +350,19 @@ class Config(_Section):
     @property
     def n_features(self) -> int:
         return len(self.data.features)
+
+    def budget_ii(self) -> int:
+        b = self.budget
+        if b.ii is not None:
+            return b.ii
+        return max(1, int(b.bunch_crossing_ns * b.time_multiplexing / self.hls.clock_period_ns + 1e-9))
+
+    def budget_dict(self) -> dict:
+        """The budget the report is judged against (flow.report.verdict.judge_budget)."""
+        b = self.budget
+        why = (f"budget.ii" if b.ii is not None else
+               f"floor({b.bunch_crossing_ns:g} ns x {b.time_multiplexing} / {self.hls.clock_period_ns:g} ns clock)")
+        return {"latency_ns": b.latency_ns, "ii": self.budget_ii(), "ii_from": why, "max_fraction": b.limits()}
 
 
 # C++ keywords and names the generated project already uses: the top function is named after the model.

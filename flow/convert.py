@@ -67,32 +67,77 @@ def check_plan(cfg, imported=None, provisional: dict | None = None) -> None:
         raise ConfigError(f"quantization: {e}") from None
 
 
-def hls_config(model, cfg, qt: QuantTypes, trace: bool = True) -> dict:
+STRATEGY_NAMES = {"latency": "Latency", "resource": "Resource", "distributed_arithmetic": "distributed_arithmetic"}
+
+
+def hls_dense_reuse(backend: str, n_in: int, n_out: int, requested: int) -> tuple[int, str | None]:
+    """The reuse factor hls4ml's own Dense gets: hls4ml accepts only some values for an n_in x n_out layer (its
+    FPGABackend.get_valid_reuse_factors); the closest one is used, and the note says why (None if unchanged)."""
+    import hls4ml
+
+    be = hls4ml.backends.get_backend(backend)
+    valid = be.get_valid_reuse_factors(n_in, n_out)
+    used = requested if requested in valid else be.get_closest_reuse_factor(valid, requested)
+    if used == requested:
+        return used, None
+    shown = ", ".join(map(str, valid[:12])) + (", ..." if len(valid) > 12 else "")
+    return used, (f"requested {requested}; hls4ml's Dense accepts only {shown} for {n_in}x{n_out}: the closest, "
+                  f"{used}, is used")
+
+
+def layer_settings(model, cfg, overrides: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Per layer: the reuse factor and strategy it gets, and why when that differs from what was asked.
+    `overrides` (from `synth --fit`): {layer: {"reuse_factor": R, "strategy": s}}."""
+    from qkeras import QDense
+
+    out = {}
+    for layer in model.layers:
+        want = {"reuse_factor": cfg.hls.reuse_factor, "strategy": cfg.hls.strategy, **(overrides or {}).get(layer.name, {})}
+        s = dict(want)
+        if type(layer) is QDense:  # hls4ml's own Dense (the classifier): its valid reuse factors only
+            used, note = hls_dense_reuse(cfg.hls.backend, int(layer.input_shape[-1]), int(layer.units),
+                                         want["reuse_factor"])
+            s["reuse_factor"] = used
+            if note:
+                s["note"] = note
+            if s["strategy"] == "distributed_arithmetic":
+                s["strategy"] = "latency"
+                s["note"] = "hls4ml's Dense keeps the latency strategy (trigformer's DA covers its own layers)"
+        out[layer.name] = s
+    return out
+
+
+def hls_config(model, cfg, qt: QuantTypes, trace: bool = True, overrides: dict | None = None) -> dict:
     import hls4ml
 
     register()
     conf = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=cfg.hls.backend,
                                                 default_precision=qt.act_t.ap_type)
-    conf["Model"]["Strategy"] = "Latency" if cfg.hls.strategy == "latency" else "Resource"
+    conf["Model"]["Strategy"] = STRATEGY_NAMES[cfg.hls.strategy] if cfg.hls.strategy != "distributed_arithmetic" \
+        else "Latency"
     conf["Model"]["ReuseFactor"] = cfg.hls.reuse_factor
+    settings = layer_settings(model, cfg, overrides)
     plan = layer_types(model, qt)
     for name, types in plan.items():
+        s = settings.get(name.removesuffix("_linear"), {"reuse_factor": cfg.hls.reuse_factor, "strategy": "latency"})
         lc = conf["LayerName"].setdefault(name, {})
         lc["Precision"] = {k: _precision(v) for k, v in types.items()}
-        lc["ReuseFactor"] = cfg.hls.reuse_factor
-        lc["Strategy"] = conf["Model"]["Strategy"]
+        lc["ReuseFactor"] = s["reuse_factor"]
+        lc["Strategy"] = STRATEGY_NAMES[s["strategy"]]
         lc["Trace"] = trace
     return conf
 
 
-def convert(model, cfg, out_dir: Path, part_full: str, trace: bool = True):
-    """Build the hls4ml ModelGraph for `model` in `out_dir` (not yet written)."""
+def convert(model, cfg, out_dir: Path, part_full: str, trace: bool = True, overrides: dict | None = None):
+    """Build the hls4ml ModelGraph for `model` in `out_dir` (not yet written). `overrides`: per-layer reuse factor and
+    strategy (`synth --fit`)."""
     import hls4ml
 
     qt = QuantTypes.from_config(cfg.quantization)
     hls_model = hls4ml.converters.convert_from_keras_model(
-        model, hls_config=hls_config(model, cfg, qt, trace), output_dir=str(out_dir), project_name=cfg.name,
-        backend=cfg.hls.backend, part=part_full, clock_period=cfg.hls.clock_period_ns, io_type=cfg.hls.io_type)
+        model, hls_config=hls_config(model, cfg, qt, trace, overrides), output_dir=str(out_dir),
+        project_name=cfg.name, backend=cfg.hls.backend, part=part_full, clock_period=cfg.hls.clock_period_ns,
+        io_type=cfg.hls.io_type)
     check_types(hls_model, layer_types(model, qt))
     return hls_model
 
@@ -124,8 +169,8 @@ def layer_descriptions(hls_model, cfg) -> list[dict]:
         res = FixedType.parse(layer.get_output_variable().type.precision.definition_cpp())
         shape = layer.get_output_variable().shape
         d = {"name": layer.name, "n_tokens": int(shape[0]) if len(shape) > 1 else 1, "n_out": int(shape[-1]),
-             "out_bits": res.width, "strategy": cfg.hls.strategy, "reuse_factor": int(layer.get_attr("reuse_factor", 1)),
-             "table_entries": 0, "table_bits": 0}
+             "out_bits": res.width, "strategy": str(layer.get_attr("strategy", "latency")).lower(),
+             "reuse_factor": int(layer.get_attr("reuse_factor", 1)), "table_entries": 0, "table_bits": 0}
         if cls != "Input":
             inp = layer.get_input_variable()
             d["n_in"] = int(inp.shape[-1])
@@ -145,7 +190,7 @@ def layer_descriptions(hls_model, cfg) -> list[dict]:
             d["accum_bits"] = FixedType.parse(layer.types["accum_t"].precision.definition_cpp()).width
         op = for_hls(layer)
         d["kind"] = op.cost_kind or op.kind
-        d.update(op.describe(layer))
+        d.update(op.describe(layer))  # op-specific fields (parallel units, tables without their copies, ...)
         out.append(d)
     return out
 

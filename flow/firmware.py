@@ -35,10 +35,10 @@ def deterministic_stamp(cfg) -> str:
 
 
 def write_project(cfg, fixed, part_full: str, work: Path, x_tb,
-                  settings: EmulatorSettings = EmulatorSettings.tuned()):
+                  settings: EmulatorSettings = EmulatorSettings.tuned(), overrides: dict | None = None):
     """Convert and write the hls4ml project into `work`, with tb_data from `x_tb` and the emulator's outputs.
-    Returns (hls_model, emulator)."""
-    hls_model = convert(fixed, cfg, work, part_full)
+    `overrides`: per-layer reuse factor and strategy (`synth --fit`). Returns (hls_model, emulator)."""
+    hls_model = convert(fixed, cfg, work, part_full, overrides=overrides)
     hls_model.config.config["Stamp"] = deterministic_stamp(cfg)
     hls_model.config.trace_output = True
     emu = Emulator.from_hls_model(hls_model, fixed, settings)
@@ -54,8 +54,8 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb,
     return hls_model, emu
 
 
-def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray) -> Firmware:
-    hls_model, emu = write_project(cfg, fixed, part_full, work, x_tb)
+def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, overrides: dict | None = None) -> Firmware:
+    hls_model, emu = write_project(cfg, fixed, part_full, work, x_tb, overrides=overrides)
     emu.save(work / "emulator")
     return Firmware(hls_model, emu, layer_descriptions(hls_model, cfg), work)
 

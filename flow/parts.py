@@ -28,10 +28,13 @@ PARTS: dict[str, Part] = {p.short: p for p in (
     Part("xcku115", "xcku115-flvb2104-2-e", 663_360, 1_326_720, 5_520, 4_320, 0, "Kintex UltraScale"),
     Part("xcku15p", "xcku15p-ffva1760-2-e", 522_720, 1_045_440, 1_968, 1_968, 128, "Kintex UltraScale+"),
     Part("xczu9eg", "xczu9eg-ffvb1156-2-e", 274_080, 548_160, 2_520, 1_824, 0, "Zynq UltraScale+"),
+    Part("xczu7ev", "xczu7ev-ffvc1156-2-e", 230_400, 460_800, 1_728, 624, 96, "Zynq UltraScale+"),
+    Part("xczu3eg", "xczu3eg-sbva484-1-e", 70_560, 141_120, 360, 432, 0, "Zynq UltraScale+"),
     Part("xc7vx690t", "xc7vx690tffg1927-2", 433_200, 866_400, 3_600, 2_940, 0, "Virtex-7"),
     # Alveo U250 die (same fabric as xcvu13p) and Zynq-7020: capacities as printed in Vivado HLS csynth reports
     Part("xcu250", "xcu250-figd2104-2L-e", 1_728_000, 3_456_000, 12_288, 5_376, 1_280, "Alveo (Virtex UltraScale+)"),
     Part("xc7z020", "xc7z020clg400-1", 53_200, 106_400, 220, 280, 0, "Zynq-7000"),
+    Part("xc7z007s", "xc7z007sclg225-1", 14_400, 28_800, 66, 100, 0, "Zynq-7000"),
 )}
 
 

@@ -41,6 +41,8 @@ class Options:
     vendor_synth: bool = False
     cosim: bool = False
     vsynth: bool = False
+    fit: bool = False
+    rtl: bool = False
     progress: bool = True
     extra_overrides: dict = field(default_factory=dict)
     model: object = None  # a trained Keras model object (trigformer.synth(..., model=...))
@@ -164,6 +166,18 @@ def synth(opts: Options) -> Result:
     out = output_dir(cfg, opts)
     imported = import_model(cfg, opts)
     check_plan(cfg, imported, provisional(cfg))
+    if opts.rtl:
+        from flow.rtl import check_tools
+        from sim.rtl.verilator import ToolMissing
+
+        if imported is not None and len(imported.input_shapes) > 1:
+            raise UsageError(f"--rtl: the RTL flow takes models with one input; {imported.source} has "
+                             f"{len(imported.input_shapes)} ({', '.join(n for n, _, _ in imported.input_shapes)})")
+
+        try:
+            check_tools(cfg.rtl)
+        except ToolMissing as e:
+            raise UsageError(f"--rtl: {e}") from None
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
     if opts.vendor_synth or opts.cosim or opts.vsynth:
@@ -186,6 +200,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     from flow import firmware
     from flow import train as train_stage
     from flow.parts import resolve_part
+    from flow.convert import layer_settings
     from flow.report import judge_budget
     from flow.verify import verify
 
@@ -214,11 +229,18 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
         feed = imported.feed
     train_stage.save_models(trained, work / "keras")
 
+    fit_result = None
+    if opts.fit:
+        t0 = time.perf_counter()
+        fit_result = fit_settings(cfg, trained.fixed, part_full, work)
+        timings["fit_s"] = round(time.perf_counter() - t0, 1)
+    overrides = fit_result.settings if fit_result else None
+
     n = min(cfg.verify.n_events, len(ds.x_test))
     x_test = feed(ds.x_test)
     x_verify = feed(ds.x_test[:n])
     t0 = time.perf_counter()
-    fw = firmware.build(cfg, trained.fixed, part_full, work, x_verify)
+    fw = firmware.build(cfg, trained.fixed, part_full, work, x_verify, overrides)
     timings["convert_write_s"] = round(time.perf_counter() - t0, 1)
     csim = None
     if opts.csim:
@@ -230,6 +252,15 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     if trained.import_check is not None:
         ver.section["import_check"] = trained.import_check
     timings["emulator_and_compare_s"] = round(time.perf_counter() - t0, 2)
+
+    rtl_result = None
+    if opts.rtl:
+        from flow.rtl import run as run_rtl
+
+        t0 = time.perf_counter()
+        rtl_result = run_rtl(cfg, fw.emulator, x_verify, work / "rtl", part_full)
+        timings["rtl_s"] = round(time.perf_counter() - t0, 1)
+        ver.messages.extend(rtl_result.messages)
 
     vendor_error = None
     if opts.vendor_synth or opts.cosim or opts.vsynth:
@@ -243,10 +274,22 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
                         **(model_section(cfg, imported) if imported is not None else {})},
               "accuracy": {**trained.accuracy, "firmware": float(np.mean(np.argmax(ver.firmware_logits, -1) == ds.y_test))},
               "verification": ver.section, "layers": fw.layers, "estimate": c.estimate, "latency": c.latency,
-              "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings}
+              "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
+              "implementation": layer_settings(trained.fixed, cfg, overrides)}
+    if rtl_result is not None:
+        sec = rtl_result.section
+        report["rtl"] = sec
+        if not c.vendor:  # the measured RTL figures are the primary ones; the estimate stays in report["estimate"]
+            report["latency"] = sec["latency"]
+            if sec["resources"].get("source") == "yosys":
+                report["resources"] = sec["resources"]
+    if fit_result is not None:
+        report["fit"] = fit_result.section()
+        if not fit_result.feasible:
+            ver.messages.append(f"--fit: no setting meets the budget; {fit_result.advice}")
     if calibration:
         report["calibration"] = calibration
-    report["budget"] = judge_budget(report, {"latency_ns": cfg.budget.latency_ns, "ii": cfg.budget.ii})
+    report["budget"] = judge_budget(report, cfg.budget_dict())
     predictions = {"y_true": ds.y_test, "float": trained.logits["float"], "fixed": trained.logits["fixed"],
                    "firmware": ver.firmware_logits, "float_same_weights": trained.logits["float_same_weights"]}
     firmware.finalize(work, final)
@@ -259,6 +302,21 @@ def model_section(cfg: Config, imported) -> dict:
             "inputs": [{"name": name, "tokens": n, "features": f,
                         "fed": f"the {n} leading particles (highest pT first)"} for name, n, f in imported.input_shapes],
             "mapping": imported.rows}
+
+
+def fit_settings(cfg: Config, fixed, part_full: str, work: Path):
+    """`--fit`: describe the layers (an unwritten conversion) and search the per-layer settings (flow.fit)."""
+    import shutil
+
+    from flow.convert import convert, layer_descriptions
+    from flow.fit import fit
+
+    probe_dir = work / ".fit-probe"
+    try:
+        layers = layer_descriptions(convert(fixed, cfg, probe_dir, part_full, trace=False), cfg)
+    finally:
+        shutil.rmtree(probe_dir, ignore_errors=True)
+    return fit(layers, cfg.hls.clock_period_ns, part_full, cfg.budget_dict(), cfg.hls.strategy)
 
 
 def html_extra(report: dict, predictions: dict) -> dict:

@@ -97,7 +97,8 @@ class Emulator:
             out_t = FixedType.parse(layer.get_output_variable().type.precision.definition_cpp())
             spec, arrays = op.params(layer, keras_model)
             inputs = [] if op.kind == "input" else list(layer.inputs)
-            nodes.append(Node(layer.name, op.kind, inputs, out_t, spec, arrays))
+            nodes.append(Node(layer.name, op.kind, inputs, out_t, spec, arrays,
+                              int(layer.get_output_variable().size())))
         return cls(nodes, settings)
 
     # ---- execution ------------------------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class Emulator:
 
     # ---- persistence ----------------------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        meta = [{"name": n.name, "kind": n.kind, "inputs": n.inputs, "out_t": n.out_t.ap_type,
+        meta = [{"name": n.name, "kind": n.kind, "inputs": n.inputs, "out_t": n.out_t.ap_type, "size": n.size,
                  "spec": n.spec.to_attrs() if n.spec is not None else None, "arrays": sorted(n.arrays)}
                 for n in self.nodes]
         arrays = {f"{n.name}/{k}": v for n in self.nodes for k, v in n.arrays.items()}
@@ -177,7 +178,7 @@ class Emulator:
                 spec_cls = BY_KIND[m["kind"]].spec_class
                 spec = spec_cls.from_attrs(m["spec"]) if m["spec"] is not None else None
                 nodes.append(Node(m["name"], m["kind"], m["inputs"], FixedType.parse(m["out_t"]), spec,
-                                  {k: z[f"{m['name']}/{k}"] for k in m["arrays"]}))
+                                  {k: z[f"{m['name']}/{k}"] for k in m["arrays"]}, int(m.get("size", 0))))
         return cls(nodes, settings)
 
 

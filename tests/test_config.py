@@ -24,7 +24,11 @@ def test_example_has_every_contract_key_and_defaults_fill_the_rest(tmp_path):
     assert cfg.name == "jet_tagger" and cfg.model.embed_dim == 16 and cfg.hls.part == "xcvu9p"
     minimal = load_config(write(tmp_path, "name: only_name\n"))
     assert minimal.data.n_particles == 16 and minimal.quantization.softmax_table_size == 1024
-    assert minimal.budget.latency_ns == 1000 and minimal.verify.n_events == 1000
+    assert minimal.budget.latency_ns == 500 and minimal.verify.n_events == 1000
+    # the II a 40 MHz trigger allows: a new event every 25 ns = 5 cycles of the default 5 ns clock (hand-derived)
+    assert minimal.budget_ii() == 5 and minimal.budget.limits() == {"LUT": 0.7, "FF": 0.7, "DSP": 0.7, "BRAM_18K": 0.7}
+    faster = load_config(write(tmp_path, "name: f\nhls:\n  clock_period_ns: 3.125\nbudget:\n  time_multiplexing: 6\n"))
+    assert faster.budget_ii() == 48  # 6 x 25 ns / 3.125 ns
 
 
 @pytest.mark.parametrize("text, key, line", [

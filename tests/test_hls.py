@@ -180,3 +180,24 @@ def test_attention_shapes_are_what_they_say(project):
     assert (sp.n_tokens, sp.n_kv) == ((spec["n_query"], spec["n"]) if sp.cross else (spec["n"], spec["n"]))
     if not sp.use_bias:
         assert not any(node.arrays[f"{w}_bias"].any() for w in "qkvo")
+
+
+def test_rtl_trace_of_attention_equals_the_emulator(project):
+    """The attention's RTL form (models/ops/mha/trace.py, a da4ml trace run by its exact Python interpreter) computes
+    the emulator's integers for value_dim != key_dim, cross-attention (two external inputs) and no biases."""
+    pytest.importorskip("da4ml")
+    from sim.rtl import trace_unit
+
+    p = project
+    if p["cfg"].name not in ATTENTION_SHAPES:
+        pytest.skip("a builder shape")
+    emu, vals = p["emu"], p["emu_trace"]
+    types = {m.name: m.out_t for m in emu.nodes}
+    sizes = {m.name: m.size for m in emu.nodes}
+    (node,) = [m for m in emu.nodes if m.kind == "mha"]
+    comb, external = trace_unit([node], types, sizes)
+    assert len(external) == len(node.inputs)
+    for e in range(20):
+        xin = np.concatenate([types[i].to_float(vals[i][e]) for i in external])
+        raw = np.round(np.asarray(comb(xin), dtype=np.float64) * 2.0**node.out_t.frac).astype(np.int64)
+        assert np.array_equal(raw, vals[node.name][e])

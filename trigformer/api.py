@@ -13,7 +13,7 @@ from flow.pipeline import synth as _synth
 def synth(config_or_path=None, model=None, *, part: str | None = None, out=None, force: bool = False,
           weights=None, epochs: int | None = None, csim: bool = True, backend: str | None = None,
           clock: float | None = None, vendor_synth: bool = False, cosim: bool = False, vsynth: bool = False,
-          progress: bool = True, overrides: dict | None = None) -> Result:
+          fit: bool = False, rtl: bool = False, progress: bool = True, overrides: dict | None = None) -> Result:
     """Run the whole flow (data, quantization, HLS project, C-simulation, emulator, estimate, report).
 
     config_or_path: a model.yaml path; a trained model file (.keras, .h5 or a SavedModel folder: defaults and the
@@ -48,7 +48,8 @@ def synth(config_or_path=None, model=None, *, part: str | None = None, out=None,
             config = path
     opts = Options(config=config, part=part, out=Path(out) if out is not None else None, force=force,
                    weights=Path(weights) if weights is not None else None, epochs=epochs, csim=csim, backend=backend,
-                   clock=clock, vendor_synth=vendor_synth, cosim=cosim, vsynth=vsynth, progress=progress,
+                   clock=clock, vendor_synth=vendor_synth, cosim=cosim, vsynth=vsynth, fit=fit, rtl=rtl,
+                   progress=progress,
                    extra_overrides=dict(overrides or {}), model=model, model_source=source, config_base=base)
     return _synth(opts)
 

@@ -28,7 +28,7 @@ def roc_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nda
     return fpr, tpr, float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # trapezoid area
 
 
-def _png(fig) -> str:
+def png_base64(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -51,7 +51,7 @@ def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
         ax.barh([r["name"] for r in lrows][::-1], [r["cycles"] for r in lrows][::-1], color="tab:blue")
         ax.set_xlabel("clock cycles")
         ax.set_title(f"Per-layer latency {tag(lat)}")
-        out.append((f"Per-layer latency {tag(lat)}", _png(fig)))
+        out.append((f"Per-layer latency {tag(lat)}", png_base64(fig)))
     rrows = res.get("per_layer") or []
     keys = [k for k in RESOURCES if any(r.get(k) for r in rrows)]
     if rrows and keys:
@@ -60,7 +60,7 @@ def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
             ax.barh([r["name"] for r in rrows][::-1], [r.get(k) or 0 for r in rrows][::-1], color="tab:orange")
             ax.set_xlabel(k)
         fig.suptitle(f"Per-layer resources {tag(res)}")
-        out.append((f"Per-layer resources {tag(res)}", _png(fig)))
+        out.append((f"Per-layer resources {tag(res)}", png_base64(fig)))
     fr = fractions(report) if res else {}
     if fr:
         ks = [k for k in RESOURCES if k in fr]
@@ -71,7 +71,30 @@ def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
         ax.set_ylabel("% of part")
         ax.legend()
         ax.set_title(f"Resource use on {res.get('part') or report.get('part', '?')} {tag(res)}")
-        out.append((f"Resource use against the part {tag(res)}", _png(fig)))
+        out.append((f"Resource use against the part {tag(res)}", png_base64(fig)))
+    fit = report.get("fit") or {}
+    if fit.get("points_tried"):
+        pts = fit["points_tried"]
+        bud = report.get("budget") or {}
+        lut_limit = (bud.get("max_fraction") or {}).get("LUT")
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for ok, style in ((False, dict(marker="x", color="0.55", label="points tried")),
+                          (True, dict(marker="o", color="tab:green", label="meets the budget"))):
+            sel = [p for p in pts if p["feasible"] == ok]
+            if sel:
+                ax.scatter([p["latency_ns"] for p in sel], [100 * p["LUT"] for p in sel], **style)
+        ch = fit["chosen"]
+        ax.scatter([ch["latency_ns"]], [100 * ch["fraction"]["LUT"]], s=160, facecolors="none", edgecolors="k",
+                   label="chosen")
+        if bud.get("latency_ns"):
+            ax.axvline(bud["latency_ns"], color="tab:red", ls="--", lw=1, label="latency budget")
+        if lut_limit:
+            ax.axhline(100 * lut_limit, color="tab:orange", ls="--", lw=1, label="LUT limit")
+        ax.set_xlabel("latency (ns, estimate)")
+        ax.set_ylabel("LUT (% of part, estimate)")
+        ax.set_title("synth --fit: latency against LUT of the points tried")
+        ax.legend(fontsize=8)
+        out.append(("Fit: latency against LUT (estimate), with the budget lines", png_base64(fig)))
     if all(k in extra for k in ("y_true", "scores_float", "scores_firmware")):
         y = np.asarray(extra["y_true"]).astype(int)
         sf, sw = np.asarray(extra["scores_float"], float), np.asarray(extra["scores_firmware"], float)
@@ -87,14 +110,14 @@ def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
         ax.set_ylabel("background efficiency (false-positive rate)")
         ax.set_title("ROC one-vs-rest: float (solid) vs firmware (dashed)")
         ax.legend(fontsize=7)
-        out.append(("ROC curves, float vs firmware", _png(fig)))
+        out.append(("ROC curves, float vs firmware", png_base64(fig)))
         fig, ax = plt.subplots(figsize=(6, 3))
         diff = (sf - sw).ravel()
         ax.hist(diff, bins=60, color="tab:purple")
         ax.set_yscale("log")
         ax.set_xlabel("float - firmware output")
         ax.set_title(f"Output differences (mean {diff.mean():.2e}, max |d| {np.abs(diff).max():.2e})")
-        out.append(("Float - firmware output differences", _png(fig)))
+        out.append(("Float - firmware output differences", png_base64(fig)))
     return out
 
 

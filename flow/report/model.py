@@ -77,6 +77,9 @@ class Report(BaseModel):
     vendor_error: str | None = None
     budget: Budget
     timings: dict = Field(default_factory=dict)
+    implementation: dict = Field(default_factory=dict)  # per layer: reuse factor, strategy, and why if changed
+    fit: dict | None = None  # synth --fit: settings chosen, points tried, advice
+    rtl: dict | None = None  # synth --rtl: RTL latency, Yosys resources, co-simulation, trace check
 
     @field_validator("layers")
     @classmethod

@@ -54,7 +54,7 @@ def rerender(out_dir: Path) -> int:
     except (ValueError, KeyError, RuntimeError, OSError) as e:
         raise ReportError(f"{out_dir}: cannot recompute the figures ({type(e).__name__}: {e})") from None
     rep.update(estimate=c.estimate, latency=c.latency, resources=c.resources, vendor=c.vendor)
-    rep["budget"] = judge_budget(rep, {"latency_ns": cfg.budget.latency_ns, "ii": cfg.budget.ii})
+    rep["budget"] = judge_budget(rep, cfg.budget_dict())
     try:
         Report.model_validate(rep)
     except Exception as e:

@@ -1,8 +1,8 @@
 """The budget verdict and the exit code, in one place.
 
 judge_budget compares latency, II and each resource's fraction of the part with the budget; exit_code turns a
-report into synth's exit code: 1 when the C-simulation failed or disagrees with the emulator, the vendor tool
-failed, or the budget is not met; else 0. (2, bad input, never gets this far.)
+report into synth's exit code: 1 when the C-simulation or the RTL co-simulation failed or disagrees with the
+emulator, the vendor tool failed, or the budget is not met; else 0. (2, bad input, never gets this far.)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def fractions(report: dict) -> dict:
 
 
 def judge_budget(report: dict, budget: dict, part_fraction_limit: float = 1.0) -> dict:
+    """budget: latency_ns, ii and optionally max_fraction {resource: limit} (else part_fraction_limit for all)."""
     """Compare latency / II / resource fractions with the budget; messages name figure, value, limit, source."""
     lat = report.get("latency") or {}
     res = report.get("resources") or {}
@@ -44,12 +45,18 @@ def judge_budget(report: dict, budget: dict, part_fraction_limit: float = 1.0) -
     if not fr:
         unchecked.append("resources: no estimate or report")
     part = res.get("part") or report.get("part") or "the part"
+    limits = {k: (budget.get("max_fraction") or {}).get(k, part_fraction_limit) for k in RESOURCES}
     for k in RESOURCES:
-        if k in fr and fr[k] > part_fraction_limit:
-            what = "does not fit" if fr[k] > 1.0 else f"> limit {part_fraction_limit:.0%}"
+        if k in fr and fr[k] > limits[k]:
+            what = "does not fit" if fr[k] > 1.0 else f"> limit {limits[k]:.0%}"
             violations.append(f"{k} {res.get(k, '?'):,} = {fr[k]:.1%} of {part} ({res.get('source', '?')}) {what}")
-    return {"latency_ns": budget.get("latency_ns"), "ii": budget.get("ii"), "fraction_limit": part_fraction_limit,
-            "met": not violations and not unchecked, "violations": violations, "unchecked": unchecked}
+    out = {"latency_ns": budget.get("latency_ns"), "ii": budget.get("ii"), "fraction_limit": part_fraction_limit,
+           "met": not violations and not unchecked, "violations": violations, "unchecked": unchecked}
+    if budget.get("max_fraction"):
+        out["max_fraction"] = limits
+    if budget.get("ii_from"):
+        out["ii_from"] = budget["ii_from"]
+    return out
 
 
 def exit_code(report: dict) -> int:
@@ -58,6 +65,10 @@ def exit_code(report: dict) -> int:
     ver = (report.get("verification") or {}).get("csim_vs_emulator") or {}
     if ver.get("failed") or ver.get("mismatched_values") or ver.get("first_mismatching_layer"):
         return EXIT_FAIL
+    rtl = report.get("rtl") or {}
+    for check in (rtl.get("cosim") or {}, rtl.get("trace_vs_emulator") or {}):
+        if check.get("failed") or check.get("mismatched_values"):
+            return EXIT_FAIL
     if not (report.get("budget") or {}).get("met", True):
         return EXIT_FAIL
     return EXIT_OK

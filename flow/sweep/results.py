@@ -109,7 +109,7 @@ def _plot(rows, xkey: str, xlabel: str, lines: list[tuple[float, str]], title: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from flow.report import _png
+    from flow.report.html import png_base64
 
     data = [(r[xkey], accuracy_of(r), bool(r.get("budget_met"))) for r in rows
             if r.get(xkey) is not None and accuracy_of(r) is not None]
@@ -135,7 +135,7 @@ def _plot(rows, xkey: str, xlabel: str, lines: list[tuple[float, str]], title: s
     ax.grid(alpha=0.3)
     if data or lines:
         ax.legend(fontsize=8, loc="best")
-    return _png(fig)
+    return png_base64(fig)
 
 
 def write_html(out: Path, rows: list[dict], sweep, points: list) -> Path:

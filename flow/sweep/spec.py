@@ -260,7 +260,7 @@ def load_sweep(path: str | Path) -> Sweep:
             p = _make_point(base, values, spec.synth_args, path, lines, grid, space)
             points.setdefault(p.key, p)
     varied = [k for k in list(grid) + list(space)]
-    budget = {"latency_ns": base_cfg.budget.latency_ns, "ii": base_cfg.budget.ii, "part": base_cfg.hls.part}
+    budget = {**base_cfg.budget_dict(), "part": base_cfg.hls.part}
     return Sweep(path, base, list(points.values()), varied, cluster, spec.point_timeout_s,
                  duplicates=n_total - len(points), budget=budget)
 
@@ -328,8 +328,9 @@ def _schema_problem(dotted: str) -> str | None:
 
 
 def _split_config_error(msg: str, base: Path) -> tuple[str | None, str]:
-    """flow.config messages read '<file> (line N): <dotted key>: <message>'."""
-    m = re.match(rf"^{re.escape(str(base))}(?: \(line \d+\))?: ([\w.]+): (.*)$", msg, re.S)
+    """flow.config messages read '<file> (line N): <dotted key>: <message>', or '<file> (command line): ...' for a
+    value given as an override (which is how the sweep sets its points)."""
+    m = re.match(rf"^{re.escape(str(base))}(?: \((?:line \d+|command line)\))?: ([\w.]+): (.*)$", msg, re.S)
     return (m.group(1), m.group(2)) if m else (None, msg)
 
 

@@ -27,6 +27,7 @@ class Node:
     out_t: FixedType
     spec: object = None  # the op's Spec instance (None for ops without parameters)
     arrays: dict = field(default_factory=dict)  # raw int64 weights
+    size: int = 0  # output elements per event
 
 
 class OpDef:
@@ -61,6 +62,11 @@ class OpDef:
     @staticmethod
     def run(node: Node, ins: list[np.ndarray], in_t: list[FixedType]) -> np.ndarray:
         """Raw outputs [events, ...] from raw inputs: the firmware's integer arithmetic."""
+        raise NotImplementedError
+
+    @staticmethod
+    def trace(node: Node, ins: list, in_t: list[FixedType]):
+        """The RTL form: the same arithmetic on da4ml traced variables (flattened like the emulator's raws)."""
         raise NotImplementedError
 
     # ---- cost model ---------------------------------------------------------------------------------------------

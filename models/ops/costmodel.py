@@ -12,13 +12,25 @@ from dataclasses import dataclass
 
 CLOCK_UNCERTAINTY = 0.125  # hls4ml's default ClockUncertainty (12.5 %)
 DSP_NARROW_BITS = 10  # both operands at or below this -> LUT multiplier
-CONST_DSP_FRACTION = 0.75  # fitted: share of wide-constant products HLS puts on a DSP
 LUTROM_MAX_BITS = 1024  # a table copy at or below this many bits is distributed ROM
 SCALE_BITS = 18  # width of the fixed constants in the templates (1/sqrt(d), 1/n, 1/dim)
 T_DSP = 2.4  # ns, DSP48E2 multiply without internal pipeline registers
 T_MUX = 0.4  # ns, one LUT level (ReLU select, ROM address saturation)
 T_BRAM_CO = 1.0  # ns, BRAM clock-to-out before the data can be used
 _BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The cost model's fitted constants. Their values are those `flow.estimate.fit()` finds on the `fit` split of
+    published hls4ml reports (flow/estimate_data/published_hls4ml.json); tests/test_estimate.py re-runs the fit."""
+
+    const_dsp_fraction: float = 0.8  # fitted: share of wide-constant products HLS puts on a DSP
+    relu_lut_per_bit: float = 0.875  # model assumption (not fitted): LUTs per (input + output) bit of a ReLU/cast
+    ff_live_factor: float = 8.0  # fitted: flip-flops per live bit at a register boundary inside a layer
+
+
+FITTED = Fitted()
 
 
 def t_add(w: float) -> float:
@@ -63,9 +75,10 @@ class Dims:
 
 
 class Res:
-    """Resource tally of one layer."""
+    """Resource tally of one layer (`k`: the fitted constants)."""
 
-    def __init__(self) -> None:
+    def __init__(self, k: Fitted = FITTED) -> None:
+        self.k = k
         self.dsp = 0.0
         self.lut = 0.0
         self.bram = 0
@@ -85,7 +98,7 @@ class Res:
                 self.lut += inst * max(0, math.ceil(wb / 3) - 1) * (wa + math.ceil(wb / 2))
                 self.n_lut_mult += inst
                 return False
-            frac = CONST_DSP_FRACTION if weights else 1.0
+            frac = self.k.const_dsp_fraction if weights else 1.0
             on_dsp = math.ceil(inst * frac)
             self.dsp += on_dsp * math.ceil(max(wa, wb) / 27) * math.ceil(min(wa, wb) / 18)
             self.lut += (inst - on_dsp) * (wa + wb)
@@ -168,3 +181,19 @@ def mult_weights(layer: dict, n_mult: int, n_bias: int) -> int:
     if n_bias and n_w == n_mult + n_bias:
         nz = round(nz * n_mult / n_w)
     return min(nz, n_mult)
+
+
+def units(layer: dict, n_units: int, par_key: str) -> tuple[int, int]:
+    """(parallel units, iterations) of a trigformer layer: from its description when flow.convert recorded them,
+    else from its reuse factor (models.ops.common.split_units, as the configs are generated)."""
+    from models.ops.common import split_units
+
+    if par_key in layer and "iterations" in layer:
+        return int(layer[par_key]), int(layer["iterations"])
+    return split_units(n_units, max(1, int(layer.get("reuse_factor", 1))))
+
+
+def share_mux(res: Res, bits: int, ways: int) -> None:
+    """Input multiplexers of a unit shared over `ways` iterations: ~1 LUT per 2 bits per doubling (LUT6 = 4:1)."""
+    if ways > 1:
+        res.lut += bits * math.ceil(math.log2(ways)) / 2

@@ -42,6 +42,10 @@ class Input(OpDef):
         return node.out_t.quantize(x.reshape(len(x), -1)).astype(float_for(node.out_t.width))
 
     @staticmethod
+    def trace(node, ins, in_t):
+        return np.asarray(ins[0], dtype=object)  # the RTL's inputs are already raw input_t words
+
+    @staticmethod
     def cost(layer, path, res):
         return 1, False, 0
 
@@ -78,6 +82,12 @@ class Dense(OpDef):
                       "b": raw_on_grid(bias, spec.bias_t)}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.dense.trace import dense_trace
+
+        return dense_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         sp, w, b = node.spec, node.arrays["w"], node.arrays["b"]
         x = ins[0].reshape(len(ins[0]), -1, w.shape[0])
@@ -111,6 +121,12 @@ class Cast(OpDef):
     def run(node, ins, in_t):
         return node.out_t.cast_any(ins[0], in_t[0].frac)
 
+    @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.dense.trace import cast_trace
+
+        return cast_trace(node, ins, in_t)
+
     @classmethod
     def describe(cls, layer) -> dict:
         return {"activation": layer.get_attr("activation")}
@@ -133,6 +149,12 @@ class Relu(Cast):
     @staticmethod
     def run(node, ins, in_t):
         return node.out_t.cast_any(np.maximum(ins[0], 0), in_t[0].frac, inplace=True)
+
+    @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.dense.trace import relu_trace
+
+        return relu_trace(node, ins, in_t)
 
 
 class Add(OpDef):
@@ -162,6 +184,12 @@ class Add(OpDef):
         return add_raw(ins, in_t, node.out_t)
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.dense.trace import add_trace
+
+        return add_trace(node, ins, in_t)
+
+    @staticmethod
     def cost(layer, path, res):
         from models.ops.dense.cost import add
 
@@ -182,6 +210,10 @@ class Flatten(OpDef):
     @staticmethod
     def run(node, ins, in_t):
         return ins[0]  # raws are [events, values] already
+
+    @staticmethod
+    def trace(node, ins, in_t):
+        return np.asarray(ins[0], dtype=object).ravel()  # wiring only
 
     @staticmethod
     def cost(layer, path, res):

@@ -21,9 +21,9 @@ def activation(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     d = Dims.of(layer)
     if layer.get("activation") == "relu":
         path.op(T_MUX)
-        r.lut += d.n_tok * d.n_out * 0.875 * (d.wi + d.wo)
+        r.lut += d.n_tok * d.n_out * r.k.relu_lut_per_bit * (d.wi + d.wo)
     elif d.wi != d.wo:
-        r.lut += d.n_tok * d.n_out * 0.875 * (d.wi + d.wo) / 2  # cast only
+        r.lut += d.n_tok * d.n_out * r.k.relu_lut_per_bit * (d.wi + d.wo) / 2  # cast only
     return 1, False, 0
 
 

@@ -28,10 +28,21 @@ class LayerNorm(OpDef):
         return sp, {k: raw_on_grid(layer.get_weights(k).data, sp.gamma_t) for k in ("gamma", "beta")}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.layernorm.trace import layernorm_trace
+
+        return layernorm_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         sp = node.spec
         y = sp.forward(ins[0].reshape(len(ins[0]), -1, sp.dim), node.arrays["gamma"], node.arrays["beta"])
         return y.reshape(len(y), -1)
+
+    @classmethod
+    def describe(cls, layer) -> dict:
+        tokens, iterations = layer.tokens()
+        return {"tokens_parallel": tokens, "iterations": iterations, "table_entries": layer.get_attr("table_size")}
 
     @staticmethod
     def cost(layer, path, res):

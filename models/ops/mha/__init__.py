@@ -28,13 +28,22 @@ class MHA(OpDef):
         return sp, {k: raw_on_grid(layer.get_attr(f"{full[k[0]]}_{k[2:]}_data"), sp.weight_t) for k in WEIGHTS}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.mha.trace import mha_trace
+
+        return mha_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         return node.spec.forward(ins[0], node.arrays, ins[1] if len(ins) > 1 else None)
 
     @classmethod
     def describe(cls, layer) -> dict:
+        rows, iterations = layer.rows()
         return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
-                "value_dim": layer.get_attr("value_dim"), "n_kv": layer.get_attr("n_kv")}
+                "value_dim": layer.get_attr("value_dim"), "n_kv": layer.get_attr("n_kv"),
+                "rows_parallel": rows, "iterations": iterations,
+                "table_entries": 2 * layer.get_attr("table_size")}  # one exp and one 1/sum table (copies apart)
 
     @staticmethod
     def cost(layer, path, res):

@@ -1,38 +1,54 @@
-"""Cost model of the attention layer (q, k, v, context and probabilities are out_bits wide as in the template)."""
+"""Cost model of the attention layer (nnet_tf_mha.h): four token-dense projections, then `rows_parallel` attention
+rows per iteration (a row: N dot products of key_dim, a LUT softmax row, key_dim context sums over N), with the exp
+table in ceil(N/2) ROM copies per row and the 1/sum table in one. q, k, v, context and probabilities are out_bits
+wide (qkv_t / prob_t of the defaults); the 1/sqrt(key_dim) scale is in the exp table (no multiply)."""
 
 from __future__ import annotations
 
-from models.ops.costmodel import SCALE_BITS, Dims, Path, Res, depth, mult_weights, t_add, t_mul
+import math
+
+from models.ops.common import split_units
+from models.ops.costmodel import Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
 from models.ops.softmax.cost import softmax_path
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     d = Dims.of(layer)
-    n_in, n_out, wi, ww, wacc, tab_w, R = d.n_in, d.n_out, d.wi, d.ww, d.wacc, d.tab_w, d.reuse
-    tab_n = d.tab_entries // 2  # exp and 1/sum tables of equal size
+    n_in, n_out, wi, ww, wacc, tab_w = d.n_in, d.n_out, d.wi, d.ww, d.wacc, d.tab_w
     H, K = int(layer.get("num_heads", 1)), int(layer.get("key_dim", n_in))
     HK, N = H * K, d.n_tok
-    wq = d.wo  # q, k, v, context and probabilities are out_bits wide (template qkv_t / prob_t)
+    wq = d.wo
+    # projections: latency strategy = token-parallel units with constant weights; resource = ROM weights
     nw = mult_weights(layer, 3 * n_in * HK + HK * n_out, 3 * HK + n_out)
     n_proj_in = 3 * n_in * HK
-    share_in = n_proj_in / (n_proj_in + HK * n_out)  # Q/K/V weights vs output-projection weights
-    dsp_in = r.mult(N * round(nw * share_in), wi, ww, R, const=True, weights=True)
-    dsp_out = r.mult(N * round(nw * (1 - share_in)), wq, ww, R, const=True, weights=True)
-    dsp_qk = r.mult(H * N * N * K, wq, wq, R)
-    dsp_sc = r.mult(H * N * N, wacc, SCALE_BITS, R, const=True)
-    dsp_pn = r.mult(H * N * N, tab_w, tab_w, R)
-    dsp_pv = r.mult(H * N * N * K, wq, wq, R)
-    r.adders(N * 3 * HK * n_in + H * N * N * K + H * N * N * 2 + H * N * K * N + N * n_out * HK, wacc, R)
-    bram = r.table(H * N * N, tab_n, tab_w, R) | r.table(H * N, tab_n, tab_w, R)
-    r.weights_store(int(layer.get("n_weights", 0)), ww, R, d.strategy)
+    share_in = n_proj_in / (n_proj_in + HK * n_out)
+    tp, tok_iters = split_units(N, d.reuse)  # the projections' token units
+    if d.strategy == "resource":
+        dsp_in = r.mult(N * round(nw * share_in), wi, ww, tok_iters)
+        dsp_out = r.mult(N * round(nw * (1 - share_in)), wq, ww, tok_iters)
+        r.weights_store(int(layer.get("n_weights", 0)), ww, tok_iters, "resource")
+    else:
+        dsp_in = r.mult(tp * round(nw * share_in), wi, ww, 1, const=True, weights=True)
+        dsp_out = r.mult(tp * round(nw * (1 - share_in)), wq, ww, 1, const=True, weights=True)
+        share_mux(r, tp * (n_in * wi + HK * wq), tok_iters)
+    r.adders(tp * (3 * HK * n_in + n_out * HK), wacc)
+    # attention rows
+    rows, iters = units(layer, H * N, "rows_parallel")
+    dsp_qk = r.mult(rows * N * K, wq, wq, 1)
+    dsp_pn = r.mult(rows * N, tab_w, tab_w, 1)
+    dsp_pv = r.mult(rows * N * K, wq, wq, 1)
+    r.adders(rows * (N * K + 3 * N + K * N), wacc)  # dots, softmax max/subtract/sum, context sums
+    tab_n = d.tab_entries // 2
+    copies = rows * math.ceil(N / 2)
+    bram = r.table(2 * copies, tab_n, tab_w, 1) | r.table(rows, tab_n, tab_w, 1)
+    share_mux(r, rows * (K + 2 * N * K) * wq, iters)  # which query row, which head's keys and values
     path.op(t_mul(wi, ww, dsp_in))  # Q, K, V projections
     path.op(t_add(wacc), depth(n_in + 1))
     path.op(t_mul(wq, wq, dsp_qk))  # Q K^T
     path.op(t_add(wacc), depth(K))
-    path.op(t_mul(wacc, SCALE_BITS, dsp_sc))  # * 1/sqrt(d)
     softmax_path(path, N, wacc, tab_w, bram, dsp_pn)
     path.op(t_mul(wq, wq, dsp_pv))  # P V
     path.op(t_add(wacc), depth(N))
     path.op(t_mul(wq, ww, dsp_out))  # output projection
     path.op(t_add(wacc), depth(HK + 1))
-    return R, True, H * N * N * wacc
+    return max(iters, tok_iters), True, rows * N * wacc

@@ -23,13 +23,22 @@ class Pooling(OpDef):
         return layer.spec(), {}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.pooling.trace import pooling_trace
+
+        return pooling_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         sp = node.spec
         return sp.forward(ins[0].reshape(len(ins[0]), sp.n, -1), axis=1)
 
     @classmethod
     def describe(cls, layer) -> dict:
-        return {"pool": layer.get_attr("mode")}
+        from models.ops.common import split_units
+
+        features, iterations = split_units(layer.get_attr("dim"), layer.get_attr("reuse_factor"))
+        return {"pool": layer.get_attr("mode"), "features_parallel": features, "iterations": iterations}
 
     @staticmethod
     def cost(layer, path, res):

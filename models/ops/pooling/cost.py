@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from models.ops.costmodel import SCALE_BITS, T_MUX, Dims, Path, Res, depth, t_add, t_mul
+from models.ops.costmodel import SCALE_BITS, T_MUX, Dims, Path, Res, depth, t_add, t_mul, units
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     d = Dims.of(layer)
-    R, wi, n_out = d.reuse, d.wi, d.n_out
+    wi, n_out = d.wi, d.n_out
+    R = units(layer, n_out, "features_parallel")[1]
     nt = int(layer.get("n_tokens_in", d.n_tok))  # tokens reduced (n_tokens is the output's: 1)
     if layer.get("pool", layer.get("activation")) == "max":
         r.adders(nt * n_out, wi + 1, R)

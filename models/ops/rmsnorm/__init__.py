@@ -28,10 +28,21 @@ class RMSNorm(OpDef):
         return sp, {"gamma": raw_on_grid(layer.get_attr("gamma_data"), sp.gamma_t)}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.rmsnorm.trace import rmsnorm_trace
+
+        return rmsnorm_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         sp = node.spec
         y = sp.forward(ins[0].reshape(len(ins[0]), -1, sp.dim), node.arrays["gamma"])
         return y.reshape(len(y), -1)
+
+    @classmethod
+    def describe(cls, layer) -> dict:
+        tokens, iterations = layer.tokens()
+        return {"tokens_parallel": tokens, "iterations": iterations, "table_entries": layer.get_attr("table_size")}
 
     @staticmethod
     def cost(layer, path, res):

@@ -24,9 +24,21 @@ class Softmax(OpDef):
         return layer.spec(), {}
 
     @staticmethod
+    def trace(node, ins, in_t):
+        from models.ops.softmax.trace import softmax_trace
+
+        return softmax_trace(node, ins, in_t)
+
+    @staticmethod
     def run(node, ins, in_t):
         sp = node.spec
         return sp.forward(ins[0].reshape(len(ins[0]), -1, sp.n)).reshape(len(ins[0]), -1)
+
+    @classmethod
+    def describe(cls, layer) -> dict:
+        n_rows, rows, iterations = layer.rows()
+        return {"n_tokens": n_rows, "rows_parallel": rows, "iterations": iterations,
+                "table_entries": 2 * layer.get_attr("table_size")}
 
     @staticmethod
     def cost(layer, path, res):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from models.ops.costmodel import T_MUX, Dims, Path, Res, depth, t_add, t_mul
+import math
+
+from models.ops.costmodel import T_MUX, Dims, Path, Res, depth, share_mux, t_add, t_mul, units
 
 
 def softmax_path(path: Path, n: int, w_in: int, tab_w: int, bram: bool, dsp: bool) -> None:
@@ -15,10 +17,14 @@ def softmax_path(path: Path, n: int, w_in: int, tab_w: int, bram: bool, dsp: boo
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
+    """Stand-alone layer (nnet_tf_softmax.h): `rows_parallel` row units per iteration, ceil(n/2) exp table copies and
+    one 1/sum copy per row."""
     d = Dims.of(layer)
-    n, R, tab_n = d.n_in, d.reuse, d.tab_entries // 2  # exp and 1/sum tables of equal size
-    dsp = r.mult(d.n_tok * n, d.tab_w, d.tab_w, R)
-    r.adders(d.n_tok * (2 * (n - 1) + n), max(d.wi, d.tab_w) + depth(n), R)  # max tree, subtract, sum tree
-    bram = r.table(d.n_tok * n, tab_n, d.tab_w, R) | r.table(d.n_tok, tab_n, d.tab_w, R)
+    n, tab_n = d.n_in, d.tab_entries // 2  # exp and 1/sum tables of equal size
+    rows, iters = units(layer, d.n_tok, "rows_parallel")
+    dsp = r.mult(rows * n, d.tab_w, d.tab_w, 1)
+    r.adders(rows * (2 * (n - 1) + n), max(d.wi, d.tab_w) + depth(n))  # max tree, subtract, sum tree
+    bram = r.table(2 * rows * math.ceil(n / 2), tab_n, d.tab_w, 1) | r.table(rows, tab_n, d.tab_w, 1)
+    share_mux(r, rows * n * d.wi, iters)
     softmax_path(path, n, d.wi, d.tab_w, bram, dsp)
-    return R, True, d.n_tok * n * d.tab_w
+    return iters, True, d.n_tok * n * d.tab_w

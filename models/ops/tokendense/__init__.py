@@ -35,13 +35,22 @@ class TokenDense(OpDef):
                       "b": raw_on_grid(layer.get_attr("bias_data"), spec.bias_t)}
 
     run = staticmethod(Dense.run)
+    trace = staticmethod(Dense.trace)
 
     @classmethod
     def describe(cls, layer) -> dict:
-        return {"strategy": str(layer.get_attr("strategy", "latency")).lower()}
+        from models.ops.common import split_units
+
+        strategy = str(layer.get_attr("strategy", "latency")).lower()
+        reuse = layer.get_attr("reuse_factor")
+        if strategy == "resource":
+            block, iterations = split_units(layer.get_attr("n_out"), reuse)
+            return {"strategy": strategy, "out_block": block, "iterations": iterations}
+        tokens, iterations = split_units(layer.get_attr("n_tokens"), reuse)
+        return {"strategy": strategy, "tokens_parallel": tokens, "iterations": iterations}
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.dense.cost import dense
+        from models.ops.tokendense.cost import cost
 
-        return dense(layer, path, res)
+        return cost(layer, path, res)

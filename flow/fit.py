@@ -1,0 +1,145 @@
+"""`synth --fit`: choose the implementation settings that meet the budget without retraining.
+
+The knobs are per layer: the reuse factor R (how many iterations its units share hardware over: its II) and the
+strategy (latency: constant weights in logic; resource: weights in ROM, shared multipliers). Table copies follow
+from R (one ROM copy per two reads of an iteration). The search runs on the analytical estimate: it starts from the
+fastest point (every layer at R = 1, the configured strategy) and, while a resource is over its limit, applies the
+single change that removes the most over-use per nanosecond of latency it adds, never letting a layer's II exceed
+the budget's. Every point tried is recorded (the report's trade-off curve). The first feasible point is the one
+with the lowest latency the greedy path reaches.
+
+If no point meets the budget, the closest point is reported with what would have to change: the II (and so the
+time-multiplexing period) at which the same search would fit, or by how much the model has to shrink.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from flow.estimate import estimate
+from flow.report.verdict import RESOURCES
+
+TUNABLE = ("token_dense", "mha", "layernorm", "rmsnorm", "pool", "softmax")  # trigformer's own layers
+WEIGHTED = ("token_dense", "mha")  # the strategy changes where weights live
+PARALLEL_KEYS = ("rows_parallel", "tokens_parallel", "features_parallel", "out_block", "iterations")
+
+
+@dataclass
+class FitResult:
+    feasible: bool
+    settings: dict[str, dict]  # layer -> {"reuse_factor": R, "strategy": s}
+    estimate: dict
+    tried: list[dict] = field(default_factory=list)  # {"latency_ns", "ii", LUT, DSP, FF, BRAM_18K fractions, feasible}
+    advice: str | None = None
+
+    def section(self) -> dict:
+        lat, res = self.estimate["latency"], self.estimate["resources"]
+        return {"feasible": self.feasible, "source": "estimate", "layers": self.settings,
+                "chosen": {"latency_ns": lat["ns"], "cycles": lat["cycles"], "ii": lat["ii"],
+                           **{k: res[k] for k in RESOURCES}, "fraction": res["fraction"]},
+                "points_tried": self.tried, "advice": self.advice,
+                "method": "greedy on the estimate from every layer at reuse 1: the change removing the most resource "
+                          "over-use per ns of added latency, II never above the budget's"}
+
+
+def _units(layer: dict) -> int:
+    """Units of work of a tunable layer (what its reuse factor can share hardware over)."""
+    n = int(layer.get("n_tokens", 1))
+    return {"mha": n * int(layer.get("num_heads", 1)), "pool": int(layer.get("n_out", 1))}.get(layer["kind"], n) \
+        if layer["kind"] != "token_dense" else max(n, int(layer.get("n_out", 1)))
+
+
+def _apply(layers: list[dict], settings: dict[str, dict]) -> list[dict]:
+    out = []
+    for layer in layers:
+        s = settings.get(layer["name"])
+        if s is not None:
+            layer = {k: v for k, v in layer.items() if k not in PARALLEL_KEYS}  # re-derived from R
+            layer.update(reuse_factor=s["reuse_factor"], strategy=s["strategy"])
+        out.append(layer)
+    return out
+
+
+def _over(est: dict, limits: dict) -> float:
+    fr = est["resources"]["fraction"]
+    return sum(max(0.0, fr[k] - limits[k]) for k in RESOURCES)
+
+
+def _point(est: dict, limits: dict, budget: dict) -> dict:
+    lat, fr = est["latency"], est["resources"]["fraction"]
+    ok = _over(est, limits) == 0 and lat["ii"] <= budget["ii"] and lat["ns"] <= budget["latency_ns"]
+    return {"latency_ns": lat["ns"], "ii": lat["ii"], **{k: round(fr[k], 4) for k in RESOURCES}, "feasible": ok}
+
+
+def _greedy(layers, clock_ns, part, budget, limits, start, max_ii, tried):
+    settings = copy.deepcopy(start)
+    est = estimate(_apply(layers, settings), clock_ns, part, band=False)
+    tried.append(_point(est, limits, budget))
+    while _over(est, limits) > 0:
+        best = None
+        for name, s in settings.items():
+            kind = next(l["kind"] for l in layers if l["name"] == name)
+            moves = [{**s, "reuse_factor": r} for r in range(s["reuse_factor"] + 1, max_ii + 1)][:4]
+            if kind in WEIGHTED:
+                moves.append({**s, "strategy": "resource" if s["strategy"] == "latency" else "latency"})
+            for m in moves:
+                trial = {**settings, name: m}
+                e = estimate(_apply(layers, trial), clock_ns, part, band=False)
+                if e["latency"]["ii"] > max_ii:
+                    continue
+                gain = _over(est, limits) - _over(e, limits)
+                if gain <= 1e-12:
+                    continue
+                cost = max(e["latency"]["ns"] - est["latency"]["ns"], 0.0) + 1e-3
+                score = gain / cost
+                if best is None or score > best[0]:
+                    best = (score, trial, e)
+        if best is None:
+            break
+        _, settings, est = best
+        tried.append(_point(est, limits, budget))
+    return settings, est
+
+
+def fit(layers: list[dict], clock_ns: float, part: str, budget: dict, strategy: str = "latency") -> FitResult:
+    """`layers`: flow.convert.layer_descriptions of the model; `budget`: Config.budget_dict()."""
+    limits = budget["max_fraction"]
+    start = {l["name"]: {"reuse_factor": 1, "strategy": strategy if l["kind"] in WEIGHTED else "latency"}
+             for l in layers if l["kind"] in TUNABLE}
+    tried: list[dict] = []
+    settings, est = _greedy(layers, clock_ns, part, budget, limits, start, budget["ii"], tried)
+    ok = _point(est, limits, budget)["feasible"]
+    advice = None
+    if not ok:
+        advice = _advice(layers, clock_ns, part, budget, limits, est, start)
+    return FitResult(ok, settings, est, tried, advice)
+
+
+def _advice(layers, clock_ns, part, budget, limits, est, start) -> str:
+    """What would have to change: a larger II (time-multiplexing), or a smaller model."""
+    fr = est["resources"]["fraction"]
+    worst = max(RESOURCES, key=lambda k: fr[k] - limits[k])
+    lat = est["latency"]
+    msgs = []
+    if _over(est, limits) > 0:
+        msgs.append(f"at II {budget['ii']} the closest point still needs {fr[worst]:.0%} of the part's {worst} "
+                    f"(limit {limits[worst]:.0%})")
+        most = max(_units(l) for l in layers if l["kind"] in TUNABLE)  # beyond this, a larger II shares nothing
+        for ii in sorted({min(most, budget["ii"] * f) for f in (2, 4, 8, 16)} - {budget["ii"]}):
+            if ii <= budget["ii"]:
+                continue
+            s, e = _greedy(layers, clock_ns, part, budget, limits, start, ii, [])
+            if _over(e, limits) == 0:
+                tm = -(-ii * clock_ns // budget.get("bunch_crossing_ns", 25.0))
+                msgs.append(f"it would fit at II {ii} ({e['latency']['ns']:g} ns latency; e.g. budget.time_multiplexing"
+                            f" {int(tm)} at this clock)")
+                break
+        else:
+            msgs.append(f"no II fits (at II {most} every unit of the largest layer is already shared): shrink the model "
+                        f"(fewer tokens, heads or blocks, narrower types) by about {fr[worst] / limits[worst]:.1f}x in "
+                        f"{worst}, or use a larger part")
+    if lat["ns"] > budget["latency_ns"]:
+        msgs.append(f"latency {lat['ns']:g} ns exceeds the budget's {budget['latency_ns']:g} ns: a shallower model or a "
+                    "faster clock")
+    return "; ".join(msgs)

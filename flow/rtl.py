@@ -1,0 +1,186 @@
+"""Stage (`synth --rtl`): the network as pipelined Verilog, co-simulated and synthesized with open tools.
+
+1. Generate (sim.rtl): every unit's trace of the emulator's arithmetic, pipelined by da4ml, and the network top.
+2. Check the chain emulator == trace == RTL, with no gap:
+   - the trace's own interpreter (da4ml's Python interpreter: exact) against the emulator, unit by unit, on the first
+     `rtl.interpreter_events` events;
+   - Verilator: the whole top on every tb_data event, every unit's output compared with the emulator's raw integers
+     (and the emulator equals the C-simulation: flow/verify.py).
+3. Yosys (sim.rtl.yosys): LUT, FF, DSP, CARRY per unit, in parallel, cached.
+
+The result is report.json["rtl"]; with --rtl the report's primary latency and resources are these (labelled
+`rtl` / `yosys`), and the estimate stays beside them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TIMING_MODEL = ("da4ml pipelining: at most `latency_cutoff` adder delays per stage (a var x var product of b bits "
+                "counts b of them); every unit adds one input register. One event per clock (II = 1). Timing closure "
+                "at the configured clock is NOT verified: that needs vendor place-and-route.")
+
+
+@dataclass
+class RTLResult:
+    section: dict
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def cosim_failed(self) -> bool:
+        c = self.section.get("cosim") or {}
+        ch = self.section.get("trace_vs_emulator") or {}
+        return bool(c.get("mismatched_values") or c.get("failed") or ch.get("mismatched_values"))
+
+
+def check_tools(rcfg) -> None:
+    """Raise sim.rtl.verilator.ToolMissing (exit 2) when a tool --rtl needs is missing."""
+    from sim.rtl.verilator import verilator_env
+    from sim.rtl.yosys import yosys_command
+
+    try:
+        import da4ml  # noqa: F401
+    except ImportError:
+        from sim.rtl.verilator import ToolMissing
+
+        raise ToolMissing("da4ml is not installed (hls4ml[da]; `make setup` installs it)") from None
+    if rcfg.cosim:
+        verilator_env()
+    if rcfg.yosys != "none":
+        yosys_command(rcfg.yosys)
+
+
+def _interpreter_check(design, emulator, vals: dict, n: int) -> dict:
+    """Every unit's trace, run by da4ml's Python interpreter (exact), against the emulator's raws."""
+    from sim.rtl import trace_unit, units
+
+    nodes = emulator.nodes
+    types = {m.name: m.out_t for m in nodes}
+    sizes = {m.name: m.size for m in nodes}
+    rows, bad_total, first = [], 0, None
+    for members in units(nodes):
+        comb, external = trace_unit(members, types, sizes)
+        last = members[-1]
+        bad = 0
+        for e in range(n):
+            xin = np.concatenate([types[i].to_float(vals[i][e]) for i in external])
+            y = np.asarray(comb(xin), dtype=np.float64)
+            raw = np.round(y * 2.0**last.out_t.frac).astype(np.int64)
+            wrong = np.flatnonzero(raw != vals[last.name][e])
+            bad += len(wrong)
+            if len(wrong) and first is None:
+                first = {"unit": last.name, "event": e, "element": int(wrong[0]), "trace": int(raw[wrong[0]]),
+                         "emulator": int(vals[last.name][e][wrong[0]])}
+        bad_total += bad
+        rows.append({"unit": last.name, "members": [m.name for m in members], "mismatched_values": bad})
+    return {"n_events": n, "mismatched_values": bad_total, "first_mismatch": first, "per_unit": rows,
+            "interpreter": "da4ml CombLogic (Python, exact)"}
+
+
+def _compare(design, out: np.ndarray, traces: dict, y_emu: np.ndarray, vals: dict) -> dict:
+    n = len(out)
+    bad_events = np.any(out != y_emu, axis=1)
+    mism = int(np.count_nonzero(out != y_emu))
+    first = None
+    per_unit = []
+    for unit in design.layers:
+        tr = traces.get(unit.name)
+        if tr is None:
+            continue
+        wrong = tr != vals[unit.name]
+        bad_events |= wrong.any(axis=1)
+        k = int(np.count_nonzero(wrong))
+        mism += k
+        per_unit.append({"unit": unit.name, "members": unit.members, "mismatched_values": k})
+        if k and first is None:
+            e, j = (int(v) for v in np.argwhere(wrong)[0])
+            first = {"unit": unit.name, "layer": unit.name, "event": e, "element": j, "rtl": int(tr[e, j]),
+                     "emulator": int(vals[unit.name][e, j])}
+    if first is None and mism:
+        e, j = (int(v) for v in np.argwhere(out != y_emu)[0])
+        first = {"output": True, "event": e, "element": j, "rtl": int(out[e, j]), "emulator": int(y_emu[e, j])}
+    return {"n_events": n, "bit_exact_fraction": float(1 - bad_events.mean()), "mismatched_values": mism,
+            "first_mismatch": first, "per_unit": per_unit,
+            "compared": "raw integers of the outputs and of every unit's output (the top's trace port)"}
+
+
+def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResult:
+    """Generate, check and measure the RTL form of `emulator` on `x_events` (float inputs, as tb_data)."""
+    from sim import rtl
+    from sim.emulator import usable_cores
+
+    rcfg = cfg.rtl
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    design = rtl.generate(emulator, folder, cfg.name, cfg.hls.clock_period_ns, rcfg.latency_cutoff)
+    timings["generate_s"] = round(time.perf_counter() - t0, 1)
+    y_emu, vals = emulator.run(x_events, trace=True)
+    sec: dict = {"folder": folder.name, "units": design.manifest()["units"], "timings": timings,
+                 "latency": {"source": "rtl", "cycles": design.latency, "ns": round(design.latency *
+                                                                                    cfg.hls.clock_period_ns, 3),
+                             "ii": 1, "clock_ns": cfg.hls.clock_period_ns, "latency_cutoff": rcfg.latency_cutoff,
+                             "timing_model": TIMING_MODEL,
+                             "per_layer": [{"name": u.name, "cycles": u.latency,
+                                            "ns": round(u.latency * cfg.hls.clock_period_ns, 3), "ii": 1}
+                                           for u in design.layers]}}
+    messages: list[str] = []
+    t0 = time.perf_counter()
+    sec["trace_vs_emulator"] = _interpreter_check(design, emulator, vals, min(rcfg.interpreter_events,
+                                                                                  len(x_events)))
+    timings["interpreter_s"] = round(time.perf_counter() - t0, 1)
+    if sec["trace_vs_emulator"]["mismatched_values"]:
+        messages.append(f"RTL trace and emulator disagree: {sec['trace_vs_emulator']['first_mismatch']}")
+    jobs = rcfg.jobs or usable_cores()
+    if rcfg.cosim:
+        from sim.rtl import verilator as V
+
+        simdir = folder / "sim"
+        try:
+            t0 = time.perf_counter()
+            exe, build_s = V.build(design, simdir, jobs=jobs, log=folder / "verilator_build.log")
+            timings["verilator_build_s"] = round(build_s, 1)
+            out, traces, rate = V.run(exe, design, vals[emulator.nodes[0].name], simdir)
+            timings["cosim_events_per_s"] = round(rate)
+            sec["cosim"] = _compare(design, out, traces, y_emu, vals)
+        except (RuntimeError, OSError) as e:
+            sec["cosim"] = {"failed": str(e)[:500], "n_events": int(len(x_events))}
+        finally:
+            import shutil
+
+            shutil.rmtree(simdir / "obj", ignore_errors=True)  # the build products (hundreds of MB); the log stays
+            for f in simdir.glob("*.bin"):
+                f.unlink()
+        c = sec["cosim"]
+        if c.get("failed"):
+            messages.append(f"RTL co-simulation failed: {c['failed']}")
+        elif c["mismatched_values"]:
+            messages.append(f"RTL co-simulation and emulator disagree: {c['mismatched_values']} values; first "
+                            f"mismatch {c['first_mismatch']}")
+    else:
+        sec["cosim"] = {"skipped": "rtl.cosim: false"}
+    if rcfg.yosys != "none":
+        from flow.parts import resolve_part
+        from sim.rtl import yosys as Y
+
+        t0 = time.perf_counter()
+        syn = Y.synthesize(design, jobs=jobs, which=rcfg.yosys)
+        timings["yosys_s"] = round(time.perf_counter() - t0, 1)
+        _, cap = resolve_part(part)
+        tot = syn["total"]
+        avail = {"LUT": cap.LUT, "FF": cap.FF, "DSP": cap.DSP, "BRAM_18K": cap.BRAM_18K}
+        sec["resources"] = {"source": "yosys", **{k: tot[k] for k in ("LUT", "FF", "DSP", "BRAM_18K")},
+                            "CARRY4": tot["CARRY4"], "MUXF": tot["MUXF"], "SRL": tot["SRL"], "URAM": tot["URAM"],
+                            "fraction": {k: tot[k] / avail[k] for k in avail if avail[k]}, "part": part,
+                            "ff_source": "da4ml pipeline register bits (an upper bound) plus the residual delay lines",
+                            "per_layer": [{k: u[k] for k in ("name", "members", "LUT", "FF", "DSP", "CARRY4",
+                                                               "BRAM_18K")} for u in syn["units"]],
+                            "yosys": syn["yosys"], "jobs": syn["jobs"], "cached_jobs": syn["cached"],
+                            "method": "Yosys synth_xilinx -family xcup per pipeline stage (tables as logic), summed "
+                                      "per unit; FF from da4ml's register bits"}
+    else:
+        sec["resources"] = {"skipped": "rtl.yosys: none"}
+    return RTLResult(sec, messages)

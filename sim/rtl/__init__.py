@@ -1,0 +1,289 @@
+"""The RTL form of a network: pipelined Verilog generated from a da4ml trace of the emulator's own arithmetic.
+
+Each layer of the emulator plan (sim/emulator.py nodes: the same specs, tables and integer weights the HLS project
+uses) is traced by its op (models/ops/*/trace.py). Element-wise layers (casts, ReLU, residual adds) join the layer
+that produces their input: a *unit* is one layer with the element-wise layers after it, traced from fresh inputs of
+its declared input types, pipelined by da4ml (`to_pipeline`, a latency cutoff per stage) and written as its own
+Verilog module by da4ml's RTLModel (`layers/<unit>/`). A unit is what Yosys synthesizes on its own. trigformer then writes the network top (`<name>_top.v`): it converts every element between
+the layers' packed ports (da4ml packs each element at its own minimal width) and the declared fixed-point types,
+delays the earlier inputs of a multi-input layer (the residual adds) so that both arrive in the same cycle, and, for
+simulation, brings every layer's output out on `trace_out`, delayed to the network's latency.
+
+Latency: each layer's module takes its number of stages N plus one register (input capture); the network's latency
+is the sum along the path, in clock cycles at the configured clock (II = 1). The pipelining uses da4ml's delay
+model; timing closure is not verified without vendor place-and-route.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.fixed import FixedType
+
+TOP_SUFFIX = "_top"
+
+
+@dataclass
+class Port:
+    """One element of a packed port: bit offset, width, signedness and fraction bits (value = raw * 2**-frac)."""
+
+    lsb: int
+    width: int
+    signed: bool
+    frac: int
+
+
+@dataclass
+class LayerRTL:
+    name: str  # the unit's output layer (its last member)
+    kind: str  # the unit's main layer kind
+    members: list[str]
+    module: str
+    folder: Path
+    inputs: list[str]
+    stages: int  # da4ml pipeline stages; the module's latency is stages + 1 cycles
+    reg_bits: int
+    ops: int
+    cost: float
+    in_ports: list[Port]
+    out_ports: list[Port]
+    in_bits: int
+    out_bits: int
+
+    @property
+    def latency(self) -> int:
+        return self.stages + 1
+
+
+@dataclass
+class RTLDesign:
+    name: str
+    folder: Path
+    layers: list[LayerRTL]
+    input_t: FixedType
+    n_inputs: int
+    output_t: FixedType
+    types: dict[str, FixedType]  # every layer's declared output type
+    sizes: dict[str, int]  # every layer's output elements
+    latency: int  # cycles from an input word to its output word (II = 1)
+    arrival: dict[str, int]  # cycles at which each layer's output is valid
+    balance_bits: int  # delay-line register bits added by the top for the residual paths
+    clock_ns: float
+    cutoff: float
+    trace_layers: list[str] = field(default_factory=list)
+
+    @property
+    def in_bits(self) -> int:
+        return self.input_t.width * self.n_inputs
+
+    @property
+    def out_bits(self) -> int:
+        return self.output_t.width * self.sizes[self.layers[-1].name]
+
+    @property
+    def trace_bits(self) -> int:
+        return sum(self.types[n].width * self.sizes[n] for n in self.trace_layers)
+
+    def manifest(self) -> dict:
+        return {"name": self.name, "latency_cycles": self.latency, "clock_ns": self.clock_ns,
+                "latency_cutoff": self.cutoff, "input_type": self.input_t.ap_type, "n_inputs": self.n_inputs,
+                "output_type": self.output_t.ap_type, "balance_register_bits": self.balance_bits,
+                "units": [{"name": l.name, "kind": l.kind, "members": l.members, "module": l.module, "stages": l.stages,
+                            "latency": l.latency, "arrival": self.arrival[l.name], "register_bits": l.reg_bits,
+                            "ops": l.ops, "da4ml_cost": l.cost} for l in self.layers],
+                "trace_layers": self.trace_layers}
+
+
+def _ports(qints) -> tuple[list[Port], int]:
+    from da4ml.cmvm.types import _minimal_kif
+
+    out, pos = [], 0
+    for q in qints:
+        k, i, f = (int(v) for v in _minimal_kif(q))
+        w = k + i + f
+        out.append(Port(pos, w, bool(k), f))
+        pos += w
+    return out, pos
+
+
+ELEMENTWISE = ("cast", "relu", "add")
+
+
+def units(nodes) -> list[list]:
+    """Group the plan's layers (after the input) into units: a layer and the element-wise layers that follow it and
+    consume nothing from outside the unit but what earlier units produced. Only a unit's last layer may be used
+    outside it."""
+    groups: list[list] = []
+    for node in nodes[1:]:
+        if groups and node.kind in ELEMENTWISE and groups[-1][-1].name in node.inputs:
+            groups[-1].append(node)
+        else:
+            groups.append([node])
+    used_outside = {i for g in groups for n in g for i in n.inputs if i not in {m.name for m in g}}
+    for g in groups:
+        for n in g[:-1]:
+            if n.name in used_outside:
+                raise RuntimeError(f"RTL units: {n.name} is used outside its unit")
+    return groups
+
+
+def trace_unit(members, types: dict[str, FixedType], sizes: dict[str, int]):
+    """(CombLogic, external input names) of a unit, traced from fresh inputs of its declared input types."""
+    from da4ml.trace import comb_trace
+
+    from models.ops import BY_KIND
+    from models.ops.trace_common import new_inputs
+
+    names = {m.name for m in members}
+    external = list(dict.fromkeys(i for m in members for i in m.inputs if i not in names))
+    arrays = {i: new_inputs(types[i], sizes[i]) for i in external}
+    vals = {i: np.asarray(a._vars, dtype=object).ravel() for i, a in arrays.items()}
+    for m in members:
+        vals[m.name] = np.ravel(BY_KIND[m.kind].trace(m, [vals[i] for i in m.inputs], [types[i] for i in m.inputs]))
+    flat_in = [v for i in external for v in arrays[i]._vars.ravel()]
+    return comb_trace(flat_in, list(vals[members[-1].name])), external
+
+
+def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, trace: bool = True) -> RTLDesign:
+    """Write `folder`/layers/<unit>/ (da4ml) and `folder`/<name>_top.v; return the design's description."""
+    from da4ml.codegen import RTLModel
+    from da4ml.trace.pipeline import to_pipeline
+
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "layers").mkdir(parents=True)
+    nodes = emulator.nodes
+    types = {n.name: n.out_t for n in nodes}
+    sizes = {n.name: n.size for n in nodes}
+    layers: list[LayerRTL] = []
+    for members in units(nodes):
+        comb, external = trace_unit(members, types, sizes)
+        pipe = to_pipeline(comb, cutoff, verbose=False)
+        last = members[-1].name
+        module = f"U{len(layers) + 1}_{members[0].name}"[:60]
+        lf = folder / "layers" / last
+        RTLModel(pipe, module, lf, flavor="verilog", latency_cutoff=cutoff, clock_period=clock_ns,
+                 print_latency=False).write()
+        in_ports, in_bits = _ports(pipe.solutions[0].inp_qint)
+        out_ports, out_bits = _ports(pipe.out_qint)
+        layers.append(LayerRTL(last, members[0].kind, [m.name for m in members], module, lf, external,
+                               len(pipe.solutions), int(pipe.reg_bits), len(comb.ops), float(comb.cost), in_ports,
+                               out_ports, in_bits, out_bits))
+    first = nodes[0]
+    arrival = {first.name: 0}
+    for l in layers:
+        arrival[l.name] = max(arrival[i] for i in l.inputs) + l.latency
+    design = RTLDesign(name, folder, layers, first.out_t, sizes[first.name], nodes[-1].out_t, types, sizes,
+                       arrival[layers[-1].name] - 1, arrival, 0, clock_ns, cutoff,
+                       [l.name for l in layers] if trace else [])
+    (folder / f"{name}{TOP_SUFFIX}.v").write_text(_top_verilog(design))
+    (folder / "manifest.json").write_text(json.dumps(design.manifest(), indent=1))
+    return design
+
+
+def _convert(src: str, src_port: Port, dst_width: int, shift: int) -> str:
+    """A `dst_width`-bit Verilog expression of the value `src` (src_port.width bits) scaled by 2**shift (shift >= 0:
+    append zeros), sign- or zero-extended, truncated to the destination."""
+    w = src_port.width
+    if w == 0 or dst_width <= 0:
+        return f"{dst_width}'d0"
+    if shift < 0:
+        raise ValueError("an element would lose fraction bits between layers")
+    ext = dst_width - shift  # bits left for the source once shifted
+    parts = []
+    if ext <= 0:
+        return f"{dst_width}'d0"
+    if ext <= w:
+        parts.append(f"{src}[{ext - 1}:0]")
+    else:
+        sign = f"{src}[{w - 1}]" if src_port.signed else "1'b0"
+        parts.append(f"{{{ext - w}{{{sign}}}}}")
+        parts.append(src)
+    if shift:
+        parts.append(f"{shift}'d0")
+    return "{" + ", ".join(parts) + "}" if len(parts) > 1 else parts[0]
+
+
+def _top_verilog(d: RTLDesign) -> str:
+    """The network top: packed declared-type words in and out, one module per layer, converters, delay lines."""
+    lines = [f"// {d.name}: network top generated by trigformer (sim/rtl). Latency {d.latency} cycles (II = 1).",
+             "`timescale 1 ns / 1 ps", f"module {d.name}{TOP_SUFFIX} (", "    input clk,",
+             f"    input [{d.in_bits - 1}:0] model_inp,", f"    output [{d.out_bits - 1}:0] model_out"
+             + (f",\n    output [{d.trace_bits - 1}:0] trace_out" if d.trace_layers else ""), ");"]
+    body: list[str] = []
+    # every layer's output as declared-type elements: <layer>_e<j>
+    first = d.layers[0].inputs[0]
+    w_in = d.input_t.width
+    for j in range(d.n_inputs):
+        body.append(f"    wire [{w_in - 1}:0] {_v(first)}_e{j} = model_inp[{(j + 1) * w_in - 1}:{j * w_in}];")
+    balance = 0
+    for l in d.layers:
+        start = max(d.arrival[i] for i in l.inputs)
+        # the layer's packed input: its declared inputs, each delayed to `start`
+        srcs = []
+        for i in l.inputs:
+            delay = start - d.arrival[i]
+            t, n = d.types[i], d.sizes[i]
+            src = _v(i)
+            if delay:
+                balance += delay * t.width * n
+                src = _delayed(body, i, t.width, n, delay, tag=l.name)
+            srcs += [(src, j, t) for j in range(n)]
+        body.append(f"    wire [{max(l.in_bits, 1) - 1}:0] {_v(l.name)}_in;")
+        body.append(f"    wire [{max(l.out_bits, 1) - 1}:0] {_v(l.name)}_out;")
+        for (src, j, t), p in zip(srcs, l.in_ports):
+            if p.width:
+                expr = _convert(f"{src}_e{j}", Port(0, t.width, t.signed, t.frac), p.width, p.frac - t.frac)
+                body.append(f"    assign {_v(l.name)}_in[{p.lsb + p.width - 1}:{p.lsb}] = {expr};")
+        if l.in_bits == 0:
+            body.append(f"    assign {_v(l.name)}_in = 1'b0;")
+        body.append(f"    {l.module} u_{_v(l.name)} (.clk(clk), .model_inp({_v(l.name)}_in), "
+                    f".model_out({_v(l.name)}_out));")
+        t = d.types[l.name]
+        for j, p in enumerate(l.out_ports):
+            src = f"{_v(l.name)}_out[{p.lsb + p.width - 1}:{p.lsb}]" if p.width else "1'b0"
+            if p.width:
+                body.append(f"    wire [{p.width - 1}:0] {_v(l.name)}_o{j} = {src};")
+            expr = _convert(f"{_v(l.name)}_o{j}", p, t.width, t.frac - p.frac) if p.width else f"{t.width}'d0"
+            body.append(f"    wire [{t.width - 1}:0] {_v(l.name)}_e{j} = {expr};")
+    last = d.layers[-1].name
+    n_out = d.sizes[last]
+    body.append(f"    assign model_out = {{{', '.join(f'{_v(last)}_e{j}' for j in reversed(range(n_out)))}}};")
+    if d.trace_layers:
+        parts = []
+        for name in d.trace_layers:
+            delay = d.arrival[last] - d.arrival[name]
+            t, n = d.types[name], d.sizes[name]
+            src = _delayed(body, name, t.width, n, delay, tag="trace") if delay else _v(name)
+            parts += [f"{src}_e{j}" for j in range(n)]
+        body.append(f"    assign trace_out = {{{', '.join(reversed(parts))}}};")
+    d.balance_bits = balance
+    return "\n".join(lines + body + ["endmodule", ""])
+
+
+def _v(name: str) -> str:
+    return "n_" + "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+
+
+def _delayed(body: list[str], name: str, width: int, n: int, delay: int, tag: str) -> str:
+    """Registers delaying every element of a layer's output by `delay` cycles; returns the delayed name prefix."""
+    pre = f"{_v(name)}_d{delay}_{_v(tag)}"
+    for j in range(n):
+        body.append(f"    reg [{width - 1}:0] {pre}_e{j}_r [0:{delay - 1}];")
+        body.append(f"    wire [{width - 1}:0] {pre}_e{j} = {pre}_e{j}_r[{delay - 1}];")
+    body.append("    integer " + f"{pre}_k;")
+    body.append("    always @(posedge clk) begin")
+    for j in range(n):
+        body.append(f"        {pre}_e{j}_r[0] <= {_v(name)}_e{j};")
+    body.append(f"        for ({pre}_k = 1; {pre}_k < {delay}; {pre}_k = {pre}_k + 1) begin")
+    for j in range(n):
+        body.append(f"            {pre}_e{j}_r[{pre}_k] <= {pre}_e{j}_r[{pre}_k - 1];")
+    body.append("        end")
+    body.append("    end")
+    return pre

@@ -1,0 +1,80 @@
+"""synth --fit (flow/fit.py): on a tiny model whose as-written settings exceed the budget, the search finds per-layer
+settings that meet it (checked against the budget itself, and the chosen firmware is still csim == emulator); an
+impossible budget is reported with the closest point and advice. Reference: the budget's own limits and the
+compiled C++ (csim) for the chosen point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from flow.cli import main
+from flow.config import Config
+from flow.convert import convert, layer_descriptions
+from flow.estimate import estimate
+from flow.fit import fit
+from models.builder import build_model, snap_to_grid
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny_layers(tmp_path_factory):
+    cfg = Config.model_validate({"name": "tinyfit", "data": {"n_particles": 8},
+                                 "model": {"embed_dim": 8, "num_heads": 2, "key_dim": 4, "num_blocks": 1, "ffn_dim": 12}})
+    tf.keras.utils.set_random_seed(1)
+    model = build_model(cfg)
+    snap_to_grid(model)
+    hls = convert(model, cfg, tmp_path_factory.mktemp("fit"), "xcvu9p-flga2104-2L-e", trace=False)
+    return cfg, layer_descriptions(hls, cfg)
+
+
+def _budget(ii=5, lut=1.0, latency=5000.0):
+    return {"latency_ns": latency, "ii": ii, "max_fraction": {"LUT": lut, "FF": 1.0, "DSP": 1.0, "BRAM_18K": 1.0}}
+
+
+def test_infeasible_as_written_feasible_after_fit(tiny_layers):
+    cfg, layers = tiny_layers
+    as_written = estimate(layers, 5.0, "xcvu9p", band=False)
+    lut = as_written["resources"]["fraction"]["LUT"]
+    budget = _budget(lut=lut * 0.6)  # 40 % less LUT than reuse 1 takes
+    assert as_written["resources"]["fraction"]["LUT"] > budget["max_fraction"]["LUT"]
+    res = fit(layers, 5.0, "xcvu9p", budget)
+    assert res.feasible and res.advice is None
+    got = res.estimate
+    assert got["resources"]["fraction"]["LUT"] <= budget["max_fraction"]["LUT"]
+    assert got["latency"]["ii"] <= budget["ii"] and got["latency"]["ns"] <= budget["latency_ns"]
+    assert any(s["reuse_factor"] > 1 for s in res.settings.values())
+    assert res.tried[0]["feasible"] is False and res.tried[-1]["feasible"] is True
+    sec = res.section()
+    assert sec["chosen"]["ii"] <= 5 and len(sec["points_tried"]) == len(res.tried)
+
+
+def test_impossible_budget_gives_the_closest_point_and_advice(tiny_layers):
+    _, layers = tiny_layers
+    res = fit(layers, 5.0, "xcvu9p", _budget(lut=0.001))
+    assert not res.feasible
+    assert "LUT" in res.advice and ("shrink the model" in res.advice or "would fit at II" in res.advice)
+
+
+def test_synth_fit_end_to_end(tmp_path):
+    """As written (reuse 1) the tiny model needs more LUT than this budget allows; with --fit synth meets it, writes
+    the chosen settings into the firmware, and csim still equals the emulator bit for bit."""
+    yaml = tmp_path / "m.yaml"
+    yaml.write_text(TINY.read_text().replace("name: tiny", "name: tinyfit") + "budget:\n  latency_ns: 5000\n"
+                    "  max_fraction:\n    LUT: 0.15\n")
+    out = tmp_path / "out"
+    code = main([str(yaml), "--out", str(out), "-q", "--fit", "--epochs", "1"])
+    r = json.loads((out / "report.json").read_text())
+    assert r["fit"]["feasible"] and code == 0 and r["budget"]["met"]
+    assert r["resources"]["fraction"]["LUT"] <= 0.15
+    assert r["verification"]["csim_vs_emulator"]["bit_exact_fraction"] == 1.0
+    reuse = {k: v["reuse_factor"] for k, v in r["implementation"].items()}
+    assert max(reuse.values()) > 1 and r["fit"]["layers"]["b0_mha"]["reuse_factor"] == reuse["b0_mha"]
+    assert "Fit: latency against LUT" in (out / "report.html").read_text()  # the trade-off curve
+    params = (out / "firmware" / "parameters.h").read_text()
+    assert f"static const unsigned reuse_factor = {reuse['b0_mha']};" in params
