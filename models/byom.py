@@ -113,13 +113,6 @@ def unsupported(layer, why: str = "", nearest: str | None = None) -> Unsupported
     return UnsupportedLayer(f"layer {layer.name!r} ({cls}){what}; nearest supported: {alt}")
 
 
-def is_model_file(path: Path) -> bool:
-    from flow.config import MODEL_FILE_SUFFIXES
-
-    path = Path(path)
-    return path.suffix.lower() in MODEL_FILE_SUFFIXES or (path.is_dir() and (path / "saved_model.pb").is_file())
-
-
 def load_model_file(path: Path):
     """A .keras / .h5 file or a SavedModel folder, with trigformer's and QKeras' layers known; compile=False."""
     import tensorflow as tf

@@ -37,9 +37,7 @@ def synth(config_or_path=None, model=None, *, part: str | None = None, out=None,
         config, source = shortcut_config(None, model), "the Keras model given to trigformer.synth"
     else:
         path = Path(config_or_path)
-        from models.byom import is_model_file
-
-        if is_model_file(path) and path.suffix.lower() not in (".yaml", ".yml"):
+        if is_model_file(path):
             if model is not None:
                 raise ConfigError(f"{path}: a model file and model= at once; give one of them")
             model, source = _load(path), str(path)
@@ -52,6 +50,14 @@ def synth(config_or_path=None, model=None, *, part: str | None = None, out=None,
                    progress=progress,
                    extra_overrides=dict(overrides or {}), model=model, model_source=source, config_base=base)
     return _synth(opts)
+
+
+def is_model_file(path: Path) -> bool:
+    """A trained model rather than a model.yaml: a .keras / .h5 file or a SavedModel folder."""
+    from flow.config import MODEL_FILE_SUFFIXES
+
+    path = Path(path)
+    return path.suffix.lower() in MODEL_FILE_SUFFIXES or (path.is_dir() and (path / "saved_model.pb").is_file())
 
 
 def _load(path: Path):
