@@ -15,6 +15,7 @@ from pathlib import Path
 DESCRIPTION = """Turn a model.yaml into a trained, quantized Transformer and a verified hls4ml HLS project.
 
   synth model.yaml --part xcvu9p          train, convert, C-simulate, emulate, estimate, report
+  synth model.keras --part xcvu9p         a trained Keras-2/QKeras model (.keras, .h5, SavedModel) with defaults
   synth report firmware/jet_tagger        re-render the report of an existing output folder
   synth sweep sweep.yaml [--out DIR]      many model.yaml variants on Dask, results + Pareto plots (README)
 
@@ -29,14 +30,15 @@ class _Terminated(BaseException):
 
 def _main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="synth", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("config", type=Path, help="model.yaml (see README for every key)")
+    p.add_argument("config", type=Path, help="model.yaml (see README for every key), or a trained model file "
+                                             "(.keras, .h5, a SavedModel folder) to run with the defaults")
     p.add_argument("--part", help="FPGA part, short (xcvu9p, xcvu13p, xcku115, xczu9eg, ...) or full; overrides hls.part")
     p.add_argument("--out", type=Path, help="output folder (default: firmware/<name>/)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder written by synth")
     p.add_argument("--weights", type=Path,
                    help="skip training: a previous output folder (keras/*.weights.h5) or a weights file of the "
                         "quantized model")
-    p.add_argument("--epochs", type=int, help="override training.epochs")
+    p.add_argument("--epochs", type=int, help="override training.epochs (0: a model file, quantized as trained)")
     p.add_argument("--no-csim", dest="csim", action="store_false", help="skip the g++ C-simulation (emulator only)")
     p.add_argument("--backend", choices=["Vitis", "Vivado"], help="override hls.backend")
     p.add_argument("--clock", type=float, metavar="NS", help="override hls.clock_period_ns")
@@ -109,15 +111,14 @@ def main(argv: list[str] | None = None) -> int:
 
             return rerender(args.dir)
         args = _main_parser().parse_args(argv)
-        if args.epochs is not None and args.epochs < 1:
-            raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
-        from flow.pipeline import Options, synth
+        if args.epochs is not None and args.epochs < 0:
+            raise UsageError(f"--epochs must be >= 0, got {args.epochs}")
+        import trigformer
 
-        opts = Options(config=args.config, part=args.part, out=args.out, force=args.force, weights=args.weights,
-                       epochs=args.epochs, csim=args.csim, backend=args.backend, clock=args.clock,
-                       vendor_synth=args.vendor_synth, cosim=args.cosim, vsynth=args.vsynth, fit=args.fit, rtl=args.rtl,
-                       progress=not args.quiet)
-        return finish(synth(opts))
+        return finish(trigformer.synth(args.config, part=args.part, out=args.out, force=args.force,
+                                       weights=args.weights, epochs=args.epochs, csim=args.csim, backend=args.backend,
+                                       clock=args.clock, vendor_synth=args.vendor_synth, cosim=args.cosim,
+                                       vsynth=args.vsynth, fit=args.fit, rtl=args.rtl, progress=not args.quiet))
     except (ConfigError, UsageError, OutputError, ReportError, WeightsError) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
 
@@ -94,7 +94,15 @@ class DataConfig(_Section):
         return v
 
 
+# The model keys that describe an architecture trigformer builds; a model file brings its own.
+ARCHITECTURE_KEYS = ("embed_dim", "num_heads", "key_dim", "num_blocks", "ffn_dim", "norm", "pooling", "activation")
+MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")  # or a SavedModel folder (saved_model.pb inside)
+
+
 class ModelConfig(_Section):
+    file: str | None = Field(None, description="a trained Keras-2 / QKeras model: .keras, .h5 or a SavedModel folder")
+    final_softmax: Literal["drop", "lut"] | None = Field(
+        None, description="a model file's final softmax: dropped (the firmware gives logits) or a LUT softmax")
     embed_dim: int = Field(16, ge=1, le=256)
     num_heads: int = Field(2, ge=1, le=16)
     key_dim: int = Field(8, ge=1, le=128)
@@ -105,16 +113,27 @@ class ModelConfig(_Section):
     activation: Literal["relu", "linear"] = "relu"
     classes: list[str] = Field(default_factory=lambda: ["g", "q", "W", "Z", "t"], min_length=2)
 
+    @field_validator("file", mode="before")
+    @classmethod
+    def _file(cls, v):
+        if v is not None and (not isinstance(v, str) or not v.strip() or "\0" in v):
+            raise ValueError(f"must be the path of a .keras or .h5 file or of a SavedModel folder, got {v!r}")
+        return v
+
+
+# Integer-bit counts, or `auto` (calibrated from a trained model's weights and the data: see the README).
+INT_BITS_KEYS = {"weight_int_bits": 8, "act_int_bits": 16, "input_int_bits": 16}  # key: largest value
+
 
 class QuantConfig(_Section):
     weight_bits: int = Field(8, ge=2, le=16)
-    weight_int_bits: int = Field(0, ge=0, le=8)
+    weight_int_bits: int | Literal["auto"] = 0
     act_bits: int = Field(10, ge=2, le=24)
-    act_int_bits: int = Field(4, ge=0, le=16)
+    act_int_bits: int | Literal["auto"] = 4
     softmax_table_size: int = Field(1024, ge=16, le=65536)
     # Added keys (defaults documented in the README):
     input_bits: int = Field(12, ge=2, le=24)
-    input_int_bits: int = Field(4, ge=0, le=16)
+    input_int_bits: int | Literal["auto"] = 4
     input_scale_log2: Literal["auto"] | int | list[int] = Field(
         "auto", description="features are multiplied by 2**k before the firmware (a binary-point shift)")
     prob_bits: int = Field(10, ge=2, le=18, description="softmax output: ap_ufixed<prob_bits, 1>")
@@ -128,6 +147,25 @@ class QuantConfig(_Section):
     def _pow2(cls, v: int) -> int:
         if v & (v - 1):
             raise ValueError(f"must be a power of 2 (the table index is a bit slice), got {v}")
+        return v
+
+    @field_validator(*INT_BITS_KEYS, mode="before")
+    @classmethod
+    def _int_bits_or_auto(cls, v, info: ValidationInfo):
+        if v == "auto":
+            return v
+        _reject_booleans(v)
+        if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+            v = int(v)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"not a finite number (got {v!r})")
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if not isinstance(v, int):
+            raise ValueError(f"must be an integer or auto, got {v!r}")
+        hi = INT_BITS_KEYS[info.field_name]
+        if not 0 <= v <= hi:
+            raise ValueError(f"must be between 0 and {hi} (or auto), got {v}")
         return v
 
     @field_validator("input_scale_log2", mode="before")
@@ -162,13 +200,14 @@ class QuantConfig(_Section):
                                ("input_bits", "input_int_bits"),
                                ("attention_bits", "act_int_bits")):
             t, i = getattr(self, total), getattr(self, integer)
-            if t is not None and i is not None and i >= t:
+            if t is not None and i is not None and i != "auto" and i >= t:
                 raise _KeyError(integer, f"{integer} ({i}) must be smaller than {total} ({t}): one bit is the sign")
         return self
 
 
 class TrainConfig(_Section):
-    epochs: int = Field(20, ge=1, le=10000)
+    # None: 20 for a model built from the keys, 0 (post-training quantization only) for a model file
+    epochs: int | None = Field(None, ge=0, le=10000)
     qat_init: Literal["float", "scratch"] = Field("float", description="start QAT from the trained float twin")
     batch_size: int = Field(256, ge=1, le=1 << 20)
     learning_rate: float = Field(1e-3, gt=0, le=1)
@@ -254,8 +293,36 @@ class Config(_Section):
         return v
 
     @model_validator(mode="after")
-    def _combinations(self):
+    def _combinations(self, info: ValidationInfo):
         m, d = self.model, self.data
+        # a trained model comes as model.file, or as a Keras model object handed to trigformer.synth
+        byom = m.file is not None or bool((info.context or {}).get("model_object"))
+        if byom:
+            given = [k for k in ARCHITECTURE_KEYS if k in m.model_fields_set]
+            if given:
+                what = "model.file" if m.file is not None else "a Keras model object"
+                raise _KeyError(f"model.{given[0]}",
+                                f"{what} cannot be combined with the architecture key model.{given[0]}: the trained "
+                                f"model brings its own architecture (drop model.{given[0]}, or drop {what} to "
+                                "build the model from the keys)")
+        else:
+            if m.final_softmax is not None:
+                raise _KeyError("model.final_softmax", "applies only to a trained model (model.file): a model built "
+                                                       "from the keys has no softmax")
+            for k in INT_BITS_KEYS:
+                if getattr(self.quantization, k) == "auto":
+                    raise _KeyError(f"quantization.{k}", "auto calibrates the ranges of a trained model: it needs "
+                                                         "model.file (a model built from the keys is trained with "
+                                                         "fixed types; give an integer)")
+            if self.training.epochs == 0:
+                raise _KeyError("training.epochs", "0 trains nothing: a model built from the keys needs >= 1 "
+                                                   "(0 is for model.file: post-training quantization only)")
+        if self.training.epochs is None:
+            self.training.epochs = 0 if byom else 20
+        if byom:  # a trained model's ranges are known: integer bits not given are calibrated
+            for k in INT_BITS_KEYS:
+                if k not in self.quantization.model_fields_set:
+                    setattr(self.quantization, k, "auto")
         if len(m.classes) != len(set(m.classes)):
             raise _KeyError("model.classes", "class names must be unique")
         if d.source == "hls4ml_jets":
@@ -368,14 +435,33 @@ class _KeyError(ValueError):
         self.key, self.msg = key, msg
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
-    """Read and validate model.yaml; raise ConfigError with a message naming the key (and YAML line)."""
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None, context: dict | None = None) -> Config:
+    """Read and validate model.yaml; raise ConfigError with a message naming the key (and YAML line).
+    `context`: {"model_object": True} when trigformer.synth was handed a Keras model (then model.file is not needed
+    and the architecture keys are refused as with model.file)."""
     path = Path(path)
     raw, lines = _parse(path, _read_text(path))
     if raw is None:
         raise ConfigError(f"{path}: the file is empty (no keys); expected a mapping of keys (name, data, model, ...)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys (name, data, model, ...), got {type(raw).__name__}")
+    return _validate(raw, lines, str(path), path, overrides, context)
+
+
+def config_from_dict(raw: dict, overrides: dict[str, Any] | None = None, context: dict | None = None,
+                     base_dir: str | Path | None = None, label: str = "config") -> Config:
+    """Validate a model.yaml given as a Python mapping (trigformer.synth). Relative paths (data.path, model.file)
+    are taken from `base_dir` (default: the current folder). Errors name the dotted key as for a file."""
+    import copy
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{label}: expected a mapping of keys (name, data, model, ...), got {type(raw).__name__}")
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    return _validate(copy.deepcopy(raw), {}, label, base / "model.yaml", overrides, context)
+
+
+def _validate(raw: dict, lines, label: str, cfg_path: Path, overrides, context) -> Config:
+    """`cfg_path`: where relative paths are taken from (its folder)."""
     overrides = overrides or {}
     for dotted, value in overrides.items():  # command-line options win over the file
         *parents, leaf = dotted.split(".")
@@ -385,7 +471,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
         if isinstance(node, dict):
             node[leaf] = value
     try:
-        cfg = Config.model_validate(raw)
+        cfg = Config.model_validate(raw, context=context or {})
     except ValidationError as e:
         err = e.errors()[0]
         ctx_err = err.get("ctx", {}).get("error")
@@ -397,8 +483,8 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
         key = ".".join(loc) if loc else "(top level)"
         line = _nearest_line(lines, loc)
         where = " (command line)" if key in overrides else f" (line {line})" if line else ""
-        raise ConfigError(f"{path}{where}: {key}: {msg}") from None
-    _check_files(cfg, path, lines)
+        raise ConfigError(f"{label}{where}: {key}: {msg}") from None
+    _check_files(cfg, cfg_path, lines, label)
     return cfg
 
 
@@ -512,8 +598,17 @@ def _message(err: dict) -> str:
     return msg
 
 
-def _check_files(cfg: Config, cfg_path: Path, lines: dict[tuple[str, ...], int]) -> None:
-    """data.path of hls4ml_jets: every file is checked here, before anything is written or trained (models.data)."""
+def _check_files(cfg: Config, cfg_path: Path, lines: dict[tuple[str, ...], int], label: str | None = None) -> None:
+    """model.file must exist, and data.path of hls4ml_jets: every file is checked here, before anything is written
+    or trained (models.data)."""
+    label = label or str(cfg_path)
+    if cfg.model.file is not None:
+        line = _nearest_line(lines, ["model", "file"])
+        where = f" (line {line})" if line else ""
+        full = resolve_model_file(cfg, cfg_path)
+        why = model_file_problem(full)
+        if why:
+            raise ConfigError(f"{label}{where}: model.file: {cfg.model.file}: {why}")
     if cfg.data.source != "hls4ml_jets":
         return
     line = _nearest_line(lines, ["data", "path"])
@@ -522,7 +617,7 @@ def _check_files(cfg: Config, cfg_path: Path, lines: dict[tuple[str, ...], int])
     for p in paths:
         full = (cfg_path.parent / p) if not Path(p).is_absolute() else Path(p)
         if not full.exists():
-            raise ConfigError(f"{cfg_path}{where}: data.path: {p} does not exist (relative paths are taken from the "
+            raise ConfigError(f"{label}{where}: data.path: {p} does not exist (relative paths are taken from the "
                               "YAML's folder)")
     from models.data import check_hls4ml_jets
 
@@ -530,7 +625,28 @@ def _check_files(cfg: Config, cfg_path: Path, lines: dict[tuple[str, ...], int])
     try:
         check_hls4ml_jets(resolve_data_paths(cfg, cfg_path), d.features, d.n_train + d.n_test)
     except (ValueError, OSError) as e:  # models.data.DataError, FileNotFoundError: the message names the file
-        raise ConfigError(f"{cfg_path}{where}: data.path: {e}") from None
+        raise ConfigError(f"{label}{where}: data.path: {e}") from None
+
+
+def resolve_model_file(cfg: Config, cfg_path: Path) -> Path:
+    p = Path(cfg.model.file)
+    return p if p.is_absolute() else cfg_path.parent / p
+
+
+def model_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be a model file (None if it can): a .keras / .h5 file or a SavedModel folder."""
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            return "a folder without saved_model.pb is not a SavedModel (give a .keras or .h5 file or a SavedModel)"
+        return None
+    if not path.exists():
+        return "no such file or folder (relative paths are taken from the YAML's folder)"
+    if path.suffix.lower() not in MODEL_FILE_SUFFIXES:
+        return (f"not a Keras model file ({', '.join(MODEL_FILE_SUFFIXES)}) or a SavedModel folder "
+                f"(got a {path.suffix or 'suffix-less'} file)")
+    if not path.is_file():
+        return "not a regular file"
+    return None
 
 
 def resolve_data_paths(cfg: Config, cfg_path: Path) -> list[Path]:

@@ -48,14 +48,21 @@ def layer_types(model, qt: QuantTypes) -> dict[str, dict[str, FixedType]]:
     return plan
 
 
-def check_plan(cfg) -> None:
-    """Build the quantized model of a config and plan its types, before anything is trained or written: a derived
-    width the arithmetic cannot hold is a config error (raised as ConfigError)."""
+def check_plan(cfg, imported=None, provisional: dict | None = None) -> None:
+    """Build the quantized model of a config (or of a trained model file: `imported`, models.byom) and plan its types,
+    before anything is trained or written: a derived width the arithmetic cannot hold is a config error (raised as
+    ConfigError). `provisional`: stand-ins for integer bits still `auto` (calibrated later)."""
     from flow.config import ConfigError
-    from models.builder import build_model
 
+    qt = QuantTypes.from_config(cfg.quantization, **(provisional or {}))
     try:
-        layer_types(build_model(cfg, quantized=True), QuantTypes.from_config(cfg.quantization))
+        if imported is None:
+            from models.builder import build_model
+
+            model = build_model(cfg, quantized=True)
+        else:
+            model = imported.build(qt, quantized=True, final_softmax=cfg.model.final_softmax or "drop")
+        layer_types(model, qt)
     except PlanError as e:
         raise ConfigError(f"quantization: {e}") from None
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from flow.convert import convert, layer_descriptions
 from sim.csim import CsimResult
-from sim.emulator import Emulator, EmulatorSettings
+from sim.emulator import Emulator, EmulatorSettings, as_inputs
 
 TB_SRC = ".tb_src"  # testbench sources hls4ml reads on every write(); removed by `finalize`
 CSIM_LOG = "csim.log"
@@ -34,7 +34,7 @@ def deterministic_stamp(cfg) -> str:
     return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:8]
 
 
-def write_project(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray,
+def write_project(cfg, fixed, part_full: str, work: Path, x_tb,
                   settings: EmulatorSettings = EmulatorSettings.tuned(), overrides: dict | None = None):
     """Convert and write the hls4ml project into `work`, with tb_data from `x_tb` and the emulator's outputs.
     `overrides`: per-layer reuse factor and strategy (`synth --fit`). Returns (hls_model, emulator)."""
@@ -44,7 +44,9 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray,
     emu = Emulator.from_hls_model(hls_model, fixed, settings)
     src = work / TB_SRC
     src.mkdir(parents=True, exist_ok=True)
-    for name, arr in (("tb_input_features", x_tb.astype(np.float32)), ("tb_output_predictions", emu.predict(x_tb))):
+    # a multi-input model's testbench reads each event's inputs from one line, concatenated in argument order
+    x_line = np.concatenate([a.reshape(len(a), -1) for a in as_inputs(x_tb, len(emu.input_names))], axis=1)
+    for name, arr in (("tb_input_features", x_line.astype(np.float32)), ("tb_output_predictions", emu.predict(x_tb))):
         np.save(src / f"{name}.npy", arr.reshape(len(arr), -1))
     hls_model.config.config["InputData"] = str(src / "tb_input_features.npy")
     hls_model.config.config["OutputPredictions"] = str(src / "tb_output_predictions.npy")
@@ -58,8 +60,9 @@ def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, overrides: d
     return Firmware(hls_model, emu, layer_descriptions(hls_model, cfg), work)
 
 
-def csim(hls_model, x: np.ndarray) -> CsimResult:
-    """C-simulate the written project on `x` with every traced layer (isolated: see sim.csim)."""
+def csim(hls_model, x) -> CsimResult:
+    """C-simulate the written project on `x` (an array, or one per model input) with every traced layer (isolated:
+    see sim.csim)."""
     from sim import csim as runner
 
     cfg = hls_model.config

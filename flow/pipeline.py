@@ -1,5 +1,9 @@
 """`synth`: model.yaml -> data -> trained QKeras Transformer -> HLS project -> csim + emulator -> cost -> report.
 
+A trained model (model.file, or a Keras model object handed to trigformer.synth) replaces the training from the
+keys: it is loaded and mapped onto trigformer's layers before anything else (models.byom), calibrated where integer
+bits are `auto`, quantized (and fine-tuned when training.epochs > 0), then goes through the same stages.
+
 Stages, each returning a typed result (upstream first):
     config (flow.config) -> data (flow.data) -> models (flow.train) -> firmware (flow.firmware: convert, write,
     emulator; C-simulation) -> verification (flow.verify: comparisons only) -> cost (flow.cost: estimate, vendor)
@@ -25,7 +29,7 @@ class UsageError(Exception):
 
 @dataclass
 class Options:
-    config: Path
+    config: Path | dict  # model.yaml, or its content as a mapping (trigformer.synth)
     part: str | None = None
     out: Path | None = None
     force: bool = False
@@ -41,6 +45,9 @@ class Options:
     rtl: bool = False
     progress: bool = True
     extra_overrides: dict = field(default_factory=dict)
+    model: object = None  # a trained Keras model object (trigformer.synth(..., model=...))
+    model_source: str | None = None  # how to name `model` in messages and the report
+    config_base: Path | None = None  # where relative paths of a mapping config are taken from (default: cwd)
 
 
 @dataclass
@@ -49,14 +56,100 @@ class Result:
     out_dir: Path
     messages: list[str] = field(default_factory=list)
 
+    @property
+    def exit_code(self) -> int:
+        """synth's exit code for this result: 0, or 1 (csim != emulator, vendor failure, budget not met)."""
+        from flow.report import exit_code
+
+        return exit_code(self.report)
+
 
 def load(opts: Options) -> Config:
+    from flow.config import config_from_dict
+
     overrides = dict(opts.extra_overrides)
     for key, val in (("hls.part", opts.part), ("hls.backend", opts.backend), ("hls.clock_period_ns", opts.clock),
                      ("training.epochs", opts.epochs)):
         if val is not None:
             overrides[key] = val
-    return load_config(opts.config, overrides)
+    context = {"model_object": opts.model is not None}
+    if isinstance(opts.config, dict):
+        return config_from_dict(opts.config, overrides, context, base_dir=opts.config_base)
+    return load_config(opts.config, overrides, context)
+
+
+def config_path(opts: Options) -> Path:
+    """The path relative data.path and model.file are taken from (its folder)."""
+    if isinstance(opts.config, dict):
+        return Path(opts.config_base or Path.cwd()) / "model.yaml"
+    return Path(opts.config)
+
+
+def label(opts: Options) -> str:
+    return "config" if isinstance(opts.config, dict) else str(opts.config)
+
+
+def import_model(cfg: Config, opts: Options):
+    """The trained model (model.file or opts.model) mapped onto trigformer's layers, or None for a model built from
+    the keys. Everything a run needs from it is checked here: loadable, every layer supported, inputs fed by the
+    data section, one score per class. Raises ConfigError (exit 2)."""
+    if opts.model is None and cfg.model.file is None:
+        return None
+    from flow.config import resolve_model_file
+    from models.byom import ImportedModel, ModelFileError, load_model_file
+    from models.ops import UnsupportedLayer
+
+    where = label(opts)
+    key = "model.file" if cfg.model.file is not None else "model"
+    try:
+        if opts.model is not None:
+            source = opts.model_source or (cfg.model.file or "the Keras model given to trigformer.synth")
+            imported = ImportedModel(opts.model, source)
+        else:
+            path = resolve_model_file(cfg, config_path(opts))
+            imported = ImportedModel(load_model_file(path), cfg.model.file)
+    except (UnsupportedLayer, ModelFileError) as e:
+        raise ConfigError(f"{where}: {key}: {e}") from None
+    d = cfg.data
+    for name, n, f in imported.input_shapes:
+        if f != len(d.features):
+            raise ConfigError(f"{where}: data.features: the model's input {name!r} has {f} features per token; "
+                              f"data.features gives {len(d.features)} ({', '.join(d.features)})")
+        if n > d.n_particles:
+            raise ConfigError(f"{where}: data.n_particles: the model's input {name!r} takes {n} tokens; "
+                              f"data.n_particles is {d.n_particles} (set it to {n})")
+    if imported.n_outputs != len(cfg.model.classes):
+        raise ConfigError(f"{where}: model.classes: the model gives {imported.n_outputs} scores per event; the data "
+                          f"has {len(cfg.model.classes)} classes ({', '.join(cfg.model.classes)})")
+    if cfg.model.final_softmax == "lut" and not imported.ends_in_softmax:
+        raise ConfigError(f"{where}: model.final_softmax: lut, but the model does not end in a softmax")
+    return imported
+
+
+def provisional(cfg: Config) -> dict:
+    """Stand-ins for `auto` integer bits (the defaults) where a plan is needed before calibration."""
+    from flow.config import INT_BITS_KEYS, QuantConfig
+
+    defaults = QuantConfig()
+    return {k: getattr(defaults, k) for k in INT_BITS_KEYS if getattr(cfg.quantization, k) == "auto"}
+
+
+def calibrate(cfg: Config, imported, x_train) -> tuple[Config, dict, dict]:
+    """Resolve the `auto` integer bits of a model file from its weights and the training data. Returns the config
+    with them set, the extra QuantTypes fields (gamma_int_bits) and the report section."""
+    from flow.config import INT_BITS_KEYS
+    from models.quant import QuantTypes
+
+    keys = [k for k in INT_BITS_KEYS if getattr(cfg.quantization, k) == "auto"]
+    if not keys:
+        return cfg, {}, {}
+    qt = QuantTypes.from_config(cfg.quantization, **provisional(cfg))
+    values, section = imported.calibrate(x_train, qt, cfg.model.final_softmax or "drop", keys)
+    cfg = cfg.model_copy(deep=True)
+    for k in keys:
+        setattr(cfg.quantization, k, values[k])
+    extra = {"gamma_int_bits": values["gamma_int_bits"]} if values.get("gamma_int_bits") is not None else {}
+    return cfg, extra, {"auto": keys, **section}
 
 
 def output_dir(cfg: Config, opts: Options) -> Path:
@@ -71,10 +164,15 @@ def synth(opts: Options) -> Result:
 
     cfg = load(opts)
     out = output_dir(cfg, opts)
-    check_plan(cfg)
+    imported = import_model(cfg, opts)
+    check_plan(cfg, imported, provisional(cfg))
     if opts.rtl:
         from flow.rtl import check_tools
         from sim.rtl.verilator import ToolMissing
+
+        if imported is not None and len(imported.input_shapes) > 1:
+            raise UsageError(f"--rtl: the RTL flow takes models with one input; {imported.source} has "
+                             f"{len(imported.input_shapes)} ({', '.join(n for n, _, _ in imported.input_shapes)})")
 
         try:
             check_tools(cfg.rtl)
@@ -90,13 +188,13 @@ def synth(opts: Options) -> Result:
             raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
                              "reports the labelled estimate.")
     with Output(out, opts.force) as o:
-        result = _run(cfg, opts, o.work, out)
+        result = _run(cfg, opts, o.work, out, imported)
         o.commit()
     result.out_dir = out
     return result
 
 
-def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
+def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> Result:
     from flow import cost as cost_stage
     from flow import data as data_stage
     from flow import firmware
@@ -108,12 +206,27 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    data = data_stage.prepare(cfg, Path(opts.config), opts.progress)
+    data = data_stage.prepare(cfg, config_path(opts), opts.progress, trained_model=imported is not None)
     ds = data.ds
     timings["data_s"] = round(time.perf_counter() - t0, 1)
     part_full, _ = resolve_part(cfg.hls.part)
+    weights = Path(opts.weights) if opts.weights else None
 
-    trained = train_stage.train_models(cfg, ds, Path(opts.weights) if opts.weights else None, opts.progress)
+    calibration: dict = {}
+    if imported is None:
+        trained = train_stage.train_models(cfg, ds, weights, opts.progress)
+        feed = (lambda x: x)  # noqa: E731
+    else:
+        from models.quant import QuantTypes
+
+        t0 = time.perf_counter()
+        cfg, extra, calibration = calibrate(cfg, imported, ds.x_train)
+        if calibration:
+            timings["calibration_s"] = round(time.perf_counter() - t0, 1)
+            data.scaling["input_type"] = QuantTypes.from_config(cfg.quantization).input_t.ap_type
+        trained = train_stage.train_imported(cfg, ds, imported, QuantTypes.from_config(cfg.quantization, **extra),
+                                             weights, opts.progress)
+        feed = imported.feed
     train_stage.save_models(trained, work / "keras")
 
     fit_result = None
@@ -124,16 +237,20 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
     overrides = fit_result.settings if fit_result else None
 
     n = min(cfg.verify.n_events, len(ds.x_test))
+    x_test = feed(ds.x_test)
+    x_verify = feed(ds.x_test[:n])
     t0 = time.perf_counter()
-    fw = firmware.build(cfg, trained.fixed, part_full, work, ds.x_test[:n], overrides)
+    fw = firmware.build(cfg, trained.fixed, part_full, work, x_verify, overrides)
     timings["convert_write_s"] = round(time.perf_counter() - t0, 1)
     csim = None
     if opts.csim:
         t0 = time.perf_counter()
-        csim = firmware.csim(fw.hls_model, ds.x_test[:n])
+        csim = firmware.csim(fw.hls_model, x_verify)
         timings["csim_compile_and_run_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    ver = verify(fw.emulator, ds.x_test, ds.y_test, trained.logits, cfg.verify.n_events, csim, "--no-csim")
+    ver = verify(fw.emulator, x_test, ds.y_test, trained.logits, cfg.verify.n_events, csim, "--no-csim")
+    if trained.import_check is not None:
+        ver.section["import_check"] = trained.import_check
     timings["emulator_and_compare_s"] = round(time.perf_counter() - t0, 2)
 
     rtl_result = None
@@ -141,7 +258,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
         from flow.rtl import run as run_rtl
 
         t0 = time.perf_counter()
-        rtl_result = run_rtl(cfg, fw.emulator, ds.x_test[:n], work / "rtl", part_full)
+        rtl_result = run_rtl(cfg, fw.emulator, x_verify, work / "rtl", part_full)
         timings["rtl_s"] = round(time.perf_counter() - t0, 1)
         ver.messages.extend(rtl_result.messages)
 
@@ -153,7 +270,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
     report = {"name": cfg.name, "part": part_full, "backend": cfg.hls.backend, "seed": cfg.seed,
               "config": json.loads(cfg.model_dump_json()), "input_scaling": data.scaling,
               "training": trained.summary,
-              "model": {"parameters": int(trained.fixed.count_params()), "layers": [l.name for l in trained.fixed.layers]},
+              "model": {"parameters": int(trained.fixed.count_params()), "layers": [l.name for l in trained.fixed.layers],
+                        **(model_section(cfg, imported) if imported is not None else {})},
               "accuracy": {**trained.accuracy, "firmware": float(np.mean(np.argmax(ver.firmware_logits, -1) == ds.y_test))},
               "verification": ver.section, "layers": fw.layers, "estimate": c.estimate, "latency": c.latency,
               "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
@@ -169,11 +287,21 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path) -> Result:
         report["fit"] = fit_result.section()
         if not fit_result.feasible:
             ver.messages.append(f"--fit: no setting meets the budget; {fit_result.advice}")
+    if calibration:
+        report["calibration"] = calibration
     report["budget"] = judge_budget(report, cfg.budget_dict())
     predictions = {"y_true": ds.y_test, "float": trained.logits["float"], "fixed": trained.logits["fixed"],
                    "firmware": ver.firmware_logits, "float_same_weights": trained.logits["float_same_weights"]}
     firmware.finalize(work, final)
     return Result(write_outputs(report, predictions, work), work, ver.messages)
+
+
+def model_section(cfg: Config, imported) -> dict:
+    """report.json["model"] of a trained model: where it came from, its inputs and how each layer was mapped."""
+    return {"source": imported.source, "final_softmax": cfg.model.final_softmax or "drop",
+            "inputs": [{"name": name, "tokens": n, "features": f,
+                        "fed": f"the {n} leading particles (highest pT first)"} for name, n, f in imported.input_shapes],
+            "mapping": imported.rows}
 
 
 def fit_settings(cfg: Config, fixed, part_full: str, work: Path):

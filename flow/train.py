@@ -21,6 +21,7 @@ class Trained:
     logits: dict  # test-set outputs: float (twin), fixed (quantized Keras), float_same_weights (fixed's weights,
     # every activation, softmax and norm in float)
     accuracy: dict  # float, fixed, n_events
+    import_check: dict | None = None  # a model file: its float outputs against the mapped network's, same weights
 
 
 def seed_everything(seed: int) -> None:
@@ -30,15 +31,18 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def train(model, x: np.ndarray, y: np.ndarray, tcfg, seed: int, label: str, progress: bool = True) -> dict:
-    """Adam + cosine-decayed learning rate, softmax cross-entropy on the logits. Returns a small history summary."""
+def train(model, x, y: np.ndarray, tcfg, seed: int, label: str, progress: bool = True,
+          from_logits: bool = True) -> dict:
+    """Adam + cosine-decayed learning rate, softmax cross-entropy on the logits (or on the probabilities of a model
+    that ends in a softmax). x: an array, or one per model input. Returns a small history summary."""
     import tensorflow as tf
 
     seed_everything(seed)
-    steps = int(np.ceil(len(x) / tcfg.batch_size)) * tcfg.epochs
+    n = len(x[0]) if isinstance(x, list) else len(x)
+    steps = int(np.ceil(n / tcfg.batch_size)) * tcfg.epochs
     lr = tf.keras.optimizers.schedules.CosineDecay(tcfg.learning_rate, decay_steps=max(steps, 1), alpha=0.05)
     model.compile(optimizer=tf.keras.optimizers.Adam(lr),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), metrics=["accuracy"])
     callbacks = []
     if progress:
         from tqdm.keras import TqdmCallback
@@ -86,12 +90,50 @@ def train_models(cfg, ds, weights: Path | None, progress: bool) -> Trained:
     return Trained(fixed, floatm, summary, logits, acc)
 
 
+def train_imported(cfg, ds, imported, qt, weights: Path | None, progress: bool) -> Trained:
+    """A trained model file (models.byom): the quantized model is the same network out of trigformer's layers with
+    the file's weights (post-training quantization), fine-tuned quantization-aware when training.epochs > 0 (or
+    loaded from --weights); the float reference is the user's model itself, as trained."""
+    final = cfg.model.final_softmax or "drop"
+    seed_everything(cfg.seed)
+    fixed = imported.build(qt, quantized=True, final_softmax=final)
+    summary: dict = {"float": {"model": imported.source, "trained": "by the user (not retrained)"}}
+    if weights is not None:
+        summary["fixed"] = _load_weights(fixed, weights, "fixed")
+    elif cfg.training.epochs > 0:
+        summary["fixed"] = train(fixed, imported.feed(ds.x_train), ds.y_train, cfg.training, cfg.seed,
+                                 "fixed (QAT fine-tuning)", progress, from_logits=final == "drop")
+        summary["fixed"]["initialized_from"] = "the model file's weights"
+    else:
+        summary["fixed"] = {"epochs": 0, "method": "post-training quantization of the model file's weights"}
+    from models.builder import snap_to_grid
+
+    snap_to_grid(fixed)
+    x_test = imported.feed(ds.x_test)
+    user = imported.float_outputs(ds.x_test, final)
+    mirror = imported.build(qt, quantized=False, final_softmax=final, mirror=True)  # the user's model, rebuilt
+    mapped = mirror.predict(x_test, batch_size=1024, verbose=0)
+    check = {"reference": "the model file's own outputs against the same network rebuilt from trigformer's layers "
+                          "with the file's weights, computing as the file does (QKeras quantizers kept, the rest "
+                          "in float): checks the mapping",
+             "max_abs_diff": float(np.abs(user - mapped).max()),
+             "argmax_agreement": float(np.mean(user.argmax(-1) == mapped.argmax(-1)))}
+    same = imported.build(qt, quantized=False, final_softmax=final)
+    same.set_weights(fixed.get_weights())  # fixed's weights, float arithmetic
+    logits = {"float": user,
+              "fixed": fixed.predict(x_test, batch_size=1024, verbose=0),
+              "float_same_weights": same.predict(x_test, batch_size=1024, verbose=0)}
+    acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
+           "n_events": int(len(ds.y_test))}
+    return Trained(fixed, imported.user, summary, logits, acc, check)
+
+
 def save_models(trained: Trained, keras_dir: Path) -> None:
     keras_dir.mkdir(parents=True, exist_ok=True)
     trained.fixed.save_weights(keras_dir / "fixed.weights.h5")
     trained.float.save_weights(keras_dir / "float.weights.h5")
     trained.fixed.save(keras_dir / "fixed.h5")
-    trained.float.save(keras_dir / "float.h5")
+    trained.float.save(keras_dir / "float.h5")  # a model file's float model is the user's own
 
 
 def _has(path: Path, which: str) -> bool:

@@ -35,8 +35,8 @@ def compare_layers(emu: Emulator, emu_trace: dict, csim_trace: dict, n: int) -> 
     return rows, bad_events
 
 
-def csim_vs_emulator(emu: Emulator, x: np.ndarray, y_emu_raw: np.ndarray, csim: CsimResult) -> dict:
-    n = len(x)
+def csim_vs_emulator(emu: Emulator, x, y_emu_raw: np.ndarray, csim: CsimResult) -> dict:
+    n = len(y_emu_raw)
     _, emu_trace = emu.run(x, trace=True)
     layers, bad_events = compare_layers(emu, emu_trace, csim.trace, n)
     out_raw_csim = emu.output_type.quantize(csim.outputs.reshape(n, -1))
@@ -71,12 +71,13 @@ def softmax_argmax_agreement(emu: Emulator, x: np.ndarray) -> dict | None:
             "max_abs_prob_error": max_err}
 
 
-def verify(emu: Emulator, x_test: np.ndarray, y_test: np.ndarray, logits: dict, n_events: int,
+def verify(emu: Emulator, x_test, y_test: np.ndarray, logits: dict, n_events: int,
            csim: CsimResult | None, csim_skipped: str | None = None) -> Verification:
     """`logits`: the float twin's, the quantized model's and the same-weights float model's test-set outputs.
-    `csim`: the C-simulation of the first `n_events` test events (None when skipped, with the reason)."""
-    n = min(n_events, len(x_test))
-    x_v = x_test[:n]
+    `csim`: the C-simulation of the first `n_events` test events (None when skipped, with the reason).
+    x_test: the model's inputs (an array, or one per input of a multi-input model)."""
+    n = min(n_events, len(y_test))
+    x_v = [a[:n] for a in x_test] if isinstance(x_test, list) else x_test[:n]
     y_raw = emu.run(x_test)
     y_fw = emu.output_type.to_float(y_raw)
     ver: dict = {"n_events": n}

@@ -66,13 +66,14 @@ def snap_to_grid(model: tf.keras.Model) -> None:
 
     The quantized forward pass is unchanged (quantizing a grid value is the identity), but hls4ml, the emulator and
     the saved model now hold the very numbers the firmware stores, with no float32 straight-through residue."""
-    from models.fixed import FixedType
+    from models.ops.dense import quantizer_type
 
     for layer in model.layers:
-        if isinstance(layer, QDense):
-            q = layer.kernel_quantizer_internal
-            t = FixedType.from_qkeras(q.bits, q.integer, bool(q.keep_negative))
-            layer.set_weights([t.round_trip(w) for w in layer.get_weights()])
+        if isinstance(layer, QDense):  # kernel and bias, each on its own quantizer's grid
+            ts = [quantizer_type(layer.kernel_quantizer_internal)]
+            if layer.use_bias:
+                ts.append(quantizer_type(layer.bias_quantizer_internal))
+            layer.set_weights([t.round_trip(w) for t, w in zip(ts, layer.get_weights())])
         elif hasattr(layer, "snap_to_grid"):  # our layers know their weight grids
             layer.snap_to_grid()
 

@@ -29,10 +29,17 @@ class QuantTypes:
     softmax_input_range: float = 8.0
     layernorm_table_size: int = 1024
     attention_bits: int | None = None
+    gamma_int_bits: int | None = None  # not a model.yaml key: set by the calibration of a model file (models.byom)
 
     @classmethod
-    def from_config(cls, q) -> QuantTypes:
-        return cls(**{k: getattr(q, k) for k in cls.__dataclass_fields__})
+    def from_config(cls, q, **resolved) -> QuantTypes:
+        """From the quantization section; `resolved` replaces keys (the calibrated values of `auto`)."""
+        values = {k: resolved[k] if k in resolved else getattr(q, k, f.default)
+                  for k, f in cls.__dataclass_fields__.items()}
+        auto = [k for k, v in values.items() if v == "auto"]
+        if auto:
+            raise ValueError(f"quantization.{auto[0]}: auto is resolved by calibrating a model file first")
+        return cls(**values)
 
     @property
     def input_t(self) -> FixedType:
@@ -44,8 +51,10 @@ class QuantTypes:
 
     @property
     def gamma_t(self) -> FixedType:
-        """LayerNorm gamma/beta: weight bits, at least one integer bit so that gamma = 1 is representable-ish."""
-        return FixedType.from_qkeras(self.weight_bits, max(self.weight_int_bits, 1))
+        """LayerNorm gamma/beta: weight bits, at least one integer bit so that gamma = 1 is representable-ish
+        (or the calibrated gamma_int_bits of a model file)."""
+        i = self.gamma_int_bits if self.gamma_int_bits is not None else max(self.weight_int_bits, 1)
+        return FixedType.from_qkeras(self.weight_bits, i)
 
     @property
     def act_t(self) -> FixedType:

@@ -45,14 +45,16 @@ def library_path(project_dir: Path, name: str, stamp: str) -> Path:
     return Path(project_dir) / "firmware" / f"{name}-{stamp}.so"
 
 
-def run(project_dir: Path, name: str, stamp: str, x: np.ndarray, traced: dict[str, int], n_out: int,
+def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_out: int,
         log: Path, compile_timeout: float = COMPILE_TIMEOUT_S, run_timeout: float = RUN_TIMEOUT_S) -> CsimResult:
     """Build the written project (build_lib.sh, g++) and run `x` through it with layer tracing.
+
+    x: [events, ...] for a single-input model, or a list of such arrays, one per top-function input in order.
 
     traced: {layer name: values per event} of the layers whose outputs the bridge saves (hls4ml `Trace: true`).
     The log (build output, then the child's stderr) is written to `log`; the library and scratch files are
     removed afterwards, whatever happened."""
-    project_dir = Path(project_dir)
+    project_dir = Path(project_dir).resolve()  # absolute: the child changes its folder before writing outputs
     lib = library_path(project_dir, name, stamp)
     scratch = project_dir / ".csim"
     parts: list[str] = []
@@ -68,8 +70,11 @@ def run(project_dir: Path, name: str, stamp: str, x: np.ndarray, traced: dict[st
             return CsimResult("compile_failed", error="g++ failed to build the project: "
                               + _first_error(build.stdout + build.stderr), log=log)
         scratch.mkdir(exist_ok=True)
-        np.save(scratch / "x.npy", np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1))
-        request = {"library": str(lib), "top": f"{name}_double", "inputs": str(scratch / "x.npy"),
+        inputs = []
+        for i, a in enumerate(x if isinstance(x, (list, tuple)) else [x]):
+            inputs.append(str(scratch / f"x{i}.npy"))
+            np.save(inputs[-1], np.ascontiguousarray(a, dtype=np.float64).reshape(len(a), -1))
+        request = {"library": str(lib), "top": f"{name}_double", "inputs": inputs,
                    "outputs": str(scratch / "y.npz"), "n_out": int(n_out), "traced": traced,
                    "cwd": str(project_dir / "firmware")}
         (scratch / "request.json").write_text(json.dumps(request))
@@ -138,11 +143,11 @@ class _TraceData(ctypes.Structure):
 
 def _child(request_path: str) -> None:
     req = json.loads(Path(request_path).read_text())
-    x = np.load(req["inputs"])
+    xs = [np.load(f) for f in req["inputs"]]  # one array per input of the top function, in its order
     lib = ctypes.cdll.LoadLibrary(req["library"])
     top = getattr(lib, req["top"])
     ptr = np.ctypeslib.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")
-    top.restype, top.argtypes = None, [ptr, ptr]
+    top.restype, top.argtypes = None, [ptr] * (len(xs) + 1)
     traced: dict[str, int] = req["traced"]
     lib.collect_trace_output.argtypes = [ctypes.POINTER(_TraceData)]
     lib.collect_trace_output.restype = None
@@ -150,13 +155,14 @@ def _child(request_path: str) -> None:
     lib.allocate_trace_storage.restype = None
     lib.free_trace_storage.restype = None
     slots = (_TraceData * len(traced))()
-    outputs = np.zeros((len(x), req["n_out"]), np.float64)
-    trace = {k: np.zeros((len(x), n), np.float64) for k, n in traced.items()}
+    n_events = len(xs[0])
+    outputs = np.zeros((n_events, req["n_out"]), np.float64)
+    trace = {k: np.zeros((n_events, n), np.float64) for k, n in traced.items()}
     os.chdir(req["cwd"])
     lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
-    for i in range(len(x)):
+    for i in range(n_events):
         y = np.zeros(req["n_out"], np.float64)
-        top(np.ascontiguousarray(x[i]), y)
+        top(*(np.ascontiguousarray(x[i]) for x in xs), y)
         outputs[i] = y
         if traced:
             lib.collect_trace_output(slots)

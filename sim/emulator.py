@@ -92,7 +92,7 @@ class Emulator:
     def from_hls_model(cls, hls_model, keras_model, settings: EmulatorSettings = EmulatorSettings()) -> Emulator:
         """Read layers, types and weights from the hls4ml graph (dense weights from the snapped Keras model)."""
         nodes: list[Node] = []
-        for layer in hls_model.get_layers():
+        for layer in _inputs_first(hls_model):
             op = for_hls(layer)
             out_t = FixedType.parse(layer.get_output_variable().type.precision.definition_cpp())
             spec, arrays = op.params(layer, keras_model)
@@ -102,9 +102,15 @@ class Emulator:
         return cls(nodes, settings)
 
     # ---- execution ------------------------------------------------------------------------------------------------
-    def run(self, x: np.ndarray, trace: bool = False):
-        """x: float inputs [events, ...]. Returns raw int64 outputs (and {layer: raw int64} when trace=True)."""
-        x = np.asarray(x)
+    @property
+    def input_names(self) -> list[str]:
+        """The model's inputs, in the order of the top function's arguments (and of `run`'s list)."""
+        return [n.name for n in self.nodes if n.kind == "input"]
+
+    def run(self, x, trace: bool = False):
+        """x: float inputs [events, ...], or one such array per model input (a list, in `input_names` order).
+        Returns raw int64 outputs (and {layer: raw int64} when trace=True)."""
+        x = as_inputs(x, len(self.input_names))
         st = self.settings
         if st.keep_freed_memory:
             keep_freed_memory()
@@ -113,11 +119,12 @@ class Emulator:
             return vals[self.nodes[-1].name].astype(np.int64), {k: v.astype(np.int64) for k, v in vals.items()}
         # chunks of events keep the intermediates in cache (the kernels are chains of element-wise passes), and
         # run on the worker threads: NumPy releases the GIL inside its loops
-        if len(x) == 0:
+        n = len(x[0])
+        if n == 0:
             return np.zeros((0, 0), np.int64)
         workers = st.threads or 1
-        chunk = max(MIN_CHUNK, min(MAX_CHUNK, -(-len(x) // workers)))  # an even share per worker, cache-sized
-        starts = range(0, len(x), chunk)
+        chunk = max(MIN_CHUNK, min(MAX_CHUNK, -(-n // workers)))  # an even share per worker, cache-sized
+        starts = range(0, n, chunk)
         last = self.nodes[-1].name
         workers = min(len(starts), workers)
         limit = nullcontext()
@@ -126,20 +133,21 @@ class Emulator:
 
             limit = threadpool_limits(st.blas_threads, user_api="blas")
         with limit, ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = pool.map(lambda i: self._run_chunk(x[i:i + chunk])[last].astype(np.int64), starts)
+            parts = pool.map(lambda i: self._run_chunk([a[i:i + chunk] for a in x])[last].astype(np.int64), starts)
             return np.concatenate(list(parts))
 
-    def _run_chunk(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    def _run_chunk(self, x: list[np.ndarray]) -> dict[str, np.ndarray]:
         vals: dict[str, np.ndarray] = {}
         types: dict[str, FixedType] = {}
+        feed = iter(x)
         for node in self.nodes:
-            ins = [x] if node.kind == "input" else [vals[i] for i in node.inputs]
+            ins = [next(feed)] if node.kind == "input" else [vals[i] for i in node.inputs]
             in_t = [types[i] for i in node.inputs]
             vals[node.name] = BY_KIND[node.kind].run(node, ins, in_t)
             types[node.name] = node.out_t
         return vals
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, x) -> np.ndarray:
         """Float values of the firmware outputs."""
         return self.output_type.to_float(self.run(x))
 
@@ -174,14 +182,35 @@ class Emulator:
         return cls(nodes, settings)
 
 
-def attention_scores(emu: Emulator, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def as_inputs(x, n_inputs: int = 1) -> list[np.ndarray]:
+    """One array per model input: a single-input model takes an array (or a one-element list), a multi-input model
+    a list or tuple of arrays with the same number of events."""
+    xs = [np.asarray(a) for a in x] if isinstance(x, (list, tuple)) else [np.asarray(x)]
+    if len(xs) != n_inputs:
+        raise ValueError(f"the model has {n_inputs} input(s), got {len(xs)} array(s)")
+    if len({len(a) for a in xs}) > 1:
+        raise ValueError(f"the input arrays hold different numbers of events: {[len(a) for a in xs]}")
+    return xs
+
+
+def _inputs_first(hls_model) -> list:
+    """The graph's layers with the input layers first, in the order of the model's inputs (the top function's
+    arguments); every other layer keeps its (dataflow) order."""
+    layers = list(hls_model.get_layers())
+    by_name = {layer.name: layer for layer in layers}
+    inputs = [by_name[name] for name in hls_model.inputs]
+    return inputs + [layer for layer in layers if layer.name not in hls_model.inputs]
+
+
+def attention_scores(emu: Emulator, x) -> list[tuple[np.ndarray, np.ndarray]]:
     """(float scores, float LUT-softmax probabilities) of every attention layer, for softmax diagnostics."""
     _, vals = emu.run(x, trace=True)
     out = []
     for node in emu.nodes:
         if node.kind == "mha":
             sp = node.spec
-            s, prob, _ = sp.attention(vals[node.inputs[0]], node.arrays)
+            s, prob, _ = sp.attention(vals[node.inputs[0]], node.arrays,
+                                      vals[node.inputs[1]] if len(node.inputs) > 1 else None)
             scores = sp.dot_t.to_float(s) * sp.softmax.in_scale  # the scaled scores the softmax sees
             out.append((scores.swapaxes(-1, -2), sp.prob_t.to_float(prob).swapaxes(-1, -2)))
     return out

@@ -2,8 +2,10 @@
 
 Reference: the compiled HLS C++ of the generated project. Comparison on raw integers of every traced layer output
 (no tolerance). Shapes cover heads 1-4, blocks 1-3, 8-32 particles, odd and prime dimensions, norm on/off,
-mean/max pooling, relu/linear FFN and 4- to 10-bit weights and activations. Weights are random and scaled up so that
-saturation, wrap-free accumulation and every table region are exercised, not only the comfortable middle."""
+mean/max pooling, relu/linear FFN and 4- to 10-bit weights and activations; and attention beyond the builder's
+(ATTENTION_SHAPES): value_dim != key_dim with an output projection of another width, cross-attention with a second
+input of another token count and width (two top-function inputs), and no biases. Weights are random and scaled up
+so that saturation, wrap-free accumulation and every table region are exercised, not only the comfortable middle."""
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from flow.firmware import csim, write_project
 from flow.verify import compare_layers
 from models.builder import build_model, snap_to_grid
 from models.data import make_synthetic
+from models.quant import QuantTypes
 
 SHAPES = {
     "two_blocks_default": dict(model=dict(embed_dim=16, num_heads=2, key_dim=8, num_blocks=2, ffn_dim=32), n=16),
@@ -32,6 +35,17 @@ SHAPES = {
                                        input_int_bits=0, prob_bits=6, table_bits=10, softmax_table_size=256,
                                        layernorm_table_size=128), n=10),
 }
+# Attention the builder does not make (models built here from trigformer's layers, as models/byom.py maps them):
+# value_dim / output width, cross-attention (query: the `n_query` leading particles through their own embedding, of
+# width `query_dim`; key/value: all particles), biases off.
+ATTENTION_SHAPES = {
+    "value_dim_ne_key_dim": dict(att=dict(num_heads=2, key_dim=3, value_dim=5, output_dim=7), d=6, n=11),
+    "cross_attention": dict(att=dict(num_heads=2, key_dim=4, value_dim=3), d=8, n=12, n_query=3, query_dim=5,
+                            quantization=dict(weight_bits=6, weight_int_bits=1, act_bits=8, act_int_bits=3)),
+    "cross_one_query_no_bias": dict(att=dict(num_heads=3, key_dim=2, use_bias=False, output_dim=4), d=5, n=9,
+                                    n_query=1, query_dim=5),
+    "no_bias_one_head": dict(att=dict(num_heads=1, key_dim=5, use_bias=False), d=7, n=10),
+}
 N_EVENTS = 1000
 
 
@@ -46,30 +60,79 @@ def events(cfg, n=N_EVENTS):
     return x
 
 
-@pytest.fixture(scope="module", params=sorted(SHAPES))
+def attention_model(cfg, spec) -> tf.keras.Model:
+    """input casts -> token embeddings -> attention (self, or cross from the leading particles) -> residual add
+    (self-attention) -> mean pooling -> classifier, from trigformer's quantized layers."""
+    from qkeras import QActivation, QDense
+    from qkeras.quantizers import quantized_bits
+
+    from models.ops.keras_common import weight_quantizer
+    from models.ops.mha.keras import QMultiHeadAttention
+    from models.ops.pooling.keras import TokenPooling
+    from models.ops.tokendense.keras import QTokenDense
+
+    qt = QuantTypes.from_config(cfg.quantization)
+    wq = weight_quantizer(qt.weight_t)
+
+    def cast(x, name, t=qt.act_t):
+        return QActivation(quantized_bits(**t.qkeras_config()), name=name)(x)
+
+    def embed(inp, units, name):
+        x = cast(inp, f"{name}_in_q", qt.input_t)
+        return cast(QTokenDense(units, kernel_quantizer=wq, bias_quantizer=wq, name=name)(x), f"{name}_q")
+
+    n, f = cfg.data.n_particles, len(cfg.data.features)
+    parts = tf.keras.Input((n, f), name="particles")
+    x = embed(parts, spec["d"], "embed")
+    types = dict(weight_type=qt.weight_t.ap_type, act_type=qt.act_t.ap_type, prob_type=qt.prob_t.ap_type,
+                 qkv_type=qt.qkv_t.ap_type, table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
+                 table_bits=qt.table_bits)
+    if spec.get("n_query"):
+        lead = tf.keras.Input((spec["n_query"], f), name="leading")
+        inputs = [lead, parts]
+        q = embed(lead, spec["query_dim"], "query_embed")
+        y = QMultiHeadAttention(**spec["att"], **types, name="mha")([q, x])
+    else:
+        inputs = parts
+        y = QMultiHeadAttention(**spec["att"], **types, name="mha")(x)
+        if y.shape[-1] == x.shape[-1]:
+            y = cast(tf.keras.layers.Add(name="add")([x, y]), "add_q")
+    y = TokenPooling("mean", in_type=qt.act_t.ap_type, name="pool")(y)
+    out = cast(QDense(5, kernel_quantizer=wq, bias_quantizer=wq, name="head")(y), "head_q")
+    return tf.keras.Model(inputs, out)
+
+
+def feed(spec, x):
+    """The model inputs for particles x: the leading particles as the query input of a cross-attention model."""
+    return [x[:, :spec["n_query"]], x] if spec.get("n_query") else x
+
+
+@pytest.fixture(scope="module", params=sorted(SHAPES) + sorted(ATTENTION_SHAPES))
 def project(request, tmp_path_factory):
     name = request.param
-    cfg = make_cfg(name, SHAPES[name])
+    spec = SHAPES.get(name) or ATTENTION_SHAPES[name]
+    cfg = make_cfg(name, {"model": {}, **spec})
     tf.keras.utils.set_random_seed(2)
-    model = build_model(cfg, quantized=True)
+    model = build_model(cfg, quantized=True) if name in SHAPES else attention_model(cfg, spec)
     model.set_weights([w * 2.5 for w in model.get_weights()])  # push into saturation
     snap_to_grid(model)
-    x = events(cfg)
-    hls_model, emu = write_project(cfg, model, "xcvu9p-flga2104-2L-e", tmp_path_factory.mktemp(name), x[:10])
+    x = feed(spec, events(cfg))
+    hls_model, emu = write_project(cfg, model, "xcvu9p-flga2104-2L-e", tmp_path_factory.mktemp(name),
+                                   feed(spec, events(cfg)[:10]))
     res = csim(hls_model, x)
     assert res.ok, res.error
     y_csim, csim_trace = res.outputs, res.trace
     y_emu, emu_trace = emu.run(x, trace=True)
-    return dict(cfg=cfg, model=model, x=x, emu=emu, y_csim=np.asarray(y_csim), y_emu=y_emu, csim_trace=csim_trace,
-                emu_trace=emu_trace)
+    return dict(cfg=cfg, model=model, x=x, n=N_EVENTS, emu=emu, y_csim=np.asarray(y_csim), y_emu=y_emu,
+                csim_trace=csim_trace, emu_trace=emu_trace)
 
 
 def test_every_layer_bit_exact(project):
     p = project
-    rows, bad_events = compare_layers(p["emu"], p["emu_trace"], p["csim_trace"], len(p["x"]))
+    rows, bad_events = compare_layers(p["emu"], p["emu_trace"], p["csim_trace"], p["n"])
     assert not bad_events.any()
     kinds = {node.kind for node in p["emu"].nodes}
-    assert len(rows) >= 5 and {"mha", "dense", "pool"} <= kinds
+    assert len(rows) >= (5 if p["cfg"].name in SHAPES else 4) and {"mha", "dense", "pool"} <= kinds
     bad = [r for r in rows if r["mismatched_values"]]
     assert not bad, bad
 
@@ -77,8 +140,8 @@ def test_every_layer_bit_exact(project):
 def test_outputs_bit_exact(project):
     p = project
     t = p["emu"].output_type
-    raw_csim = t.quantize(p["y_csim"].reshape(len(p["x"]), -1))
-    assert np.array_equal(t.to_float(raw_csim), p["y_csim"].reshape(len(p["x"]), -1))  # csim values on the grid
+    raw_csim = t.quantize(p["y_csim"].reshape(p["n"], -1))
+    assert np.array_equal(t.to_float(raw_csim), p["y_csim"].reshape(p["n"], -1))  # csim values on the grid
     assert np.array_equal(raw_csim, p["y_emu"])
 
 
@@ -87,7 +150,7 @@ def test_saturation_and_tables_were_exercised(project):
     p = project
     types = p["emu"].types()
     saturated = sum(int(np.count_nonzero((v == types[k].raw_max) | (v == types[k].raw_min)))
-                    for k, v in p["emu_trace"].items() if k != p["emu"].nodes[0].name)
+                    for k, v in p["emu_trace"].items() if k not in p["emu"].input_names)
     assert saturated > 0
     assert len(np.unique(p["y_emu"])) > 10
 
@@ -100,3 +163,41 @@ def test_keras_quantized_forward_matches_the_firmware(project):
     raw = p["emu"].output_type.quantize(y_keras)
     same = np.all(raw == p["y_emu"], axis=-1).mean()
     assert same >= 0.95, same
+
+
+def test_attention_shapes_are_what_they_say(project):
+    """The generated attention layer has the shape its case names: value_dim, n_kv and the inputs of the C++ call."""
+    p = project
+    name = p["cfg"].name
+    if name not in ATTENTION_SHAPES:
+        pytest.skip("a builder shape")
+    spec = ATTENTION_SHAPES[name]
+    (node,) = [n for n in p["emu"].nodes if n.kind == "mha"]
+    sp = node.spec
+    assert sp.value_dim == spec["att"].get("value_dim", spec["att"]["key_dim"])
+    assert sp.use_bias == spec["att"].get("use_bias", True)
+    assert sp.cross == bool(spec.get("n_query")) and len(node.inputs) == (2 if sp.cross else 1)
+    assert (sp.n_tokens, sp.n_kv) == ((spec["n_query"], spec["n"]) if sp.cross else (spec["n"], spec["n"]))
+    if not sp.use_bias:
+        assert not any(node.arrays[f"{w}_bias"].any() for w in "qkvo")
+
+
+def test_rtl_trace_of_attention_equals_the_emulator(project):
+    """The attention's RTL form (models/ops/mha/trace.py, a da4ml trace run by its exact Python interpreter) computes
+    the emulator's integers for value_dim != key_dim, cross-attention (two external inputs) and no biases."""
+    pytest.importorskip("da4ml")
+    from sim.rtl import trace_unit
+
+    p = project
+    if p["cfg"].name not in ATTENTION_SHAPES:
+        pytest.skip("a builder shape")
+    emu, vals = p["emu"], p["emu_trace"]
+    types = {m.name: m.out_t for m in emu.nodes}
+    sizes = {m.name: m.size for m in emu.nodes}
+    (node,) = [m for m in emu.nodes if m.kind == "mha"]
+    comb, external = trace_unit([node], types, sizes)
+    assert len(external) == len(node.inputs)
+    for e in range(20):
+        xin = np.concatenate([types[i].to_float(vals[i][e]) for i in external])
+        raw = np.round(np.asarray(comb(xin), dtype=np.float64) * 2.0**node.out_t.frac).astype(np.int64)
+        assert np.array_equal(raw, vals[node.name][e])

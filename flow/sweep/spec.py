@@ -280,6 +280,16 @@ def _make_point(base: Path, values: dict, common_args: list[str], path: Path, li
         raise SweepError(f"{path}: the point {json.dumps(overrides, default=str)} is not a valid model.yaml: "
                          f"{e}") from None
     dump = json.loads(cfg.model_dump_json())
+    model = dump["model"]
+    for k in ("file", "final_softmax"):  # added later: left out when unset, so earlier sweeps keep their point keys
+        if model.get(k) is None:
+            model.pop(k, None)
+    if model.get("file") is not None:  # a trained model file: its own architecture, its absolute path
+        from flow.config import ARCHITECTURE_KEYS, resolve_model_file
+
+        for k in ARCHITECTURE_KEYS:
+            model.pop(k, None)
+        model["file"] = str(resolve_model_file(cfg, base).resolve())
     if dump["data"].get("path") is not None:  # the point's model.yaml lives elsewhere: make data paths absolute
         from flow.config import resolve_data_paths
 

@@ -1,8 +1,8 @@
 """trigformer's ops, one package each, and the registry that maps Keras classes, hls4ml classes and kinds to them.
 
-    dense/      input cast, Dense, activations, residual add (C++ by hls4ml)
+    dense/      input cast, Dense, activations, residual add, flatten (C++ by hls4ml)
     tokendense/ Dense applied to every token
-    mha/        multi-head self-attention (uses softmax/)
+    mha/        multi-head self- and cross-attention (uses softmax/)
     softmax/    LUT softmax
     layernorm/  LayerNorm (uses rsqrt/)
     rmsnorm/    RMSNorm (uses rsqrt/)
@@ -15,7 +15,7 @@ Everything else (emulator, conversion, cost model, hls4ml registration) asks the
 from __future__ import annotations
 
 from models.ops.base import Node, OpDef
-from models.ops.dense import Add, Cast, Dense, Input, Relu
+from models.ops.dense import Add, Cast, Dense, Flatten, Input, Relu
 from models.ops.layernorm import LayerNorm
 from models.ops.mha import MHA
 from models.ops.pooling import Pooling
@@ -23,7 +23,8 @@ from models.ops.rmsnorm import RMSNorm
 from models.ops.softmax import Softmax
 from models.ops.tokendense import TokenDense
 
-OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, MHA, Softmax, LayerNorm, RMSNorm, Pooling)
+OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, Flatten, MHA, Softmax, LayerNorm, RMSNorm,
+                                Pooling)
 
 BY_KIND: dict[str, type[OpDef]] = {op.kind: op for op in OPS}
 BY_COST_KIND: dict[str, type[OpDef]] = {op.cost_kind or op.kind: op for op in OPS}

@@ -7,6 +7,16 @@ import numpy as np
 from models.fixed import FixedType
 
 
+def configure(node) -> None:
+    """Reuse factor and strategy from the model's hls4ml configuration when the layer's own config has none
+    (hls4ml's config_from_keras_model gives them per model; trigformer's flow sets them per layer), as hls4ml's
+    own layers read them."""
+    if node.get_attr("reuse_factor") is None:
+        node.set_attr("reuse_factor", node.model.config.get_reuse_factor(node))
+    if node.get_attr("strategy") is None:
+        node.set_attr("strategy", node.model.config.get_strategy(node))
+
+
 def base_layer(keras_layer: dict, input_names, class_name: str, **attrs) -> dict:
     layer = {"name": keras_layer["config"]["name"], "class_name": class_name}
     if input_names is not None:

@@ -1,5 +1,6 @@
 """Glue around the attention ops, computed by hls4ml's own layers: input cast, per-token Dense (QDense; hls4ml
-makes it a PointwiseConv1D on tokens), activations (QActivation: a cast, or a ReLU cast) and the residual Add.
+makes it a PointwiseConv1D on tokens), activations (QActivation: a cast, or a ReLU cast), the residual Add and
+Flatten (hls4ml's Reshape: in io_parallel a renaming of the same array, no C++ call).
 spec.py holds their integer arithmetic, cost.py their cost model; the C++ is hls4ml's."""
 
 from __future__ import annotations
@@ -171,7 +172,12 @@ class Add(OpDef):
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
-        return {layer.name: {"result": qt.act_t}}
+        # one rounding, as in Keras: straight to the type of the QActivation that follows (quantized_bits), else
+        # the activation type
+        nxt = next_layers(model, layer)
+        q = getattr(nxt[0], "quantizer", None) if len(nxt) == 1 else None
+        res = quantizer_type(q) if q is not None and type(q).__name__ == "quantized_bits" else qt.act_t
+        return {layer.name: {"result": res}}
 
     @staticmethod
     def run(node, ins, in_t):
@@ -188,3 +194,27 @@ class Add(OpDef):
         from models.ops.dense.cost import add
 
         return add(layer, path, res)
+
+
+class Flatten(OpDef):
+    """[tokens, features] -> [tokens * features] before a Dense: the same values in the same (row-major) order."""
+
+    kind = "flatten"
+    keras_classes = ("Flatten",)
+    hls_classes = ("Reshape",)
+
+    @classmethod
+    def plan_types(cls, layer, in_types, qt, model):
+        return {layer.name: {"result": in_types[0]}}
+
+    @staticmethod
+    def run(node, ins, in_t):
+        return ins[0]  # raws are [events, values] already
+
+    @staticmethod
+    def trace(node, ins, in_t):
+        return np.asarray(ins[0], dtype=object).ravel()  # wiring only
+
+    @staticmethod
+    def cost(layer, path, res):
+        return 1, False, 0  # wiring only

@@ -6,7 +6,7 @@ from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
 from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, ctype, on_grid, replicated, set_internal_types
+from models.ops.hls_common import attr_type, base_layer, configure, ctype, on_grid, replicated, set_internal_types
 from models.ops.layernorm.spec import LayerNormSpec
 
 
@@ -39,6 +39,7 @@ class TFLayerNorm(Layer):
         return split_units(self.get_attr("n_tokens"), self.get_attr("reuse_factor"))
 
     def initialize(self):
+        configure(self)
         sp = self.spec()
         set_internal_types(self, sp.internal_types())
         self.add_output_variable([sp.n_tokens, sp.dim], precision=sp.result_t.to_hls4ml())

@@ -1,5 +1,6 @@
-"""Multi-head self-attention: spec.py (types, constants, integer arithmetic), keras.py (QMultiHeadAttention),
-hls.py + nnet_tf_mha.h (hls4ml layer), cost.py (estimate). The softmax inside is models.ops.softmax."""
+"""Multi-head attention (self- and cross-attention): spec.py (types, constants, integer arithmetic), keras.py
+(QMultiHeadAttention), hls.py + nnet_tf_mha.h (hls4ml layer), cost.py (estimate). The softmax inside is
+models.ops.softmax."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ class MHA(OpDef):
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
-        n, d = (int(v) for v in layer.input_shape[-2:])
-        sp = MHASpec(in_types[0], n, d, layer.num_heads, layer.key_dim, int(layer.output_dim or d), layer.weight_t,
-                     layer.qkv_t, layer.prob_t, layer.act_t, layer.table_size, layer.input_range, layer.table_bits)
+        sp = layer.spec(in_types[0], in_types[1] if len(in_types) > 1 else None)
         return {layer.name: {"result": sp.out_t, **sp.internal_types()}}
 
     @classmethod
@@ -36,12 +35,13 @@ class MHA(OpDef):
 
     @staticmethod
     def run(node, ins, in_t):
-        return node.spec.forward(ins[0], node.arrays)
+        return node.spec.forward(ins[0], node.arrays, ins[1] if len(ins) > 1 else None)
 
     @classmethod
     def describe(cls, layer) -> dict:
         rows, iterations = layer.rows()
         return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
+                "value_dim": layer.get_attr("value_dim"), "n_kv": layer.get_attr("n_kv"),
                 "rows_parallel": rows, "iterations": iterations,
                 "table_entries": 2 * layer.get_attr("table_size")}  # one exp and one 1/sum table (copies apart)
 

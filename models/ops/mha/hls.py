@@ -1,31 +1,41 @@
-"""hls4ml side of the attention: layer class, Keras parser, config structs and call (nnet_tf_mha.h)."""
+"""hls4ml side of the attention: layer class, Keras parser, config structs and call (nnet_tf_mha.h).
+
+Self-attention has one input (`tf_multi_head_attention`); cross-attention has two, the query and the key/value
+tensor (`tf_cross_attention`). The spec (models/ops/mha/spec.py) gives every type and size of both."""
 
 from __future__ import annotations
 
+import numpy as np
 from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
 from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, ctype, input_type, on_grid, replicated, set_internal_types
+from models.ops.hls_common import (attr_type, base_layer, configure, ctype, input_type, on_grid, replicated,
+                                   set_internal_types)
 from models.ops.mha.spec import MHASpec
 from models.ops.softmax.hls import softmax_config_struct
 from models.ops.tokendense.hls import dense_config_struct, strategy_of, weight_layout
 
 PROJECTIONS = ("query", "key", "value", "output")
+SIZES = ("n_tokens", "in_dim", "num_heads", "key_dim", "out_dim")
 
 
 class TFMultiHeadAttention(Layer):
     def spec(self) -> MHASpec:
-        return MHASpec(input_type(self), *(self.get_attr(a) for a in ("n_tokens", "in_dim", "num_heads", "key_dim",
-                                                                       "out_dim")),
+        cross = len(self.inputs) > 1
+        kv_t = FixedType.from_hls4ml(self.get_input_variable(self.inputs[1]).type.precision) if cross else None
+        return MHASpec(input_type(self), *(self.get_attr(a) for a in SIZES),
                        *(attr_type(self, a) for a in ("weight_type", "qkv_type", "prob_type", "act_type")),
-                       *(self.get_attr(a) for a in ("table_size", "input_range", "table_bits")))
+                       *(self.get_attr(a) for a in ("table_size", "input_range", "table_bits")),
+                       value_dim=self.get_attr("value_dim"), n_kv=self.get_attr("n_kv"), kv_dim=self.get_attr("kv_dim"),
+                       kv_t=kv_t, use_bias=self.get_attr("use_bias", True))
 
     def rows(self) -> tuple[int, int]:
         """(rows per iteration, iterations) of the attention stage: a row is one query of one head."""
         return split_units(self.get_attr("num_heads") * self.get_attr("n_tokens"), self.get_attr("reuse_factor"))
 
     def initialize(self):
+        configure(self)
         sp = self.spec()
         set_internal_types(self, sp.internal_types())
         self.add_output_variable([sp.n_tokens, sp.out_dim], precision=sp.out_t.to_hls4ml())
@@ -46,16 +56,24 @@ class TFMultiHeadAttention(Layer):
 
 def parse_mha(keras_layer, input_names, input_shapes, data_reader):
     c = keras_layer["config"]
+    if len(input_shapes) > 2:
+        raise ValueError(f"{c['name']}: attention takes a query and at most one key/value tensor")
     n, d = input_shapes[0][-2], input_shapes[0][-1]
+    m, d_kv = input_shapes[-1][-2], input_shapes[-1][-1]
     out_dim = c["output_dim"] or d
+    use_bias = c.get("use_bias", True)
     layer = base_layer(keras_layer, input_names, "TFMultiHeadAttention", n_tokens=n, in_dim=d, out_dim=out_dim,
-                       num_heads=c["num_heads"], key_dim=c["key_dim"], weight_type=c["weight_type"],
-                       act_type=c["act_type"], prob_type=c["prob_type"], qkv_type=c.get("qkv_type") or c["act_type"],
-                       table_size=c["table_size"], input_range=c["input_range"], table_bits=c["table_bits"])
+                       n_kv=m, kv_dim=d_kv, num_heads=c["num_heads"], key_dim=c["key_dim"],
+                       value_dim=c.get("value_dim") or c["key_dim"], use_bias=use_bias,
+                       weight_type=c["weight_type"], act_type=c["act_type"], prob_type=c["prob_type"],
+                       qkv_type=c.get("qkv_type") or c["act_type"], table_size=c["table_size"],
+                       input_range=c["input_range"], table_bits=c["table_bits"])
     w_t = FixedType.parse(c["weight_type"])
     for w in PROJECTIONS:
-        for part in ("kernel", "bias"):
-            layer[f"{w}_{part}_data"] = on_grid(data_reader.get_weights_data(layer["name"], f"{w}_{part}"), w_t)
+        kernel = data_reader.get_weights_data(layer["name"], f"{w}_kernel")
+        layer[f"{w}_kernel_data"] = on_grid(kernel, w_t)
+        layer[f"{w}_bias_data"] = on_grid(data_reader.get_weights_data(layer["name"], f"{w}_bias"), w_t) if use_bias \
+            else np.zeros(np.shape(kernel)[-1])  # no biases: zeros (the additions of constant zeros vanish in HLS)
     return layer, [input_shapes[0][0], n, out_dim]
 
 
@@ -65,21 +83,28 @@ LAYER = TFMultiHeadAttention
 
 def config(node) -> str:
     sp = node.spec()
-    n, d, h, k, o = sp.n_tokens, sp.in_dim, sp.num_heads, sp.key_dim, sp.out_dim
+    n, m, d, d_kv, h, k, v, o = (sp.n_tokens, sp.n_kv, sp.in_dim, sp.kv_dim, sp.num_heads, sp.key_dim, sp.value_dim,
+                                 sp.out_dim)
     reuse, strategy, i = node.get_attr("reuse_factor"), strategy_of(node), node.index
     rows, iterations = node.rows()
+    kv_accum = "kv_accum_t" if sp.cross else "proj_accum_t"
+    shapes = {"q": (n, d, h * k, "proj_accum_t"), "k": (m, d_kv, h * k, kv_accum), "v": (m, d_kv, h * v, kv_accum),
+              "o": (n, h * v, o, "out_accum_t")}
     projections = "".join(
-        dense_config_struct(f"config{i}_{w}", n, d if w != "o" else h * k, h * k if w != "o" else o, reuse, strategy,
+        dense_config_struct(f"config{i}_{w}", tokens, n_in, n_out, reuse, strategy,
                             node.get_weights(f"{w}_kernel").type.name, node.get_weights(f"{w}_bias").type.name,
-                            ctype(node, "proj_accum_t" if w != "o" else "out_accum_t"))
-        for w in "qkvo")
+                            ctype(node, accum))
+        for w, (tokens, n_in, n_out, accum) in shapes.items())
     sm = softmax_config_struct(f"config{i}_softmax", sp.softmax, node, n_rows=h * n, rows_parallel=rows,
                                iterations=iterations, reuse=reuse)
     return projections + sm + f"""struct config{i} : nnet::tf_mha_config {{
     static const unsigned n_tokens = {n};
+    static const unsigned n_kv = {m};
     static const unsigned in_dim = {d};
+    static const unsigned kv_dim = {d_kv};
     static const unsigned num_heads = {h};
     static const unsigned key_dim = {k};
+    static const unsigned value_dim = {v};
     static const unsigned out_dim = {o};
     static const unsigned reuse_factor = {reuse};
     static const unsigned rows_parallel = {rows};
@@ -100,5 +125,10 @@ def config(node) -> str:
 
 def call(node, p: dict, w) -> str:
     ws = ", ".join(w(f"{x}_{y}") for x in "qkvo" for y in ("kernel", "bias"))
+    tables = f"{w('exp_table')}, {w('inv_table')}"
+    if len(node.inputs) > 1:
+        kv = node.get_input_variable(node.inputs[1])
+        return (f"nnet::tf_cross_attention<{p['input_t']}, {kv.type.name}, {p['output_t']}, {p['config']}>("
+                f"{p['input']}, {kv.name}, {p['output']}, {ws}, {tables});")
     return (f"nnet::tf_multi_head_attention<{p['input_t']}, {p['output_t']}, {p['config']}>({p['input']}, "
-            f"{p['output']}, {ws}, {w('exp_table')}, {w('inv_table')});")
+            f"{p['output']}, {ws}, {tables});")

@@ -1,4 +1,5 @@
-"""RTL trace of the attention (the arithmetic of spec.py MHASpec.forward, element for element)."""
+"""RTL trace of the attention (the arithmetic of spec.py MHASpec.forward, element for element): self-attention, or
+cross-attention with the key/value tensor as a second input; value_dim per head for V and the context."""
 
 from __future__ import annotations
 
@@ -9,17 +10,22 @@ from models.ops.trace_common import cast, cast_all, dense, lut_softmax_row, vsum
 
 def mha_trace(node, ins, in_t):
     sp, a = node.spec, node.arrays
-    n, h, k = sp.n_tokens, sp.num_heads, sp.key_dim
+    n, m, h, k, vd = sp.n_tokens, sp.n_kv, sp.num_heads, sp.key_dim, sp.value_dim
     x = np.asarray(ins[0], dtype=object).reshape(n, -1)
-    proj = {p: cast_all(dense(x, a[f"{p}_kernel"].reshape(x.shape[1], -1), sp.weight_t, a[f"{p}_bias"],
-                              sp.weight_t), sp.qkv_t).reshape(n, h, k) for p in "qkv"}
-    ctx = np.empty((n, h, k), dtype=object)
+    x_kv = np.asarray(ins[1], dtype=object).reshape(m, -1) if len(ins) > 1 else x
+
+    def project(p, src, width):
+        return cast_all(dense(src, a[f"{p}_kernel"].reshape(src.shape[1], -1), sp.weight_t, a[f"{p}_bias"],
+                              sp.weight_t), sp.qkv_t).reshape(len(src), h, width)
+
+    proj = {"q": project("q", x, k), "k": project("k", x_kv, k), "v": project("v", x_kv, vd)}
+    ctx = np.empty((n, h, vd), dtype=object)
     for head in range(h):
         q, kk, v = proj["q"][:, head], proj["k"][:, head], proj["v"][:, head]
         for i in range(n):
-            scores = [vsum([q[i, c] * kk[j, c] for c in range(k)]) for j in range(n)]  # exact dot products
+            scores = [vsum([q[i, c] * kk[j, c] for c in range(k)]) for j in range(m)]  # exact dot products
             p = lut_softmax_row(scores, sp.softmax)  # 1/sqrt(key_dim) is in its exp table
-            for c in range(k):
-                ctx[i, head, c] = cast(vsum([p[j] * v[j, c] for j in range(n)]), sp.qkv_t)
-    out = dense(ctx.reshape(n, h * k), a["o_kernel"].reshape(h * k, -1), sp.weight_t, a["o_bias"], sp.weight_t)
+            for c in range(vd):
+                ctx[i, head, c] = cast(vsum([p[j] * v[j, c] for j in range(m)]), sp.qkv_t)
+    out = dense(ctx.reshape(n, h * vd), a["o_kernel"].reshape(h * vd, -1), sp.weight_t, a["o_bias"], sp.weight_t)
     return cast_all(out, sp.out_t).ravel()

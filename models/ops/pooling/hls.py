@@ -5,7 +5,7 @@ from __future__ import annotations
 from hls4ml.model.layers import Layer
 
 from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, ctype, set_internal_types
+from models.ops.hls_common import attr_type, base_layer, configure, ctype, set_internal_types
 from models.ops.pooling.spec import PoolSpec
 
 
@@ -15,6 +15,7 @@ class TFTokenPooling(Layer):
                         self.get_attr("const_bits"), self.get_attr("dim"))
 
     def initialize(self):
+        configure(self)
         sp = self.spec()
         set_internal_types(self, sp.internal_types())
         self.add_output_variable([sp.dim], precision=sp.out_t.to_hls4ml())

@@ -7,7 +7,7 @@ import numpy as np
 from hls4ml.model.layers import Layer
 
 from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, ctype, replicated, set_internal_types
+from models.ops.hls_common import attr_type, base_layer, configure, ctype, replicated, set_internal_types
 from models.ops.softmax.spec import SoftmaxSpec
 
 
@@ -42,6 +42,7 @@ class TFLUTSoftmax(Layer):
         return n_rows, *split_units(n_rows, self.get_attr("reuse_factor"))
 
     def initialize(self):
+        configure(self)
         shape = self.get_attr("in_shape")
         self.set_attr("n_cols", shape[-1])
         sp = self.spec()

@@ -8,7 +8,7 @@ from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
 from models.ops.common import dot_accum_t, split_units
-from models.ops.hls_common import base_layer, ctype, input_type, on_grid, set_internal_types
+from models.ops.hls_common import base_layer, configure, ctype, input_type, on_grid, set_internal_types
 
 STRATEGIES = {"latency": "latency", "resource": "resource", "distributed_arithmetic": "distributed_arithmetic"}
 
@@ -52,6 +52,7 @@ def dense_config_struct(name: str, n_tokens: int, n_in: int, n_out: int, reuse: 
 
 class TFTokenDense(Layer):
     def initialize(self):
+        configure(self)
         n, n_out = self.get_attr("n_tokens"), self.get_attr("n_out")
         w_t, b_t = FixedType.parse(self.get_attr("weight_type")), FixedType.parse(self.get_attr("bias_type"))
         acc = dot_accum_t(input_type(self), w_t, self.get_attr("n_in"), b_t)

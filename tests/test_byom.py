@@ -1,0 +1,340 @@
+"""Bring your own model (issue 13): trained stock Keras-2 and QKeras models through `synth`.
+
+The models are built the way users build them, with plain Keras / QKeras code (not trigformer's builder), trained
+briefly on the embedded jets (or left with their random weights), saved (.keras, .h5, a SavedModel folder) and run
+through `synth` with `model: {file: ...}`. References: the C-simulation of the generated C++ against the emulator
+(raw integers of every traced layer: bit-exact, no tolerance), the model file's own float outputs against the mapped
+network in float with the same weights (`import_check`, which checks the mapping), and the float-vs-firmware
+agreement of the report. Unsupported layers must give exit 2 naming them, with nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from flow.cli import main
+from models.data import make_synthetic
+
+L = tf.keras.layers
+F3 = ["pt_rel", "eta_rel", "phi_rel"]
+F4 = ["pt_rel", "eta_rel", "phi_rel", "delta_r"]
+N_TRAIN, N_TEST, N_VERIFY = 600, 300, 150
+
+
+def jets(n_particles: int, features: list[str], n: int = N_TRAIN):
+    return make_synthetic(n, n_particles, features, seed=3)  # the same jets as data.source synthetic gives
+
+
+def fit(model, x, y, epochs: int = 1, logits: bool = False):
+    model.compile(tf.keras.optimizers.Adam(3e-3), tf.keras.losses.SparseCategoricalCrossentropy(from_logits=logits),
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
+
+
+def config(tmp: Path, name: str, file: str, n_particles: int, features=F3, **sections) -> Path:
+    cfg = {"name": name, "seed": 5, "model": {"file": file, **sections.pop("model", {})},
+           "data": {"n_particles": n_particles, "features": features, "n_train": N_TRAIN, "n_test": N_TEST},
+           "verify": {"n_events": N_VERIFY}, **sections}
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def synth(yaml_path: Path, out: Path, *args) -> tuple[int, dict]:
+    code = main([str(yaml_path), "--part", "xcvu9p", "--out", str(out), "-q", *args])
+    return code, (json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {})
+
+
+def assert_verified(code: int, r: dict) -> None:
+    """csim == emulator on every traced layer, the mapping exact in float, float-vs-firmware agreement reported."""
+    assert code in (0, 1), code  # 1 only for a budget the estimate does not meet
+    v = r["verification"]
+    c = v["csim_vs_emulator"]
+    assert c["bit_exact_fraction"] == 1.0 and c["mismatched_values"] == 0 and c["first_mismatching_layer"] is None
+    assert len(c["per_layer"]) >= 3 and all(row["mismatched_values"] == 0 for row in c["per_layer"])
+    assert v["keras_fixed_vs_emulator"]["bit_exact_fraction"] >= 0.95
+    assert 0 <= v["float_vs_fixed"]["argmax_agreement"] <= 1 and v["float_vs_fixed"]["max_abs_diff"] >= 0
+    ic = v["import_check"]  # the same weights in float: only float32 summation order may differ
+    assert ic["argmax_agreement"] >= 0.99 and ic["max_abs_diff"] < 1e-3, ic
+    acc = r["accuracy"]
+    assert all(0 <= acc[k] <= 1 for k in ("float", "fixed", "firmware")) and acc["n_events"] == N_TEST
+    if code == 1:
+        assert not r["budget"]["met"]
+
+
+def mapped(r: dict, layer: str) -> list[str]:
+    return next(row["becomes"] for row in r["model"]["mapping"] if row["layer"] == layer)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    tf.keras.utils.set_random_seed(11)
+    return tmp_path_factory.mktemp("byom")
+
+
+def test_one_block_self_attention_classifier(work):
+    """Dense embedding, MultiHeadAttention, residual Add, LayerNormalization, relu FFN, mean pooling, softmax head;
+    post-training quantization with every integer-bit count calibrated (auto)."""
+    x, y = jets(8, F3)
+    inp = L.Input((8, 3), name="particles")
+    h = L.Dense(8, name="embed")(inp)
+    a = L.MultiHeadAttention(num_heads=2, key_dim=4, dropout=0.1, name="mha")(h, h)
+    h = L.LayerNormalization(name="ln1")(L.Add(name="add1")([h, a]))
+    f = L.Dense(16, activation="relu", name="ffn1")(h)
+    f = L.Dense(8, name="ffn2")(L.Dropout(0.1, name="drop")(f))
+    h = L.LayerNormalization(name="ln2")(L.Add(name="add2")([h, f]))
+    out = L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D(name="pool")(h))
+    model = tf.keras.Model(inp, out)
+    fit(model, x, y)
+    model.save(work / "one_block.keras")
+    cfg = config(work, "one_block", "one_block.keras", 8,
+                 quantization={"weight_int_bits": "auto", "act_int_bits": "auto", "input_int_bits": "auto"})
+    code, r = synth(cfg, work / "out_one_block")
+    assert_verified(code, r)
+    cal = r["calibration"]
+    assert set(cal["auto"]) == {"weight_int_bits", "act_int_bits", "input_int_bits"}
+    for k in cal["auto"]:  # the resolved value is in the config, derived as documented
+        assert r["config"]["quantization"][k] == cal[k]["value"]
+        big = cal[k].get("largest", cal[k].get("largest_abs_weight"))
+        assert cal[k]["value"] == max(0, int(np.ceil(np.log2(big))))
+    assert r["input_scaling"]["log2"] == [0, 0, 0]  # the model learnt on unscaled features
+    assert mapped(r, "mha")[0].startswith("QMultiHeadAttention (self-attention")
+    assert "drop" not in {row["layer"] for row in r["model"]["mapping"]}  # Dropout: removed
+    assert mapped(r, "ffn1")[-1].startswith("QActivation (quantized_relu")
+    assert any("softmax dropped" in b for row in r["model"]["mapping"] for b in row["becomes"])
+    assert r["training"]["fixed"]["epochs"] == 0
+
+
+def test_two_blocks_value_dim_and_output_shape(work):
+    """Two blocks, value_dim != key_dim and an output_shape, an EinsumDense embedding, max pooling, logits;
+    saved as .h5, QAT fine-tuning for one epoch."""
+    x, y = jets(10, F3)
+    inp = L.Input((10, 3), name="particles")
+    h = L.EinsumDense("abc,cd->abd", output_shape=(None, 8), bias_axes="d", name="embed")(inp)
+    for b in range(2):
+        a = L.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=5, output_shape=8, name=f"mha{b}")(h, h)
+        h = L.LayerNormalization(epsilon=1e-5, name=f"ln{b}a")(L.Add(name=f"add{b}a")([h, a]))
+        f = L.Dense(8, name=f"ffn{b}")(L.ReLU(name=f"relu{b}")(L.Dense(12, name=f"ffn{b}_in")(h)))
+        h = L.LayerNormalization(name=f"ln{b}b")(L.Add(name=f"add{b}b")([h, f]))
+    out = L.Dense(5, name="head")(L.GlobalMaxPooling1D(name="pool")(h))
+    model = tf.keras.Model(inp, out)
+    fit(model, x, y, logits=True)
+    model.save(work / "two_blocks.h5")
+    cfg = config(work, "two_blocks", "two_blocks.h5", 10, training={"epochs": 1, "batch_size": 128})
+    code, r = synth(cfg, work / "out_two_blocks")
+    assert_verified(code, r)
+    assert r["training"]["fixed"]["epochs"] == 1
+    layers = {row["layer"]: row for row in r["verification"]["csim_vs_emulator"]["per_layer"]}
+    assert {"mha0", "mha1", "ln1b", "head"} <= set(layers)
+
+
+def test_cross_attention_class_token_query(work):
+    """Cross-attention with fewer query tokens than keys, class-token style: the query is a second input (one
+    token: the leading particle) through a learned Dense; key/value are all particles. No biases in the attention,
+    Flatten followed by the Dense head; saved as a SavedModel folder."""
+    x, y = jets(12, F3)
+    parts = L.Input((12, 3), name="particles")
+    lead = L.Input((1, 3), name="leading")
+    kv = L.Dense(8, name="embed")(parts)
+    q = L.Dense(6, name="query_embed")(lead)
+    c = L.MultiHeadAttention(num_heads=2, key_dim=4, use_bias=False, name="cross")(q, kv)
+    out = L.Dense(5, name="head")(L.Flatten(name="flat")(c))
+    model = tf.keras.Model([parts, lead], out)
+    fit(model, [x, x[:, :1]], y, logits=True)
+    model.save(work / "cross_savedmodel")
+    cfg = config(work, "cross", "cross_savedmodel", 12)
+    code, r = synth(cfg, work / "out_cross")
+    assert_verified(code, r)
+    assert [i["tokens"] for i in r["model"]["inputs"]] == [12, 1]
+    assert "cross-attention" in mapped(r, "cross")[0]
+    cpp = (work / "out_cross" / "firmware" / "cross.cpp").read_text()
+    assert "nnet::tf_cross_attention<" in cpp
+    assert "particles[" in cpp and "leading[" in cpp  # two top-function inputs
+
+
+def test_hls4ml_pr1163_shape(work):
+    """The shape of hls4ml PR #1163's Keras test: sequence 20, 2 heads, key_dim 2, embed 4, separate query and
+    key/value inputs (both fed the 20 leading particles' 4 features), random weights; pooled into a 5-class head
+    because synth scores a classifier."""
+    q_in = L.Input((20, 4), name="query")
+    kv_in = L.Input((20, 4), name="key_value")
+    h = L.MultiHeadAttention(num_heads=2, key_dim=2, name="mha")(q_in, kv_in)
+    out = L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h))
+    model = tf.keras.Model([q_in, kv_in], out)
+    model.save(work / "pr1163.keras")
+    cfg = config(work, "pr_1163_shape", "pr1163.keras", 20, F4, quantization={"act_int_bits": "auto"})
+    code, r = synth(cfg, work / "out_pr1163")
+    assert_verified(code, r)
+    assert "cross-attention" in mapped(r, "mha")[0]  # two input tensors: the two-input C++ function
+
+
+def test_qkeras_model_quantizers_are_read(work):
+    """A QKeras model: QActivation input quantizer, QDense + QActivation around a stock MultiHeadAttention.
+    Their quantizers become the firmware types (not the quantization section's)."""
+    from qkeras import QActivation, QDense
+    from qkeras.quantizers import quantized_bits, quantized_relu
+
+    x, y = jets(8, F3)
+    inp = L.Input((8, 3), name="particles")
+    h = QActivation(quantized_bits(10, 1, alpha=1), name="in_q")(inp)
+    h = QDense(8, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               name="embed")(h)
+    h = QActivation(quantized_bits(9, 3, alpha=1), name="embed_q")(h)
+    a = L.MultiHeadAttention(num_heads=1, key_dim=4, name="mha")(h, h)
+    a = QActivation(quantized_bits(9, 3, alpha=1), name="mha_q")(a)
+    h = QActivation(quantized_bits(9, 3, alpha=1), name="add_q")(L.Add(name="add")([h, a]))
+    h = QActivation(quantized_relu(9, 3), name="relu")(h)
+    h = L.GlobalAveragePooling1D(name="pool")(h)
+    out = QDense(5, kernel_quantizer=quantized_bits(7, 1, alpha=1), bias_quantizer=quantized_bits(7, 1, alpha=1),
+                 name="head")(h)
+    model = tf.keras.Model(inp, out)
+    fit(model, x, y, logits=True)
+    model.save(work / "qkeras.h5")
+    cfg = config(work, "qkeras_tagger", "qkeras.h5", 8)
+    code, r = synth(cfg, work / "out_qkeras")
+    assert_verified(code, r)
+    assert mapped(r, "embed") == ["QTokenDense (ap_fixed<6,1,AP_RND_CONV,AP_SAT> weights)"]  # no cast of ours
+    assert mapped(r, "head")[0] == "QDense (ap_fixed<7,2,AP_RND_CONV,AP_SAT> weights)"
+    assert mapped(r, "embed_q") == ["QActivation (ap_fixed<9,4,AP_RND_CONV,AP_SAT>)"]
+    types = {row["layer"]: row["type"] for row in r["verification"]["csim_vs_emulator"]["per_layer"]}
+    assert types["embed"] == "ap_fixed<9,4,AP_RND_CONV,AP_SAT>"  # the Dense rounds once, to the user's type
+
+
+# ---- refused models: exit 2 naming the layer, its class and an alternative; nothing written ----------------------
+def _lstm():
+    inp = L.Input((8, 3), name="particles")
+    return tf.keras.Model(inp, L.Dense(5, name="head")(L.LSTM(8, name="lstm")(inp)))
+
+
+def _conv2d():
+    inp = L.Input((8, 3, 1), name="image")
+    h = L.Conv2D(4, 3, name="conv")(inp)
+    return tf.keras.Model(inp, L.Dense(5, name="head")(L.Flatten(name="flat")(h)))
+
+
+def _causal_mha():
+    inp = L.Input((8, 3), name="particles")
+    h = L.MultiHeadAttention(2, 4, name="masked_mha")(inp, inp, use_causal_mask=True)
+    return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+
+
+def _mask_input_mha():
+    inp = L.Input((8, 3), name="particles")
+    mask = L.Input((8, 8), name="mask")
+    h = L.MultiHeadAttention(2, 4, name="masked_mha")(inp, inp, attention_mask=mask)
+    return tf.keras.Model([inp, mask], L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+
+
+@pytest.mark.parametrize("build, layer, cls", [
+    (_lstm, "lstm", "LSTM"),
+    (_conv2d, "conv", "Conv2D"),
+    (_causal_mha, "masked_mha", "MultiHeadAttention"),
+    (_mask_input_mha, "masked_mha", "MultiHeadAttention"),
+])
+def test_unsupported_layers_exit_2_with_nothing_written(work, capsys, build, layer, cls):
+    name = build.__name__.strip("_")
+    build().save(work / f"{name}.keras")
+    cfg = config(work, name, f"{name}.keras", 8)
+    out = work / "never" / name
+    assert main([str(cfg), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert f"layer {layer!r} ({cls})" in err[0] and "nearest supported:" in err[0], err[0]
+    if "mha" in name:
+        assert "mask" in err[0]
+    assert not out.exists() and not out.parent.exists()
+
+
+def test_conv2d_itself_is_named(work, capsys):
+    """A Conv2D reached directly (an image-like input of tokens x features x 1 channel is not a token input)."""
+    inp = L.Input((8, 3), name="particles")
+    h = L.Conv1D(8, 1, name="conv")(inp)
+    model = tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    model.save(work / "conv.keras")
+    cfg = config(work, "conv", "conv.keras", 8)
+    assert main([str(cfg), "--out", str(work / "never_conv"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'conv' (Conv1D)" in err and "Dense applied per token" in err
+    assert not (work / "never_conv").exists()
+
+
+def test_file_with_architecture_keys_is_refused(work, capsys):
+    _lstm().save(work / "any.keras")  # never loaded: the config is refused first
+    cfg = config(work, "mixed", "any.keras", 8, model={"num_heads": 4})
+    assert main([str(cfg), "--out", str(work / "never_mixed"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "model.num_heads" in err and "model.file" in err and "line" in err
+    assert not (work / "never_mixed").exists()
+
+
+def test_input_shape_must_match_the_data(work, capsys):
+    inp = L.Input((8, 4), name="particles")
+    tf.keras.Model(inp, L.Dense(5)(L.GlobalAveragePooling1D()(inp))).save(work / "four.keras")
+    cfg = config(work, "four", "four.keras", 8)
+    assert main([str(cfg), "--out", str(work / "never_four"), "-q"]) == 2
+    assert "data.features" in capsys.readouterr().err
+
+
+def test_shortcut_synth_model_file(work):
+    """`synth tagger-v2.keras --part xcvu9p`: every default, the embedded jets, n_particles from the model's input,
+    the project named after the file (tagger_v_2: hls4ml's own names are <letters><digits>). Random weights."""
+    inp = L.Input((6, 3), name="particles")
+    h = L.Dense(4, name="embed")(inp)
+    h = L.Add(name="add")([h, L.MultiHeadAttention(1, 4, name="mha")(h, h)])
+    model = tf.keras.Model(inp, L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D()(h)))
+    model.save(work / "tagger-v2.keras")
+    out = work / "out_shortcut"
+    code = main([str(work / "tagger-v2.keras"), "--part", "xcvu9p", "--out", str(out), "-q"])
+    r = json.loads((out / "report.json").read_text())
+    assert code in (0, 1) and r["name"] == "tagger_v_2"
+    assert r["config"]["data"]["n_particles"] == 6 and r["config"]["model"]["file"].endswith("tagger-v2.keras")
+    assert r["accuracy"]["n_events"] == 10000 and r["verification"]["csim_vs_emulator"]["bit_exact_fraction"] == 1.0
+
+
+# ---- the Python API and hls4ml's own converter ---------------------------------------------------------------------
+def test_python_api_with_a_model_object(work):
+    import trigformer
+
+    x, y = jets(8, F3)
+    inp = L.Input((8, 3), name="particles")
+    h = L.Dense(8, name="embed")(inp)
+    h = L.Add(name="add")([h, L.MultiHeadAttention(2, 4, name="mha")(h, h)])
+    model = tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    fit(model, x, y, logits=True)
+    res = trigformer.synth({"name": "api_tagger", "data": {"n_particles": 8, "n_train": N_TRAIN, "n_test": N_TEST},
+                            "verify": {"n_events": N_VERIFY}}, model=model, part="xcvu9p",
+                           out=work / "out_api", progress=False)
+    assert res.exit_code in (0, 1) and res.out_dir == work / "out_api"
+    assert_verified(res.exit_code, res.report)
+    with pytest.raises(trigformer.api.ConfigError, match="model.num_heads"):
+        trigformer.synth({"name": "api_bad", "model": {"num_heads": 2}}, model=model, out=work / "never_api")
+    assert not (work / "never_api").exists()
+
+
+def test_hls4ml_converter_accepts_trigformer_layers(work):
+    """After `import trigformer`, hls4ml's own convert_from_keras_model takes a model of trigformer's layers (here
+    a stock model mapped onto them) and compiles it."""
+    import hls4ml
+
+    import trigformer  # noqa: F401  (registers the extension)
+    from models.byom import ImportedModel
+    from models.quant import QuantTypes
+
+    inp = L.Input((8, 3), name="particles")
+    h = L.Dense(8, name="embed")(inp)
+    h = L.LayerNormalization(name="ln")(L.Add(name="add")([h, L.MultiHeadAttention(2, 4, name="mha")(h, h)]))
+    stock = tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    model = ImportedModel(stock).build(QuantTypes(), quantized=True)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
+    hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend="Vitis",
+                                                           output_dir=str(work / "hls4ml_own"), io_type="io_parallel")
+    classes = {layer.class_name for layer in hls_model.get_layers()}
+    assert {"TFMultiHeadAttention", "TFLayerNorm", "TFTokenDense", "TFTokenPooling"} <= classes
+    hls_model.compile()
+    x, _ = jets(8, F3, n=20)
+    assert hls_model.predict(np.ascontiguousarray(x)).shape == (20, 5)
