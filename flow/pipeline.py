@@ -257,8 +257,14 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     if opts.rtl:
         from flow.rtl import run as run_rtl
 
+        from flow.rtl import RTLResult
+
         t0 = time.perf_counter()
-        rtl_result = run_rtl(cfg, fw.emulator, x_verify, work / "rtl", part_full)
+        try:
+            rtl_result = run_rtl(cfg, fw.emulator, x_verify, work / "rtl", part_full)
+        except Exception as e:  # noqa: BLE001 -- the RTL form is an extra: its failure is reported, the run kept
+            msg = f"{type(e).__name__}: {str(e)[:400]}"
+            rtl_result = RTLResult({"failed": msg, "resources": {"failed": msg}}, [f"--rtl failed: {msg}"])
         timings["rtl_s"] = round(time.perf_counter() - t0, 1)
         ver.messages.extend(rtl_result.messages)
 
@@ -279,7 +285,10 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     if rtl_result is not None:
         sec = rtl_result.section
         report["rtl"] = sec
-        if not c.vendor:  # the measured RTL figures are the primary ones; the estimate stays in report["estimate"]
+        from flow.report.text import estimate_vs_rtl_rows
+
+        sec["vs_estimate"] = estimate_vs_rtl_rows({"estimate": c.estimate, "rtl": sec})
+        if not c.vendor and "latency" in sec:  # the RTL figures are the primary ones; the estimate stays beside
             report["latency"] = sec["latency"]
             if sec["resources"].get("source") == "yosys":
                 report["resources"] = sec["resources"]

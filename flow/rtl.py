@@ -14,6 +14,7 @@ The result is report.json["rtl"]; with --rtl the report's primary latency and re
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +168,12 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
         from sim.rtl import yosys as Y
 
         t0 = time.perf_counter()
-        syn = Y.synthesize(design, jobs=jobs, which=rcfg.yosys)
+        try:
+            syn = Y.synthesize(design, jobs=jobs, which=rcfg.yosys)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:  # a failing job never takes synth down
+            sec["resources"] = {"failed": str(e)[:500]}
+            messages.append(f"Yosys failed: {str(e)[:300]}")
+            return RTLResult(sec, messages)
         timings["yosys_s"] = round(time.perf_counter() - t0, 1)
         _, cap = resolve_part(part)
         tot = syn["total"]

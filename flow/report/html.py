@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from flow.report.model import write_text_atomic
-from flow.report.text import expected_error, tag, verification_rows
+from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, per_layer_rows, tag, verification_rows
 from flow.report.verdict import RESOURCES, fractions
 
 
@@ -154,6 +154,32 @@ def _summary_html(report: dict) -> str:
     return f"<table>{body}</table>" if body else "<p>No results yet.</p>"
 
 
+def _layer_tables(report: dict) -> str:
+    """Per-layer figures (the primary source) and, with --rtl, the estimate beside the RTL per unit."""
+    e = html.escape
+    out = ""
+    rows = per_layer_rows(report)
+    if rows:
+        cols = [c for c in ("cycles", "ns", "ii", "DSP", "LUT", "FF", "BRAM_18K") if any(c in r for r in rows)]
+        lat, res = report.get("latency") or {}, report.get("resources") or {}
+        body = "".join("<tr><td>" + e(r["name"]) + "</td>" + "".join(
+            f"<td>{'' if r.get(c) is None else f'{r[c]:,}' if isinstance(r[c], int) else f'{r[c]:g}'}</td>"
+            for c in cols) + "</tr>" for r in rows)
+        out += (f"<h2>Per layer {e(tag(lat) or tag(res))}</h2><table><tr><th>layer</th>"
+                + "".join(f"<th>{c}</th>" for c in cols) + f"</tr>{body}</table>")
+    cmp_rows = estimate_vs_rtl_rows(report)
+    if cmp_rows:
+        head = "".join(f"<th>{c} estimate</th><th>{c} RTL</th><th>ratio</th>" for c in ("cycles", "LUT", "DSP", "FF"))
+        body = "".join("<tr><td>" + e(r["unit"]) + "</td>" + "".join(
+            "".join(f"<td>{v}</td>" for v in fmt_pair(r[c])) for c in ("cycles", "LUT", "DSP", "FF")) + "</tr>"
+                       for r in cmp_rows)
+        out += ("<h2>Estimate vs RTL per unit</h2><p>The estimate models the HLS kernels; the RTL figures are da4ml's "
+                "pipeline (cycles) and Yosys on its netlist (LUT, DSP, FF). Different micro-architectures and "
+                "synthesizers: the ratio estimate / RTL is a comparison, not an error of either.</p>"
+                f"<table><tr><th>unit</th>{head}</tr>{body}</table>")
+    return out
+
+
 def _auc_table(extra: dict) -> str:
     if not all(k in extra for k in ("y_true", "scores_float", "scores_firmware")):
         return ""
@@ -177,7 +203,7 @@ def render_html(report: dict, extra: dict | None = None) -> str:
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
             "body{font-family:sans-serif;max-width:1000px;margin:auto}th{text-align:left;padding-right:1em}"
             "td.bad{color:#b00;font-weight:bold}img{max-width:100%}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p>{_summary_html(report)}{_auc_table(extra or {})}"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p>{_summary_html(report)}{_layer_tables(report)}{_auc_table(extra or {})}"
             f"{figs}</body></html>")
 
 

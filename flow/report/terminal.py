@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flow.report.text import expected_error, per_layer_rows, tag, verification_rows
+from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, per_layer_rows, tag, verification_rows
 from flow.report.verdict import RESOURCES, fractions
 
 
@@ -81,4 +81,17 @@ def render_terminal(report: dict, console=None) -> None:
         for r in rows:
             t.add_row(r["name"], *["" if r.get(c) is None else f"{r[c]:,}" if isinstance(r[c], int) else f"{r[c]:g}"
                                    for c in cols])
+        con.print(t)
+    cmp_rows = estimate_vs_rtl_rows(report)
+    if cmp_rows:
+        t = Table(title="Estimate / RTL (ratio) per unit: HLS kernels by the estimate vs da4ml netlist by Yosys")
+        t.add_column("unit", overflow="fold")
+        for c in ("cycles", "LUT", "DSP", "FF"):
+            t.add_column(c, justify="right")
+        for r in cmp_rows:
+            cells = []
+            for c in ("cycles", "LUT", "DSP", "FF"):
+                e, m, q = fmt_pair(r[c])
+                cells.append(f"{e} / {m}" + (f" ({q})" if q else "") if (e or m) else "")
+            t.add_row(r["unit"], *cells)
         con.print(t)

@@ -41,3 +41,47 @@ def per_layer_rows(report: dict) -> list[dict]:
         for r in (report.get(sec) or {}).get("per_layer") or []:
             rows.setdefault(r["name"], {"name": r["name"]}).update({k: v for k, v in r.items() if k != "name"})
     return list(rows.values())
+
+
+def estimate_vs_rtl_rows(report: dict) -> list[dict]:
+    """Per RTL unit (a layer and the elementwise layers folded into it): the estimate summed over its members beside
+    the RTL figures (cycles from da4ml's pipeline, LUT/DSP/FF from Yosys) and their ratio estimate / RTL. Two
+    different micro-architectures (the HLS kernels vs the da4ml netlist) and two different synthesizers: the ratio
+    says how far the estimate is from the one measured form we have, not an error of either. A total row ends it."""
+    rtl = report.get("rtl") or {}
+    est = report.get("estimate") or {}
+    el = {r["name"]: r for r in (est.get("latency") or {}).get("per_layer") or []}
+    er = {r["name"]: r for r in (est.get("resources") or {}).get("per_layer") or []}
+    rl = {r["name"]: r for r in (rtl.get("latency") or {}).get("per_layer") or []}
+    rr = {r["name"]: r for r in (rtl.get("resources") or {}).get("per_layer") or []}
+    rows = []
+    for unit in rtl.get("units") or []:
+        name, members = unit["name"], unit.get("members") or [unit["name"]]
+        row = {"unit": name, "members": members}
+        for key, e_src, r_src in (("cycles", el, rl), ("LUT", er, rr), ("DSP", er, rr), ("FF", er, rr)):
+            vals = [e_src[m].get(key) for m in members if m in e_src]
+            e_val = sum(v for v in vals if v is not None) if vals and any(v is not None for v in vals) else None
+            r_val = (r_src.get(name) or {}).get(key)
+            row[key] = {"estimate": e_val, "rtl": r_val,
+                        "ratio": (e_val / r_val) if e_val is not None and r_val else None}
+        rows.append(row)
+    if rows:
+        tot = {"unit": "total", "members": []}
+        for key, e_sec, r_sec in (("cycles", est.get("latency"), rtl.get("latency")),
+                                  ("LUT", est.get("resources"), rtl.get("resources")),
+                                  ("DSP", est.get("resources"), rtl.get("resources")),
+                                  ("FF", est.get("resources"), rtl.get("resources"))):
+            e_val, r_val = (e_sec or {}).get(key), (r_sec or {}).get(key)
+            tot[key] = {"estimate": e_val, "rtl": r_val,
+                        "ratio": (e_val / r_val) if e_val is not None and r_val else None}
+        rows.append(tot)
+    return rows
+
+
+def fmt_pair(cell: dict) -> tuple[str, str, str]:
+    """(estimate, rtl, ratio) as text; missing values stay blank."""
+    def f(v):
+        return "" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.0f}"
+
+    r = cell.get("ratio")
+    return f(cell.get("estimate")), f(cell.get("rtl")), "" if r is None else f"{r:.2f}"

@@ -66,6 +66,8 @@ def exit_code(report: dict) -> int:
     if ver.get("failed") or ver.get("mismatched_values") or ver.get("first_mismatching_layer"):
         return EXIT_FAIL
     rtl = report.get("rtl") or {}
+    if rtl.get("failed") or (rtl.get("resources") or {}).get("failed"):
+        return EXIT_FAIL
     for check in (rtl.get("cosim") or {}, rtl.get("trace_vs_emulator") or {}):
         if check.get("failed") or check.get("mismatched_values"):
             return EXIT_FAIL

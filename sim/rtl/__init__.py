@@ -54,6 +54,8 @@ class LayerRTL:
     out_ports: list[Port]
     in_bits: int
     out_bits: int
+    var_mults: int = 0  # variable x variable products (da4ml opcode 7): what Yosys maps to DSP48E2
+    lut_cost: float = 0.0  # da4ml's cost of everything else (adders, tables, muxes): its LUT estimate
 
     @property
     def latency(self) -> int:
@@ -95,7 +97,8 @@ class RTLDesign:
                 "output_type": self.output_t.ap_type, "balance_register_bits": self.balance_bits,
                 "units": [{"name": l.name, "kind": l.kind, "members": l.members, "module": l.module, "stages": l.stages,
                             "latency": l.latency, "arrival": self.arrival[l.name], "register_bits": l.reg_bits,
-                            "ops": l.ops, "da4ml_cost": l.cost} for l in self.layers],
+                            "ops": l.ops, "da4ml_cost": l.cost, "var_mults": l.var_mults,
+                            "da4ml_lut_cost": round(l.lut_cost, 1)} for l in self.layers],
                 "trace_layers": self.trace_layers}
 
 
@@ -174,7 +177,8 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
         out_ports, out_bits = _ports(pipe.out_qint)
         layers.append(LayerRTL(last, members[0].kind, [m.name for m in members], module, lf, external,
                                len(pipe.solutions), int(pipe.reg_bits), len(comb.ops), float(comb.cost), in_ports,
-                               out_ports, in_bits, out_bits))
+                               out_ports, in_bits, out_bits, sum(op.opcode == 7 for op in comb.ops),
+                               float(sum(op.cost for op in comb.ops if op.opcode != 7))))
     first = nodes[0]
     arrival = {first.name: 0}
     for l in layers:

@@ -1,7 +1,8 @@
 """Cost model of the attention layer (nnet_tf_mha.h): four token-dense projections, then `rows_parallel` attention
-rows per iteration (a row: N dot products of key_dim, a LUT softmax row, key_dim context sums over N), with the exp
-table in ceil(N/2) ROM copies per row and the 1/sum table in one. q, k, v, context and probabilities are out_bits
-wide (qkv_t / prob_t of the defaults); the 1/sqrt(key_dim) scale is in the exp table (no multiply)."""
+rows per iteration (a row: N_kv dot products of key_dim, a LUT softmax row, value_dim context sums over N_kv), with
+the exp table in ceil(N_kv/2) ROM copies per row and the 1/sum table in one. Cross-attention: the queries come from
+N tokens, keys and values from N_kv tokens of width kv_dim (self-attention: N_kv = N, kv_dim = the input width).
+q, k, v, context and probabilities are out_bits wide (qkv_t / prob_t of the defaults); the 1/sqrt(key_dim) scale is in the exp table (no multiply)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,16 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     d = Dims.of(layer)
     n_in, n_out, wi, ww, wacc, tab_w = d.n_in, d.n_out, d.wi, d.ww, d.wacc, d.tab_w
     H, K = int(layer.get("num_heads", 1)), int(layer.get("key_dim", n_in))
-    HK, N = H * K, d.n_tok
+    V = int(layer.get("value_dim") or K)
+    HK, HV, N = H * K, H * V, d.n_tok
+    N_kv = int(layer.get("n_kv") or N)
+    kv_in = int(layer.get("kv_dim") or n_in)
     wq = d.wo
-    # projections: latency strategy = token-parallel units with constant weights; resource = ROM weights
-    nw = mult_weights(layer, 3 * n_in * HK + HK * n_out, 3 * HK + n_out)
-    n_proj_in = 3 * n_in * HK
-    share_in = n_proj_in / (n_proj_in + HK * n_out)
+    # projections: latency strategy = token-parallel units with constant weights; resource = ROM weights. The
+    # per-token weight count is averaged over query and key/value tokens (they differ in cross-attention).
+    n_proj_in = (N * n_in * HK + N_kv * kv_in * (HK + HV)) / N
+    nw = mult_weights(layer, round(n_proj_in) + HV * n_out, 2 * HK + HV + n_out)
+    share_in = n_proj_in / (n_proj_in + HV * n_out)
     tp, tok_iters = split_units(N, d.reuse)  # the projections' token units
     if d.strategy == "resource":
         dsp_in = r.mult(N * round(nw * share_in), wi, ww, tok_iters)
@@ -30,25 +35,25 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     else:
         dsp_in = r.mult(tp * round(nw * share_in), wi, ww, 1, const=True, weights=True)
         dsp_out = r.mult(tp * round(nw * (1 - share_in)), wq, ww, 1, const=True, weights=True)
-        share_mux(r, tp * (n_in * wi + HK * wq), tok_iters)
-    r.adders(tp * (3 * HK * n_in + n_out * HK), wacc)
+        share_mux(r, tp * (n_in * wi + HV * wq), tok_iters)
+    r.adders(round(tp * (n_proj_in + n_out * HV)), wacc)
     # attention rows
     rows, iters = units(layer, H * N, "rows_parallel")
-    dsp_qk = r.mult(rows * N * K, wq, wq, 1)
-    dsp_pn = r.mult(rows * N, tab_w, tab_w, 1)
-    dsp_pv = r.mult(rows * N * K, wq, wq, 1)
-    r.adders(rows * (N * K + 3 * N + K * N), wacc)  # dots, softmax max/subtract/sum, context sums
+    dsp_qk = r.mult(rows * N_kv * K, wq, wq, 1)
+    dsp_pn = r.mult(rows * N_kv, tab_w, tab_w, 1)
+    dsp_pv = r.mult(rows * N_kv * V, wq, wq, 1)
+    r.adders(rows * (N_kv * K + 3 * N_kv + V * N_kv), wacc)  # dots, softmax max/subtract/sum, context sums
     tab_n = d.tab_entries // 2
-    copies = rows * math.ceil(N / 2)
+    copies = rows * math.ceil(N_kv / 2)
     bram = r.table(2 * copies, tab_n, tab_w, 1) | r.table(rows, tab_n, tab_w, 1)
-    share_mux(r, rows * (K + 2 * N * K) * wq, iters)  # which query row, which head's keys and values
+    share_mux(r, rows * (K + N_kv * (K + V)) * wq, iters)  # which query row, which head's keys and values
     path.op(t_mul(wi, ww, dsp_in))  # Q, K, V projections
     path.op(t_add(wacc), depth(n_in + 1))
     path.op(t_mul(wq, wq, dsp_qk))  # Q K^T
     path.op(t_add(wacc), depth(K))
-    softmax_path(path, N, wacc, tab_w, bram, dsp_pn)
+    softmax_path(path, N_kv, wacc, tab_w, bram, dsp_pn)
     path.op(t_mul(wq, wq, dsp_pv))  # P V
-    path.op(t_add(wacc), depth(N))
+    path.op(t_add(wacc), depth(N_kv))
     path.op(t_mul(wq, ww, dsp_out))  # output projection
-    path.op(t_add(wacc), depth(HK + 1))
+    path.op(t_add(wacc), depth(HV + 1))
     return max(iters, tok_iters), True, rows * N * wacc

@@ -1,0 +1,187 @@
+"""`synth --rtl`: the network as pipelined Verilog (da4ml), co-simulated with Verilator against the emulator on every
+unit's output, and synthesized with Yosys.
+
+References: Verilator running the generated Verilog (the emulator is itself checked against g++ ap_fixed in
+test_hls.py), a hand-derived Yosys netlist (an 8-bit registered adder), hand-counted products of an attention layer,
+and a deliberately corrupted netlist that must be caught."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flow.cli import main
+from sim.rtl import yosys as Y
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _tiny(tmp: Path, name: str, n_particles: int, model: dict, quant: dict | None = None, rtl: dict | None = None,
+          n_events: int = 1000) -> Path:
+    cfg = {"name": name, "seed": 3,
+           "data": {"n_particles": n_particles, "n_train": 300, "n_test": n_events},
+           "model": model, "quantization": quant or {},
+           "training": {"epochs": 1, "batch_size": 128},
+           "budget": {"latency_ns": 100000, "max_fraction": 1.0},
+           "verify": {"n_events": n_events},
+           "rtl": {"yosys": "none", **(rtl or {})}}
+    p = tmp / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def _report(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text())
+
+
+def _assert_cosim_exact(r: dict, n_events: int) -> None:
+    rtl = r["rtl"]
+    c = rtl["cosim"]
+    assert c.get("failed") is None, c
+    assert c["n_events"] == n_events and c["mismatched_values"] == 0 and c["bit_exact_fraction"] == 1.0, c
+    assert [u["unit"] for u in c["per_unit"]] == [u["name"] for u in rtl["units"]]  # every unit's output compared
+    assert rtl["trace_vs_emulator"]["mismatched_values"] == 0
+    # the testbench reads the output `latency` clocks after the input: exact outputs mean the latency is right
+    assert r["latency"]["source"] == "rtl" and r["latency"]["cycles"] == rtl["latency"]["cycles"] > 0
+
+
+SHAPES = {
+    # one head of odd width, LayerNorm, mean pooling, 8-bit activations, 1000 events
+    "one_head_ln_mean": (4, {"embed_dim": 6, "num_heads": 1, "key_dim": 3, "num_blocks": 1, "ffn_dim": 5,
+                            "norm": "layernorm", "pooling": "mean"},
+                        {"act_bits": 8, "act_int_bits": 3, "weight_bits": 6}),
+    # three heads, two blocks, RMSNorm, max pooling, narrow 6-bit activations and small tables
+    "three_heads_rms_max": (5, {"embed_dim": 6, "num_heads": 3, "key_dim": 2, "num_blocks": 2, "ffn_dim": 7,
+                               "norm": "rmsnorm", "pooling": "max"},
+                           {"act_bits": 6, "act_int_bits": 3, "weight_bits": 4, "softmax_table_size": 64,
+                            "table_bits": 8, "layernorm_table_size": 64}),
+    # no normalization, 10-bit activations, default tables
+    "two_heads_none": (6, {"embed_dim": 8, "num_heads": 2, "key_dim": 4, "num_blocks": 1, "ffn_dim": 12,
+                          "norm": "none"}, {"act_bits": 10, "act_int_bits": 4}),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_rtl_cosim_is_bit_exact_on_every_unit(shape, tmp_path, monkeypatch):
+    """Verilator on the generated top, every unit's output (the trace port) against the emulator's raw integers.
+    Runs from the output's parent with a relative --out (Verilator must get absolute paths)."""
+    n, model, quant = SHAPES[shape]
+    cfg = _tiny(tmp_path, shape, n, model, quant)
+    monkeypatch.chdir(tmp_path)
+    code = main([str(cfg), "--rtl", "--no-csim", "--out", "out", "-q"])
+    r = _report(tmp_path / "out")
+    assert code == 0, (r.get("budget"), r["rtl"].get("cosim"))
+    _assert_cosim_exact(r, 1000)
+    assert r["rtl"]["resources"] == {"skipped": "rtl.yosys: none"}
+    top = (tmp_path / "out" / "rtl" / f"{shape}_top.v").read_text()
+    assert f"module {shape}_top" in top
+
+
+def _flip_first_adder(folder: Path, unit: str) -> str:
+    """Turn the first adder of a unit's first stage into a subtractor (da4ml's shift_adder: last parameter
+    is_sub). Returns the unit's name."""
+    first = folder / "layers" / unit
+    for stage in sorted((first / "src").glob("*_stage0.v")):
+        text = stage.read_text()
+        m = re.search(r"shift_adder #\(([^)]*), ([01])\)", text)
+        if m:
+            flipped = f"shift_adder #({m[1]}, {1 - int(m[2])})"
+            stage.write_text(text[:m.start()] + flipped + text[m.end():])
+            return first.name
+    raise AssertionError("no shift_adder in the first unit")
+
+
+def test_a_corrupted_netlist_is_caught_and_named(tmp_path, monkeypatch):
+    """One adder turned into a subtractor in the embedding's netlist: the co-simulation must disagree, name that
+    unit, and synth exit 1 with the report written."""
+    import sim.rtl as rtl_pkg
+
+    real = rtl_pkg.generate
+    hit = {}
+
+    def corrupt(emulator, folder, *a, **k):
+        design = real(emulator, folder, *a, **k)
+        hit["unit"] = _flip_first_adder(Path(folder), "embed")
+        return design
+
+    monkeypatch.setattr(rtl_pkg, "generate", corrupt)
+    n, model, quant = SHAPES["two_heads_none"]
+    cfg = _tiny(tmp_path, "bad", n, model, quant, n_events=200)
+    out = tmp_path / "bad_out"
+    assert main([str(cfg), "--rtl", "--no-csim", "--out", str(out), "-q"]) == 1
+    r = _report(out)
+    c = r["rtl"]["cosim"]
+    assert c["mismatched_values"] > 0 and c["bit_exact_fraction"] < 1.0
+    assert c["first_mismatch"]["unit"] == hit["unit"] == "embed"
+    assert r["rtl"]["trace_vs_emulator"]["mismatched_values"] == 0  # the trace was right; the Verilog was not
+    assert (out / "report.html").exists()
+
+
+def test_missing_verilator_is_exit_2_and_writes_nothing(tmp_path, monkeypatch):
+    import sim.rtl.verilator as V
+
+    def missing():
+        raise V.ToolMissing("verilator is not installed (test)")
+
+    monkeypatch.setattr(V, "verilator_env", missing)
+    n, model, quant = SHAPES["two_heads_none"]
+    cfg = _tiny(tmp_path, "nov", n, model, quant)
+    out = tmp_path / "nov_out"
+    assert main([str(cfg), "--rtl", "--out", str(out), "-q"]) == 2
+    assert not out.exists()
+
+
+def test_a_yosys_failure_keeps_the_run_and_exits_1(tmp_path, monkeypatch):
+    """A Yosys job that fails never takes synth down: the report says so and the exit code is 1."""
+    def broken(*a, **k):
+        raise RuntimeError("Yosys failed on X: ERROR: test")
+
+    monkeypatch.setattr(Y, "run_yosys", broken)
+    n, model, quant = SHAPES["two_heads_none"]
+    cfg = _tiny(tmp_path, "ysf", n, model, quant, rtl={"yosys": "yowasp", "cosim": False}, n_events=50)
+    out = tmp_path / "ysf_out"
+    assert main([str(cfg), "--rtl", "--no-csim", "--out", str(out), "-q"]) == 1
+    r = _report(out)
+    assert "Yosys failed" in r["rtl"]["resources"]["failed"]
+    assert r["resources"]["source"] == "estimate"  # the estimate stays the primary figure
+    assert (out / "report.html").exists() and (out / "firmware").is_dir()
+
+
+ADDER = textwrap.dedent("""\
+    module add8(input clk, input [7:0] a, input [7:0] b, output reg [8:0] s);
+      always @(posedge clk) s <= a + b;
+    endmodule
+""")
+
+
+def test_yosys_counts_of_a_registered_adder(tmp_path, monkeypatch):
+    """Hand-derived: an 8-bit unsigned add into a 9-bit register is 9 flip-flops, one LUT per sum bit (the XOR
+    propagate of bits 0..7; bit 8 is the carry out), a carry chain and no DSP."""
+    monkeypatch.setenv("TRIGFORMER_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "add8.v"
+    src.write_text(ADDER)
+    res = Y.run_yosys([src], "add8")
+    s = Y.summarize(res["cells"])
+    assert s["FF"] == 9 and s["LUT"] == 8 and s["DSP"] == 0 and s["CARRY4"] + 2 * s["CARRY8"] >= 2, s
+    assert Y.run_yosys([src], "add8")["cached"] is True  # same content: no second job
+
+
+@pytest.mark.slow
+def test_yosys_maps_every_attention_product_to_a_dsp(tmp_path, monkeypatch):
+    """One head over 4 tokens, key_dim 3: Q.K^T is 4*4*3 = 48 products, P.V another 48, the softmax normalisation
+    e*(1/sum) 4*4 = 16: 112 variable x variable products, each one DSP48E2 (the weights' products are shift-adds)."""
+    monkeypatch.setenv("TRIGFORMER_CACHE", str(tmp_path / "cache"))
+    n, model, quant = SHAPES["one_head_ln_mean"]
+    cfg = _tiny(tmp_path, "dsp", n, model, quant, rtl={"yosys": "yowasp", "cosim": False}, n_events=50)
+    out = tmp_path / "dsp_out"
+    assert main([str(cfg), "--rtl", "--no-csim", "--out", str(out), "-q"]) == 0
+    r = _report(out)
+    per = {u["name"]: u for u in r["rtl"]["resources"]["per_layer"]}
+    assert per["b0_add1"]["DSP"] == 112, per["b0_add1"]
+    assert per["embed"]["DSP"] == 0 and r["resources"]["source"] == "yosys"
+    assert r["rtl"]["vs_estimate"][-1]["unit"] == "total"
