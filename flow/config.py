@@ -262,7 +262,8 @@ class RTLConfig(_Section):
 
     latency_cutoff: float = Field(5.0, ge=1, le=64)  # da4ml delay units (adders) per pipeline stage
     cosim: bool = True  # Verilator co-simulation of verify.n_events events
-    yosys: Literal["yowasp", "system", "none"] = "yowasp"  # yowasp: the PyPI build; system: yosys on PATH
+    # system: yosys on PATH (native, faster); yowasp: the PyPI WebAssembly build; auto: system if present, else yowasp
+    yosys: Literal["auto", "system", "yowasp", "none"] = "auto"
     jobs: int | None = Field(None, ge=1, le=256)  # parallel Verilator/Yosys jobs (default: the usable cores)
     interpreter_events: int = Field(32, ge=0, le=100_000)  # events the trace's interpreter checks against the emulator
 
