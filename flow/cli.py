@@ -19,8 +19,9 @@ DESCRIPTION = """Turn a model.yaml into a trained, quantized Transformer and a v
   synth report firmware/jet_tagger        re-render the report of an existing output folder
   synth sweep sweep.yaml [--out DIR]      many model.yaml variants on Dask, results + Pareto plots (README)
 
-exit codes: 0 ok; 1 csim failed or != emulator, vendor run failed, or budget not met (all outputs written);
-            2 bad input (nothing written); 3 internal error; 130/143 interrupted (nothing written)
+exit codes: 0 ok; 1 csim or RTL co-simulation failed or != emulator, a vendor/RTL tool run failed, or budget not
+            met (all outputs written); 2 bad input or a missing tool (nothing written); 3 internal error;
+            130/143 interrupted (nothing written)
 """
 
 

@@ -119,6 +119,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     t0 = time.perf_counter()
     design = rtl.generate(emulator, folder, cfg.name, cfg.hls.clock_period_ns, rcfg.latency_cutoff)
     timings["generate_s"] = round(time.perf_counter() - t0, 1)
+    timings.update(design.seconds)
     y_emu, vals = emulator.run(x_events, trace=True)
     sec: dict = {"folder": folder.name, "units": design.manifest()["units"], "timings": timings,
                  "latency": {"source": "rtl", "cycles": design.latency, "ns": round(design.latency *
@@ -187,6 +188,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
                             "per_layer": [{k: u[k] for k in ("name", "members", "LUT", "FF", "DSP", "CARRY4",
                                                                "BRAM_18K")} for u in syn["units"]],
                             "yosys": syn["yosys"], "jobs": syn["jobs"], "cached_jobs": syn["cached"],
+                            "cpu_seconds": syn["cpu_seconds"],
                             "method": "Yosys synth_xilinx -family xcup, one job per pipeline stage (tables as logic), "
                                       "summed per unit"}
     else:

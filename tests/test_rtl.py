@@ -55,10 +55,10 @@ SHAPES = {
     "one_head_ln_mean": (4, {"embed_dim": 6, "num_heads": 1, "key_dim": 3, "num_blocks": 1, "ffn_dim": 5,
                             "norm": "layernorm", "pooling": "mean"},
                         {"act_bits": 8, "act_int_bits": 3, "weight_bits": 6}),
-    # three heads, two blocks, RMSNorm, max pooling, narrow 6-bit activations and small tables
+    # three heads, two blocks, RMSNorm, max pooling, 4-bit activations and small tables
     "three_heads_rms_max": (5, {"embed_dim": 6, "num_heads": 3, "key_dim": 2, "num_blocks": 2, "ffn_dim": 7,
                                "norm": "rmsnorm", "pooling": "max"},
-                           {"act_bits": 6, "act_int_bits": 3, "weight_bits": 4, "softmax_table_size": 64,
+                           {"act_bits": 4, "act_int_bits": 2, "weight_bits": 4, "softmax_table_size": 64,
                             "table_bits": 8, "layernorm_table_size": 64}),
     # no normalization, 10-bit activations, default tables
     "two_heads_none": (6, {"embed_dim": 8, "num_heads": 2, "key_dim": 4, "num_blocks": 1, "ffn_dim": 12,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class RTLDesign:
     clock_ns: float
     cutoff: float
     trace_layers: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # trace, pipelining and Verilog writing (all units)
 
     @property
     def in_bits(self) -> int:
@@ -165,14 +167,20 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
     types = {n.name: n.out_t for n in nodes}
     sizes = {n.name: n.size for n in nodes}
     layers: list[LayerRTL] = []
+    seconds = {"trace_s": 0.0, "pipeline_s": 0.0, "verilog_s": 0.0}
     for members in units(nodes):
+        t0 = time.perf_counter()
         comb, external = trace_unit(members, types, sizes)
+        t1 = time.perf_counter()
         pipe = to_pipeline(comb, cutoff, verbose=False)
+        t2 = time.perf_counter()
         last = members[-1].name
         module = f"U{len(layers) + 1}_{members[0].name}"[:60]
         lf = folder / "layers" / last
         RTLModel(pipe, module, lf, flavor="verilog", latency_cutoff=cutoff, clock_period=clock_ns,
                  print_latency=False).write()
+        for k, dt in (("trace_s", t1 - t0), ("pipeline_s", t2 - t1), ("verilog_s", time.perf_counter() - t2)):
+            seconds[k] += dt
         in_ports, in_bits = _ports(pipe.solutions[0].inp_qint)
         out_ports, out_bits = _ports(pipe.out_qint)
         layers.append(LayerRTL(last, members[0].kind, [m.name for m in members], module, lf, external,
@@ -186,6 +194,7 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
     design = RTLDesign(name, folder, layers, first.out_t, sizes[first.name], nodes[-1].out_t, types, sizes,
                        arrival[layers[-1].name] - 1, arrival, 0, clock_ns, cutoff,
                        [l.name for l in layers] if trace else [])
+    design.seconds = {k: round(v, 1) for k, v in seconds.items()}
     (folder / f"{name}{TOP_SUFFIX}.v").write_text(_top_verilog(design))
     (folder / "manifest.json").write_text(json.dumps(design.manifest(), indent=1))
     return design
