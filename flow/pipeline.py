@@ -200,7 +200,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     from flow import firmware
     from flow import train as train_stage
     from flow.parts import resolve_part
-    from flow.convert import layer_settings
+    from flow.convert import implementation
     from flow.report import judge_budget
     from flow.verify import verify
 
@@ -281,7 +281,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
               "accuracy": {**trained.accuracy, "firmware": float(np.mean(np.argmax(ver.firmware_logits, -1) == ds.y_test))},
               "verification": ver.section, "layers": fw.layers, "estimate": c.estimate, "latency": c.latency,
               "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
-              "implementation": layer_settings(trained.fixed, cfg, overrides)}
+              "implementation": implementation(fw.layers, trained.fixed, cfg, overrides)}
     if rtl_result is not None:
         sec = rtl_result.section
         report["rtl"] = sec
