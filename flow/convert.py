@@ -21,6 +21,10 @@ from models.quant import QuantTypes
 class PlanError(ValueError):
     """The model cannot be planned: a layer is unsupported or one of its derived types is too wide (exit 2)."""
 
+    def __init__(self, msg: str, too_wide: bool = False):
+        super().__init__(msg)
+        self.too_wide = too_wide  # a derived width beyond what the integer arithmetic holds
+
 
 def _precision(t: FixedType) -> str:
     return t.ap_type
@@ -42,29 +46,58 @@ def layer_types(model, qt: QuantTypes) -> dict[str, dict[str, FixedType]]:
         try:
             types = op.plan_types(layer, in_types, qt, model)
         except ValueError as e:  # a derived width beyond what the arithmetic holds
-            raise PlanError(f"layer {layer.name}: {e}") from None
+            raise PlanError(f"layer {layer.name}: {e}", too_wide=True) from None
         plan.update(types)
         out_t[layer.name] = types[layer.name]["result"]
     return plan
 
 
+def _plan(cfg, imported, provisional: dict | None) -> None:
+    qt = QuantTypes.from_config(cfg.quantization, **(provisional or {}))
+    if imported is None:
+        from models.builder import build_model
+
+        model = build_model(cfg, quantized=True)
+    else:
+        model = imported.build(qt, quantized=True, final_softmax=cfg.model.final_softmax or "drop")
+    layer_types(model, qt)
+
+
 def check_plan(cfg, imported=None, provisional: dict | None = None) -> None:
     """Build the quantized model of a config (or of a trained model file: `imported`, models.byom) and plan its types,
     before anything is trained or written: a derived width the arithmetic cannot hold is a config error (raised as
-    ConfigError). `provisional`: stand-ins for integer bits still `auto` (calibrated later)."""
+    ConfigError) naming quantization.act_bits and the widest value that works with the other settings, when a
+    narrower act_bits is the way out. `provisional`: stand-ins for integer bits still `auto` (calibrated later)."""
     from flow.config import ConfigError
 
-    qt = QuantTypes.from_config(cfg.quantization, **(provisional or {}))
     try:
-        if imported is None:
-            from models.builder import build_model
-
-            model = build_model(cfg, quantized=True)
-        else:
-            model = imported.build(qt, quantized=True, final_softmax=cfg.model.final_softmax or "drop")
-        layer_types(model, qt)
+        _plan(cfg, imported, provisional)
     except PlanError as e:
-        raise ConfigError(f"quantization: {e}") from None
+        best = widest_act_bits(cfg, imported, provisional) if e.too_wide else None
+        if best is None:
+            raise ConfigError(f"quantization: {e}") from None
+        raise ConfigError(f"quantization.act_bits: {cfg.quantization.act_bits} is too wide for {e}; at most {best} "
+                          "works with the other settings") from None
+
+
+def widest_act_bits(cfg, imported, provisional: dict | None) -> int | None:
+    """The largest act_bits below the configured one whose types can be planned (binary search: wider is never
+    easier), or None if none can."""
+    q = cfg.quantization
+    int_bits = (provisional or {}).get("act_int_bits", q.act_int_bits)
+    lo, hi = max(2, int_bits + 1 if isinstance(int_bits, int) else 2), q.act_bits - 1
+    best = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        trial = cfg.model_copy(deep=True)
+        trial.quantization.act_bits = mid
+        try:
+            _plan(trial, imported, provisional)
+        except ValueError:  # PlanError, or a combination the types refuse
+            hi = mid - 1
+            continue
+        best, lo = mid, mid + 1
+    return best
 
 
 STRATEGY_NAMES = {"latency": "Latency", "resource": "Resource", "distributed_arithmetic": "distributed_arithmetic"}
@@ -104,6 +137,39 @@ def layer_settings(model, cfg, overrides: dict[str, dict] | None = None) -> dict
                 s["strategy"] = "latency"
                 s["note"] = "hls4ml's Dense keeps the latency strategy (trigformer's DA covers its own layers)"
         out[layer.name] = s
+    return out
+
+
+PARALLEL_KEYS = ("tokens_parallel", "out_block", "rows_parallel", "features_parallel")
+
+
+def implementation(layers: list[dict], model, cfg, overrides: dict[str, dict] | None = None) -> dict[str, dict]:
+    """report.json["implementation"]: per layer of the written firmware (`layers`: `layer_descriptions`, read from
+    the converted hls4ml layers, so what their C++ config structs hold), the reuse factor and strategy it got, its II
+    where the reuse factor sets one, and why either differs from what was asked (`model`'s layers and `cfg` /
+    `overrides`, as `layer_settings`)."""
+    asked = layer_settings(model, cfg, overrides)
+    out = {}
+    for d in layers:
+        if d["kind"] == "input":
+            continue
+        want = asked.get(d["name"], {})
+        entry = {"reuse_factor": d["reuse_factor"], "strategy": d["strategy"]}
+        notes = [want["note"]] if want.get("note") else []
+        requested = (overrides or {}).get(d["name"], {}).get("reuse_factor", cfg.hls.reuse_factor)
+        if d.get("iterations") is not None:  # trigformer's layers: ceil(units / R) units per iteration
+            entry["ii"] = d["iterations"]
+            entry["parallel"] = next((d[k] for k in PARALLEL_KEYS if d.get(k) is not None), None)
+            if d["iterations"] != d["reuse_factor"]:
+                notes.append(f"II {d['iterations']}, not {d['reuse_factor']}: the layer's units of work split into "
+                             f"{d['iterations']} iterations of {entry['parallel']} (ceil(units / reuse) per iteration)")
+        elif d["kind"] == "dense":  # hls4ml's Dense: II = its reuse factor
+            entry["ii"] = d["reuse_factor"]
+        if d["reuse_factor"] != requested:
+            entry["requested"] = requested
+        if notes:
+            entry["note"] = "; ".join(notes)
+        out[d["name"]] = entry
     return out
 
 

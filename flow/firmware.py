@@ -39,7 +39,6 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb,
     """Convert and write the hls4ml project into `work`, with tb_data from `x_tb` and the emulator's outputs.
     `overrides`: per-layer reuse factor and strategy (`synth --fit`). Returns (hls_model, emulator)."""
     hls_model = convert(fixed, cfg, work, part_full, overrides=overrides)
-    hls_model.config.config["Stamp"] = deterministic_stamp(cfg)
     hls_model.config.trace_output = True
     emu = Emulator.from_hls_model(hls_model, fixed, settings)
     src = work / TB_SRC
@@ -51,7 +50,24 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb,
     hls_model.config.config["InputData"] = str(src / "tb_input_features.npy")
     hls_model.config.config["OutputPredictions"] = str(src / "tb_output_predictions.npy")
     hls_model.write()
+    keep_stamp(hls_model, work, deterministic_stamp(cfg))
     return hls_model, emu
+
+
+def keep_stamp(hls_model, work: Path, stamp: str) -> None:
+    """hls4ml's writer gives every write a random stamp (its make_stamp pass), which lands in build_lib.sh and
+    hls4ml_config.yml: put the deterministic one back, so the same config writes the same project."""
+    written = hls_model.config.get_config_value("Stamp")
+    if written == stamp:
+        return
+    for name, old, new in (("build_lib.sh", f"LIB_STAMP={written}\n", f"LIB_STAMP={stamp}\n"),
+                           ("hls4ml_config.yml", f"Stamp: {written}\n", f"Stamp: {stamp}\n")):
+        path = work / name
+        text = path.read_text()
+        if old not in text:
+            raise RuntimeError(f"{name}: hls4ml's stamp {written} is not where trigformer expects it")
+        path.write_text(text.replace(old, new))
+    hls_model.config.config["Stamp"] = stamp
 
 
 def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, overrides: dict | None = None) -> Firmware:

@@ -7,6 +7,8 @@ Guarantees (each has a test in tests/test_reliability.py):
   file: --force never deletes the current directory, one of its parents, or a folder synth did not write;
 - the destination is checked again when the run ends: if something appeared there meanwhile and --force was not
   given, nothing is replaced and this run's output is kept beside it under another name;
+- with --force the previous output is moved aside, the new one moved in, then the previous one removed; a failure or
+  an interrupt between the two moves puts the previous output back;
 - two runs on one output folder at a time are refused (an flock on a lock file beside it).
 """
 
@@ -116,14 +118,24 @@ class Output:
         return self
 
     def _lock(self) -> None:
-        fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        while True:
+            fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise OutputError(f"another synth run is writing {self.dest} right now; wait for it or use another "
+                                  "--out (nothing was changed)") from None
+            # the run that held it may have removed the file between our open and flock: then this lock guards
+            # nothing (a third run would create a new file and lock that), so take the lock again on the new file
+            try:
+                same = os.stat(self._lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._lock_fd = fd
+                return
             os.close(fd)
-            raise OutputError(f"another synth run is writing {self.dest} right now; wait for it or use another --out "
-                              "(nothing was changed)") from None
-        self._lock_fd = fd
 
     def commit(self) -> None:
         """Move the finished work folder into place (checked again: the destination may have appeared)."""
@@ -138,7 +150,11 @@ class Output:
             check_destination(self.dest, True)  # it may have changed since the start
             old = self.parent / f".{self.dest.name}.old-{os.getpid()}"
             os.replace(self.dest, old)
-            os.replace(self.work, self.dest)
+            try:
+                os.replace(self.work, self.dest)
+            except BaseException:  # interrupted (or failed) between the two renames: the previous output goes back
+                os.replace(old, self.dest)
+                raise
             _remove(old)
         else:
             os.replace(self.work, self.dest)

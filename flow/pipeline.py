@@ -200,7 +200,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     from flow import firmware
     from flow import train as train_stage
     from flow.parts import resolve_part
-    from flow.convert import layer_settings
+    from flow.convert import implementation
     from flow.report import judge_budget
     from flow.verify import verify
 
@@ -281,7 +281,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
               "accuracy": {**trained.accuracy, "firmware": float(np.mean(np.argmax(ver.firmware_logits, -1) == ds.y_test))},
               "verification": ver.section, "layers": fw.layers, "estimate": c.estimate, "latency": c.latency,
               "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
-              "implementation": layer_settings(trained.fixed, cfg, overrides)}
+              "implementation": implementation(fw.layers, trained.fixed, cfg, overrides)}
     if rtl_result is not None:
         sec = rtl_result.section
         report["rtl"] = sec
@@ -334,17 +334,26 @@ def html_extra(report: dict, predictions: dict) -> dict:
             "class_names": (report.get("config") or {}).get("model", {}).get("classes")}
 
 
-def write_outputs(report: dict, predictions: dict | None, folder: Path, save_predictions: bool = True) -> dict:
-    """report.json (validated through the Report model first), report.html (plots from `predictions`, in memory)
-    and predictions.npz. Everything is rendered before the first file is written. Returns the report as written."""
+def render_outputs(report: dict, predictions: dict | None) -> tuple[dict, str, str]:
+    """report.json's text and report.html's page, in memory: (the report as validated by the Report model, json
+    text, html page). Raises on a report that cannot be rendered, before anything is written."""
     from flow.report import Report
     from flow.report.html import render_html
-    from flow.report.model import dumps, write_text_atomic
+    from flow.report.model import dumps
 
     report = Report.model_validate(report).to_dict()
     text = dumps(report)
     page = render_html(report, html_extra(report, predictions) if predictions else None)
-    if predictions is not None and save_predictions:
+    return report, text, page
+
+
+def write_outputs(report: dict, predictions: dict | None, folder: Path) -> dict:
+    """report.json (validated through the Report model first), report.html (plots from `predictions`, in memory)
+    and predictions.npz. Everything is rendered before the first file is written. Returns the report as written."""
+    from flow.report.model import write_text_atomic
+
+    report, text, page = render_outputs(report, predictions)
+    if predictions is not None:
         np.savez_compressed(folder / "predictions.npz", **predictions)
     write_text_atomic(folder / "report.json", text)
     write_text_atomic(folder / "report.html", page)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+# Read when a C-simulation starts (tests lower them; a run may pass its own).
 COMPILE_TIMEOUT_S = 1800
 RUN_TIMEOUT_S = 1800
 
@@ -46,29 +47,29 @@ def library_path(project_dir: Path, name: str, stamp: str) -> Path:
 
 
 def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_out: int,
-        log: Path, compile_timeout: float = COMPILE_TIMEOUT_S, run_timeout: float = RUN_TIMEOUT_S) -> CsimResult:
+        log: Path, compile_timeout: float | None = None, run_timeout: float | None = None) -> CsimResult:
     """Build the written project (build_lib.sh, g++) and run `x` through it with layer tracing.
 
     x: [events, ...] for a single-input model, or a list of such arrays, one per top-function input in order.
 
     traced: {layer name: values per event} of the layers whose outputs the bridge saves (hls4ml `Trace: true`).
-    The log (build output, then the child's stderr) is written to `log`; the library and scratch files are
-    removed afterwards, whatever happened."""
+    The log (build output, then the child's stderr) is written to `log`; the library, the build's object files and
+    the scratch files are removed afterwards, whatever happened. Timeouts: COMPILE_TIMEOUT_S / RUN_TIMEOUT_S unless
+    given."""
+    compile_timeout = COMPILE_TIMEOUT_S if compile_timeout is None else compile_timeout
+    run_timeout = RUN_TIMEOUT_S if run_timeout is None else run_timeout
     project_dir = Path(project_dir).resolve()  # absolute: the child changes its folder before writing outputs
     lib = library_path(project_dir, name, stamp)
     scratch = project_dir / ".csim"
     parts: list[str] = []
     try:
-        try:
-            build = subprocess.run(["bash", "build_lib.sh"], cwd=project_dir, capture_output=True, text=True,
-                                   timeout=compile_timeout)
-        except subprocess.TimeoutExpired as e:
-            parts.append(_text(e.stdout) + _text(e.stderr))
+        code, out, err = _run_group(["bash", "build_lib.sh"], compile_timeout, cwd=project_dir)
+        parts.append(out + err)
+        if code is None:
             return CsimResult("timeout", error=f"the C++ build took longer than {compile_timeout:g} s", log=log)
-        parts.append(build.stdout + build.stderr)
-        if build.returncode != 0 or not lib.is_file():
-            return CsimResult("compile_failed", error="g++ failed to build the project: "
-                              + _first_error(build.stdout + build.stderr), log=log)
+        if code != 0 or not lib.is_file():
+            return CsimResult("compile_failed", error="g++ failed to build the project: " + _first_error(out + err),
+                              log=log)
         scratch.mkdir(exist_ok=True)
         inputs = []
         for i, a in enumerate(x if isinstance(x, (list, tuple)) else [x]):
@@ -78,15 +79,13 @@ def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_o
                    "outputs": str(scratch / "y.npz"), "n_out": int(n_out), "traced": traced,
                    "cwd": str(project_dir / "firmware")}
         (scratch / "request.json").write_text(json.dumps(request))
-        try:
-            child = subprocess.run([sys.executable, "-m", "sim.csim", str(scratch / "request.json")],
-                                   capture_output=True, text=True, timeout=run_timeout, env=_child_env())
-        except subprocess.TimeoutExpired as e:
-            parts.append(_text(e.stderr))
+        code, _, err = _run_group([sys.executable, "-m", "sim.csim", str(scratch / "request.json")], run_timeout,
+                                  env=_child_env())
+        parts.append(err)
+        if code is None:
             return CsimResult("timeout", error=f"the C-simulation ran longer than {run_timeout:g} s", log=log)
-        parts.append(child.stderr)
-        if child.returncode != 0:
-            return CsimResult("crashed", error=_crash_message(child.returncode, child.stderr), log=log)
+        if code != 0:
+            return CsimResult("crashed", error=_crash_message(code, err), log=log)
         with np.load(scratch / "y.npz") as z:
             outputs = z["__outputs__"]
             trace = {k: z[k] for k in z.files if k != "__outputs__"}
@@ -94,14 +93,68 @@ def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_o
     finally:
         log.write_text("".join(p if p.endswith("\n") or not p else p + "\n" for p in parts))
         lib.unlink(missing_ok=True)
+        for obj in (f"{name}.o", f"{name}_bridge.o"):  # build_lib.sh removes them only when it succeeds
+            (project_dir / obj).unlink(missing_ok=True)
         if scratch.exists():
             for f in scratch.iterdir():
                 f.unlink()
             scratch.rmdir()
 
 
-def _text(b) -> str:
-    return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+def _run_group(cmd: list[str], timeout: float, **kw) -> tuple[int | None, str, str]:
+    """Run `cmd` in a process group of its own: (exit code or None on timeout, stdout, stderr). On a timeout, and
+    when the caller is interrupted (Ctrl-C, SIGTERM), the whole group is killed and gone before this returns: the
+    g++ processes build_lib.sh starts included, which would otherwise go on writing into the project folder."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            start_new_session=True, **kw)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, out, err
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, err = proc.communicate()
+        return None, out or "", err or ""
+    except BaseException:
+        _kill_group(proc)
+        for f in (proc.stdout, proc.stderr):
+            f.close()
+        raise
+
+
+def _kill_group(proc: subprocess.Popen, wait_s: float = 10.0) -> None:
+    """SIGKILL the group of `proc` and wait (at most `wait_s`) until none of its members runs any more."""
+    import time
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    deadline = time.monotonic() + wait_s  # the other members die asynchronously
+    while group_running(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def group_running(pgid: int) -> bool:
+    """Does a process of group `pgid` still run (zombies, killed and waiting to be reaped, do not count)?"""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+    for d in proc.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            return True
+    return False
 
 
 def _first_error(text: str) -> str:

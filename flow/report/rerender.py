@@ -12,7 +12,10 @@ PREDICTION_KEYS = ("y_true", "float", "fixed", "firmware")
 
 
 class ReportError(ValueError):
-    """The folder's report cannot be re-rendered (exit 2, nothing rewritten)."""
+    """The folder's report cannot be re-rendered (exit 2, nothing rewritten); `str()` is one line."""
+
+    def __init__(self, msg: str):
+        super().__init__(" ".join(str(msg).split())[:600])
 
 
 def _predictions(path: Path, n_classes: int) -> dict | None:
@@ -36,14 +39,18 @@ def _predictions(path: Path, n_classes: int) -> dict | None:
 def rerender(out_dir: Path) -> int:
     from flow.config import Config
     from flow.cost import cost
-    from flow.pipeline import write_outputs
+    from flow.pipeline import render_outputs
     from flow.report import Report, exit_code, judge_budget, render_terminal
+    from flow.report.model import write_text_atomic
 
     out_dir = Path(out_dir)
     path = out_dir / "report.json"
     if not path.is_file():
         raise ReportError(f"{out_dir}: no report.json (not an output folder written by synth)")
-    rep = Report.read(path).to_dict()
+    try:
+        rep = Report.read(path).to_dict()
+    except ValueError as e:  # its message names the file and the first problem
+        raise ReportError(str(e)) from None
     try:
         cfg = Config.model_validate(rep["config"])
     except Exception as e:
@@ -51,15 +58,15 @@ def rerender(out_dir: Path) -> int:
     pred = _predictions(out_dir / "predictions.npz", len(cfg.model.classes))
     try:
         c = cost(rep["layers"], out_dir, rep["backend"], cfg.hls.clock_period_ns, rep["part"], rep.get("vendor_error"))
-    except (ValueError, KeyError, RuntimeError, OSError) as e:
-        raise ReportError(f"{out_dir}: cannot recompute the figures ({type(e).__name__}: {e})") from None
+    except Exception as e:  # a layer row or vendor report the figures cannot be computed from
+        raise ReportError(f"{path}: cannot recompute the figures ({type(e).__name__}: {e})") from None
     rep.update(estimate=c.estimate, latency=c.latency, resources=c.resources, vendor=c.vendor)
-    rep["budget"] = judge_budget(rep, cfg.budget_dict())
     try:
-        Report.model_validate(rep)
+        rep["budget"] = judge_budget(rep, cfg.budget_dict())
+        rep, text, page = render_outputs(rep, pred)  # everything in memory before the first write
     except Exception as e:
-        raise ReportError(f"{path}: cannot be re-rendered ({e})") from None
-    rep = write_outputs(rep, pred, out_dir, save_predictions=False)  # the predictions file is left as it is
+        raise ReportError(f"{path}: cannot be re-rendered ({type(e).__name__}: {e})") from None
+    write_text_atomic(out_dir / "report.json", text)  # the predictions file is left as it is
+    write_text_atomic(out_dir / "report.html", page)
     render_terminal(rep)
     return exit_code(rep)
-
