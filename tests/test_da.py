@@ -87,13 +87,13 @@ def tiny_da(tmp_path_factory):
     products its emulator (the traces) computes."""
     from sim.emulator import Emulator
 
-    cfg = Config.model_validate({"name": "tinyda", "data": {"n_particles": 8}, "hls": {"strategy": DA},
-                                 "model": {"embed_dim": 8, "num_heads": 2, "key_dim": 4, "num_blocks": 1, "ffn_dim": 12}})
+    model = {"embed_dim": 8, "num_heads": 2, "key_dim": 4, "num_blocks": 1, "ffn_dim": 12}
+    cfg = Config.model_validate({"name": "tinyda", "data": {"n_particles": 8}, "hls": {"strategy": DA}, "model": model})
     tf.keras.utils.set_random_seed(1)
-    model = build_model(cfg)
-    snap_to_grid(model)
-    hls = convert(model, cfg, tmp_path_factory.mktemp("da"), "xcvu9p-flga2104-2L-e", trace=False)
-    return cfg, layer_descriptions(hls, cfg), Emulator.from_hls_model(hls, model)
+    keras_model = build_model(cfg)
+    snap_to_grid(keras_model)
+    hls = convert(keras_model, cfg, tmp_path_factory.mktemp("da"), "xcvu9p-flga2104-2L-e", trace=False)
+    return cfg, layer_descriptions(hls, cfg), Emulator.from_hls_model(hls, keras_model)
 
 
 def test_estimate_uses_da4ml_figures_of_the_traced_kernels(tiny_da):

@@ -2,14 +2,15 @@
 shift-and-add graph, written as straight-line HLS C++ the way hls4ml 1.3.0's own DA strategy writes a Dense
 (da4ml's `hls_logic_and_bridge_gen`, flavor vitis, `#pragma HLS INLINE`, into `nnet_code_gen.h`).
 
-The graph is the product's one trace, `models.ops.trace_common.product_kernel`: one token of x @ W + b from inputs
+The graph is the product's one trace, `models.ops.trace_common.Product.kernel`: one token of x @ W + b from inputs
 of the layer's declared input type, solved by da4ml's CMVM solver with hls4ml's DA settings. The RTL form
 (`synth --rtl`) replays that same graph on every token, so the HLS DA form and the RTL compute with the same adders.
 The exact sums leave the kernel and are cast to the layer's result type by assignment (as hls4ml's DA Dense does),
 which is the cast the emulator and the other strategies make.
 
-Ops with constant-weight products list them (`OpDef.products`, `OpDef.da_products`); `hls_templates/extension.py` registers the pass
-that calls `generate` for every layer whose strategy is distributed_arithmetic. Needs da4ml (`hls4ml[da]`).
+Ops with constant-weight products list them (`OpDef.products`, `OpDef.da_products`); `hls_templates/extension.py`
+registers the pass that calls `generate` for every layer whose strategy is distributed_arithmetic. Needs da4ml
+(`hls4ml[da]`).
 """
 
 from __future__ import annotations
