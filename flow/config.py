@@ -218,7 +218,9 @@ class HLSConfig(_Section):
     part: str = "xcvu9p"
     clock_period_ns: float = Field(5.0, ge=0.5, le=100)  # AMD fabric tops out near 1 GHz (1 ns)
     io_type: Literal["io_parallel"] = "io_parallel"
-    strategy: Literal["latency", "resource"] = "latency"
+    # distributed_arithmetic: every constant-weight product as da4ml's shift-and-add graph (models/ops/da.py); the
+    # other layers keep their kernels at the latency strategy. Fully parallel: reuse_factor 1 (II = 1) only.
+    strategy: Literal["latency", "resource", "distributed_arithmetic"] = "latency"
     reuse_factor: int = Field(1, ge=1, le=4096)
 
 
@@ -334,6 +336,11 @@ class Config(_Section):
         if d.source == "synthetic" and m.classes != ["g", "q", "W", "Z", "t"] and len(m.classes) != 5:
             raise _KeyError("model.classes", "the synthetic jets have 5 classes (g, q, W, Z, t)")
         _check_part(self.hls.part)
+        if self.hls.strategy == "distributed_arithmetic" and self.hls.reuse_factor != 1:
+            raise _KeyError("hls.reuse_factor", f"{self.hls.reuse_factor} with strategy distributed_arithmetic: "
+                                                "the DA kernels are fully parallel shift-and-add graphs (II = 1), so "
+                                                "the reuse factor must be 1 (to share hardware, use strategy latency "
+                                                "or resource with a reuse factor, or synth --fit)")
         n_bytes = (d.n_train + d.n_test) * d.n_particles * len(d.features) * 4
         if n_bytes > MAX_FEATURE_BYTES:
             raise _KeyError("data.n_train", f"(n_train + n_test) * n_particles * features * 4 bytes = "

@@ -120,22 +120,28 @@ def hls_dense_reuse(backend: str, n_in: int, n_out: int, requested: int) -> tupl
 
 def layer_settings(model, cfg, overrides: dict[str, dict] | None = None) -> dict[str, dict]:
     """Per layer: the reuse factor and strategy it gets, and why when that differs from what was asked.
-    `overrides` (from `synth --fit`): {layer: {"reuse_factor": R, "strategy": s}}."""
+    `overrides` (from `synth --fit`): {layer: {"reuse_factor": R, "strategy": s}}. distributed_arithmetic applies to
+    the layers with constant-weight products (the ops' `da_capable`); the others keep the latency strategy."""
     from qkeras import QDense
 
     out = {}
     for layer in model.layers:
         want = {"reuse_factor": cfg.hls.reuse_factor, "strategy": cfg.hls.strategy, **(overrides or {}).get(layer.name, {})}
         s = dict(want)
-        if type(layer) is QDense:  # hls4ml's own Dense (the classifier): its valid reuse factors only
+        if s["strategy"] == "distributed_arithmetic":
+            if not for_keras(layer).da_capable:
+                s["strategy"] = "latency"  # no constant-weight product: its kernel as it is
+            elif type(layer) is QDense and len(layer.input_shape) != 2:
+                s["strategy"] = "latency"
+                s["note"] = "a QDense on tokens becomes hls4ml's PointwiseConv1D, outside trigformer's DA"
+            if s["strategy"] == "distributed_arithmetic" and s["reuse_factor"] != 1:
+                raise ValueError(f"{layer.name}: distributed_arithmetic needs reuse factor 1, got {s['reuse_factor']}")
+        elif type(layer) is QDense:  # hls4ml's own Dense (the classifier): its valid reuse factors only
             used, note = hls_dense_reuse(cfg.hls.backend, int(layer.input_shape[-1]), int(layer.units),
                                          want["reuse_factor"])
             s["reuse_factor"] = used
             if note:
                 s["note"] = note
-            if s["strategy"] == "distributed_arithmetic":
-                s["strategy"] = "latency"
-                s["note"] = "hls4ml's Dense keeps the latency strategy (trigformer's DA covers its own layers)"
         out[layer.name] = s
     return out
 
@@ -186,10 +192,11 @@ def hls_config(model, cfg, qt: QuantTypes, trace: bool = True, overrides: dict |
     plan = layer_types(model, qt)
     for name, types in plan.items():
         s = settings.get(name.removesuffix("_linear"), {"reuse_factor": cfg.hls.reuse_factor, "strategy": "latency"})
+        strategy = "latency" if name not in settings and s["strategy"] == "distributed_arithmetic" else s["strategy"]
         lc = conf["LayerName"].setdefault(name, {})
         lc["Precision"] = {k: _precision(v) for k, v in types.items()}
         lc["ReuseFactor"] = s["reuse_factor"]
-        lc["Strategy"] = STRATEGY_NAMES[s["strategy"]]
+        lc["Strategy"] = STRATEGY_NAMES[strategy]  # a Dense's split-off linear activation: no product
         lc["Trace"] = trace
     return conf
 

@@ -44,6 +44,13 @@ Other LUT / FF / BRAM
     Resource strategy with ``R >= 2`` stores weights in BRAM_18K (depth ``R``, width ``ceil(n_weights/R) *
     weight_bits``), or LUT-ROM under the same threshold; latency strategy keeps weights as constants in logic.
 
+Distributed arithmetic (``strategy: distributed_arithmetic``, models/ops/da.py)
+    A layer's constant-weight products are da4ml shift-and-add kernels, one per token: no DSP; LUT = da4ml's own
+    cost of the solved graph (the adder bits it counts) times the kernel's instances; on the critical path the
+    kernel's adder depth (da4ml's latency, in adders) at the accumulator width's adder delay. These are computed
+    figures of the solved graph, neither fitted nor validated against HLS synthesis; `--rtl` synthesizes the same
+    graphs with Yosys.
+
 Input conventions (flow.convert.layer_descriptions): ``table_entries`` is the total over a layer's tables (softmax
 and mha: exp and 1/sum of equal size; layernorm: 1/sqrt); ``n_weights`` may or may not include biases (both are
 recognised from the shapes); a pool layer reduces ``n_tokens_in`` tokens (default: the previous layer's
@@ -71,6 +78,9 @@ from flow.parts import resolve_part
 from models.ops import BY_COST_KIND
 from models.ops.costmodel import CLOCK_UNCERTAINTY, DSP_NARROW_BITS, FITTED, LUTROM_MAX_BITS, Fitted, Path, Res
 
+DA_METHOD = ("distributed_arithmetic layers: DSP 0; LUT = da4ml's cost of each solved shift-and-add graph (its adder "
+             "bits) x the kernel's instances per inference, a computed figure of the graph, not synthesis; latency = "
+             "the graph's adder depth, each adder at the accumulator width's delay, chained into the clock")
 PUBLISHED = FilePath(__file__).parent / "estimate_data" / "published_hls4ml.json"
 METRICS = ("cycles", "DSP", "LUT", "FF")
 
@@ -96,6 +106,7 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
     lat_rows, res_rows = [], []
     tot = {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0}
     mults = {"dsp": 0, "lut": 0}
+    da_lut = 0
     ii_net = 1
     prev_tokens = 1
     for layer in layers:
@@ -114,6 +125,9 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
         ff = fitted.ff_live_factor * live * inner / reuse + (n_vals * int(layer.get("out_bits", 16)) if ends else 0)
         row = {"name": layer["name"], "DSP": math.ceil(r.dsp), "LUT": math.ceil(r.lut), "FF": math.ceil(ff),
                "BRAM_18K": int(r.bram), "mult_dsp": r.n_dsp_mult, "mult_lut": r.n_lut_mult}
+        if r.da_lut:
+            row["LUT_da4ml"] = math.ceil(r.da_lut)  # of LUT: da4ml's cost of the layer's DA kernels
+            da_lut += row["LUT_da4ml"]
         res_rows.append(row)
         for k in tot:
             tot[k] += row[k]
@@ -141,6 +155,7 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
             "fraction": {k: tot[k] / avail[k] if avail[k] else float("inf") for k in tot},
             "part": full_name,
             "multipliers": mults,
+            **({"da4ml_lut": da_lut, "da4ml_lut_method": DA_METHOD} if da_lut else {}),
             "per_layer": res_rows,
         },
         "expected_error": expected_error() if band else None,

@@ -1,7 +1,9 @@
 """`synth --fit`: choose the implementation settings that meet the budget without retraining.
 
 The knobs are per layer: the reuse factor R (how many iterations its units share hardware over: its II) and the
-strategy (latency: constant weights in logic; resource: weights in ROM, shared multipliers). Table copies follow
+strategy (latency: constant weights in logic; resource: weights in ROM, shared multipliers; distributed_arithmetic:
+da4ml shift-and-add kernels, R = 1 only, considered when `hls.strategy` is distributed_arithmetic, whose conversion
+solves the kernels the estimate needs). Table copies follow
 from R (one ROM copy per two reads of an iteration). The search runs on the analytical estimate: it starts from the
 fastest point (every layer at R = 1, the configured strategy) and, while a resource is over its limit, applies the
 single change that removes the most over-use per nanosecond of latency it adds, never letting a layer's II exceed
@@ -22,6 +24,7 @@ from flow.report.verdict import RESOURCES
 
 TUNABLE = ("token_dense", "mha", "layernorm", "rmsnorm", "pool", "softmax")  # trigformer's own layers
 WEIGHTED = ("token_dense", "mha")  # the strategy changes where weights live
+DA = "distributed_arithmetic"
 PARALLEL_KEYS = ("rows_parallel", "tokens_parallel", "features_parallel", "out_block", "iterations")
 
 
@@ -61,6 +64,12 @@ def _apply(layers: list[dict], settings: dict[str, dict]) -> list[dict]:
     return out
 
 
+def _strategies(layer: dict) -> list[str]:
+    """The strategies a weighted layer can take: DA where its description has da4ml's figures (a conversion with
+    strategy distributed_arithmetic solved its kernels)."""
+    return ["latency", "resource"] + ([DA] if layer.get("da") else [])
+
+
 def _over(est: dict, limits: dict) -> float:
     fr = est["resources"]["fraction"]
     return sum(max(0.0, fr[k] - limits[k]) for k in RESOURCES)
@@ -79,10 +88,14 @@ def _greedy(layers, clock_ns, part, budget, limits, start, max_ii, tried):
     while _over(est, limits) > 0:
         best = None
         for name, s in settings.items():
-            kind = next(l["kind"] for l in layers if l["name"] == name)
-            moves = [{**s, "reuse_factor": r} for r in range(s["reuse_factor"] + 1, max_ii + 1)][:4]
+            layer = next(l for l in layers if l["name"] == name)
+            kind = layer["kind"]
+            shared = "latency" if s["strategy"] == DA else s["strategy"]  # DA is II = 1 only
+            moves = [{**s, "reuse_factor": r, "strategy": shared}
+                     for r in range(s["reuse_factor"] + 1, max_ii + 1)][:4]
             if kind in WEIGHTED:
-                moves.append({**s, "strategy": "resource" if s["strategy"] == "latency" else "latency"})
+                moves += [{**s, "strategy": st} for st in _strategies(layer)
+                          if st != s["strategy"] and (st != DA or s["reuse_factor"] == 1)]
             for m in moves:
                 trial = {**settings, name: m}
                 e = estimate(_apply(layers, trial), clock_ns, part, band=False)

@@ -178,6 +178,12 @@ def synth(opts: Options) -> Result:
             check_tools(cfg.rtl)
         except ToolMissing as e:
             raise UsageError(f"--rtl: {e}") from None
+    if cfg.hls.strategy == "distributed_arithmetic":
+        try:
+            import da4ml  # noqa: F401
+        except ImportError:
+            raise UsageError("hls.strategy: distributed_arithmetic needs da4ml (pip install 'hls4ml[da]'; `make "
+                             "setup` installs it)") from None
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
     if opts.vendor_synth or opts.cosim or opts.vsynth:

@@ -2,7 +2,8 @@
 
 Registered once (`register()`, idempotent) for the Vivado and Vitis backends through hls4ml's public extension API.
 Each op with its own C++ (models/ops/*/hls.py) brings a layer class, its Keras parsers, a config-struct and a call
-template and its headers; this module only hands them to hls4ml. No hls4ml code is patched.
+template and its headers; this module only hands them to hls4ml, plus one optimizer pass that writes the
+distributed-arithmetic kernels (models/ops/da.py). No hls4ml code is patched.
 """
 
 from __future__ import annotations
@@ -48,6 +49,39 @@ def _templates(hls_parts, includes: list[str]):
     return out
 
 
+def _da_pass():
+    """The optimizer pass of hls.strategy distributed_arithmetic: for every layer with that strategy whose op has
+    constant-weight products (models/ops/da.py), the da4ml kernels as a `Source` attribute, which hls4ml's writer
+    puts into firmware/nnet_utils/nnet_code_gen.h. It runs at the end of `vivado:init_layers` (the Vitis flow
+    includes it), so hls4ml's own DA codegen, later in `vivado:optimize`, finds hls4ml's Dense (the classifier)
+    already generated and only its DA template (call, no weight arrays) applies."""
+    from hls4ml.model.optimizer import OptimizerPass
+    from hls4ml.model.types import Source
+
+    from models.ops import for_hls
+    from models.ops.da import STRATEGY, generate
+
+    class TrigformerDistributedArithmetic(OptimizerPass):
+        def match(self, node):
+            if str(node.get_attr("strategy", "")).lower() != STRATEGY or "da_codegen" in node.attributes:
+                return False
+            if not for_hls(node).da_capable:
+                raise ValueError(f"{node.name} ({node.class_name}) has no constant-weight product for the "
+                                 f"{STRATEGY} strategy")
+            return True
+
+        def transform(self, model, node):
+            code, figs = generate(for_hls(node).da_products(node), node.index)
+            node.set_attr("da_codegen", Source(code))
+            node.set_attr("da_figures", figs)
+            node.set_attr("strategy", STRATEGY)  # the exact name hls4ml's DA passes compare with
+            return False  # the graph is unchanged
+
+    return TrigformerDistributedArithmetic
+
+
+DA_PASS, DA_FLOW = "trigformer_distributed_arithmetic", "vivado:init_layers"
+
 _REGISTERED: dict = {}
 
 
@@ -74,5 +108,7 @@ def register():
             backend.register_template(tmpl)
         for h in hdrs:
             backend.register_source(h)
+    # one pass in the init flow both backends run (the Vitis flow requires vivado:init_layers)
+    hls4ml.backends.get_backend("Vivado").register_pass(DA_PASS, _da_pass(), flow=DA_FLOW)
     _REGISTERED.update({p.LAYER.__name__: p.LAYER for p in parts})
     return _REGISTERED

@@ -4,8 +4,12 @@ Reference: the compiled HLS C++ of the generated project. Comparison on raw inte
 (no tolerance). Shapes cover heads 1-4, blocks 1-3, 8-32 particles, odd and prime dimensions, norm on/off,
 mean/max pooling, relu/linear FFN and 4- to 10-bit weights and activations; and attention beyond the builder's
 (ATTENTION_SHAPES): value_dim != key_dim with an output projection of another width, cross-attention with a second
-input of another token count and width (two top-function inputs), and no biases. Weights are random and scaled up
+input of another token count and width (two top-function inputs), and no biases. DA_SHAPES are written with
+hls.strategy distributed_arithmetic (every constant-weight product a da4ml kernel: odd widths, narrow bits, two
+blocks, cross-attention with value_dim != key_dim) and random non-zero biases. Weights are random and scaled up
 so that saturation, wrap-free accumulation and every table region are exercised, not only the comfortable middle."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,12 +50,26 @@ ATTENTION_SHAPES = {
                                     n_query=1, query_dim=5),
     "no_bias_one_head": dict(att=dict(num_heads=1, key_dim=5, use_bias=False), d=7, n=10),
 }
+DA = {"strategy": "distributed_arithmetic"}
+DA_SHAPES = {
+    "da_odd_narrow": dict(model=dict(embed_dim=7, num_heads=2, key_dim=3, num_blocks=1, ffn_dim=9), n=11, hls=DA,
+                          quantization=dict(weight_bits=5, weight_int_bits=1, act_bits=7, act_int_bits=3)),
+    "da_four_bit_two_blocks": dict(model=dict(embed_dim=8, num_heads=2, key_dim=2, num_blocks=2, ffn_dim=8,
+                                              pooling="max"), n=10, hls=DA,
+                                   quantization=dict(weight_bits=4, weight_int_bits=1, act_bits=4, act_int_bits=1,
+                                                     input_bits=6, input_int_bits=0, prob_bits=6, table_bits=10,
+                                                     softmax_table_size=256, layernorm_table_size=128)),
+    "da_cross_value_dim": dict(att=dict(num_heads=2, key_dim=3, value_dim=5, output_dim=6), d=6, n=10, n_query=2,
+                               query_dim=5, hls=DA, quantization=dict(weight_bits=6, weight_int_bits=1)),
+}
+ALL_SHAPES = {**SHAPES, **ATTENTION_SHAPES, **DA_SHAPES}
 N_EVENTS = 1000
 
 
 def make_cfg(name, spec) -> Config:
     return Config.model_validate({"name": name, "seed": 5, "data": {"n_particles": spec["n"]},
-                                  "model": spec["model"], "quantization": spec.get("quantization", {})})
+                                  "model": spec["model"], "quantization": spec.get("quantization", {}),
+                                  "hls": spec.get("hls", {})})
 
 
 def events(cfg, n=N_EVENTS):
@@ -107,14 +125,18 @@ def feed(spec, x):
     return [x[:, :spec["n_query"]], x] if spec.get("n_query") else x
 
 
-@pytest.fixture(scope="module", params=sorted(SHAPES) + sorted(ATTENTION_SHAPES))
+@pytest.fixture(scope="module", params=sorted(ALL_SHAPES))
 def project(request, tmp_path_factory):
     name = request.param
-    spec = SHAPES.get(name) or ATTENTION_SHAPES[name]
+    spec = ALL_SHAPES[name]
     cfg = make_cfg(name, {"model": {}, **spec})
     tf.keras.utils.set_random_seed(2)
-    model = build_model(cfg, quantized=True) if name in SHAPES else attention_model(cfg, spec)
-    model.set_weights([w * 2.5 for w in model.get_weights()])  # push into saturation
+    model = attention_model(cfg, spec) if "att" in spec else build_model(cfg, quantized=True)
+    weights = [w * 2.5 for w in model.get_weights()]  # push into saturation
+    if name in DA_SHAPES:  # the zero-initialised biases (and LayerNorm betas) random: constant adds in the kernels
+        rng = np.random.default_rng(3)
+        weights = [w if w.any() else rng.uniform(-1.0, 1.0, w.shape).astype(w.dtype) for w in weights]
+    model.set_weights(weights)
     snap_to_grid(model)
     x = feed(spec, events(cfg))
     hls_model, emu = write_project(cfg, model, "xcvu9p-flga2104-2L-e", tmp_path_factory.mktemp(name),
@@ -124,7 +146,7 @@ def project(request, tmp_path_factory):
     y_csim, csim_trace = res.outputs, res.trace
     y_emu, emu_trace = emu.run(x, trace=True)
     return dict(cfg=cfg, model=model, x=x, n=N_EVENTS, emu=emu, y_csim=np.asarray(y_csim), y_emu=y_emu,
-                csim_trace=csim_trace, emu_trace=emu_trace)
+                csim_trace=csim_trace, emu_trace=emu_trace, hls_model=hls_model, spec=spec)
 
 
 def test_every_layer_bit_exact(project):
@@ -132,7 +154,7 @@ def test_every_layer_bit_exact(project):
     rows, bad_events = compare_layers(p["emu"], p["emu_trace"], p["csim_trace"], p["n"])
     assert not bad_events.any()
     kinds = {node.kind for node in p["emu"].nodes}
-    assert len(rows) >= (5 if p["cfg"].name in SHAPES else 4) and {"mha", "dense", "pool"} <= kinds
+    assert len(rows) >= (4 if "att" in p["spec"] else 5) and {"mha", "dense", "pool"} <= kinds
     bad = [r for r in rows if r["mismatched_values"]]
     assert not bad, bad
 
@@ -168,10 +190,9 @@ def test_keras_quantized_forward_matches_the_firmware(project):
 def test_attention_shapes_are_what_they_say(project):
     """The generated attention layer has the shape its case names: value_dim, n_kv and the inputs of the C++ call."""
     p = project
-    name = p["cfg"].name
-    if name not in ATTENTION_SHAPES:
+    spec = p["spec"]
+    if "att" not in spec:
         pytest.skip("a builder shape")
-    spec = ATTENTION_SHAPES[name]
     (node,) = [n for n in p["emu"].nodes if n.kind == "mha"]
     sp = node.spec
     assert sp.value_dim == spec["att"].get("value_dim", spec["att"]["key_dim"])
@@ -189,7 +210,7 @@ def test_rtl_trace_of_attention_equals_the_emulator(project):
     from sim.rtl import trace_unit
 
     p = project
-    if p["cfg"].name not in ATTENTION_SHAPES:
+    if "att" not in p["spec"]:
         pytest.skip("a builder shape")
     emu, vals = p["emu"], p["emu_trace"]
     types = {m.name: m.out_t for m in emu.nodes}
@@ -201,3 +222,45 @@ def test_rtl_trace_of_attention_equals_the_emulator(project):
         xin = np.concatenate([types[i].to_float(vals[i][e]) for i in external])
         raw = np.round(np.asarray(comb(xin), dtype=np.float64) * 2.0**node.out_t.frac).astype(np.int64)
         assert np.array_equal(raw, vals[node.name][e])
+
+
+def test_distributed_arithmetic_is_the_trace(project):
+    """DA projects: the C++ kernels in nnet_code_gen.h are exactly what da4ml writes for the products the traces
+    compute (from the emulator plan: models/ops/*/trace.py), and every unit of the RTL form (those traces, run by
+    da4ml's exact Python interpreter) equals the emulator; the C-simulation above equals the emulator. So the HLS DA
+    form, the RTL and the emulator are one arithmetic."""
+    pytest.importorskip("da4ml")
+    from models.ops import BY_KIND
+    from models.ops.da import generate
+    from sim.rtl import trace_unit, units
+
+    p = project
+    if p["cfg"].name not in DA_SHAPES:
+        pytest.skip("not a distributed_arithmetic project")
+    emu, vals = p["emu"], p["emu_trace"]
+    code = (Path(p["hls_model"].config.get_output_dir()) / "firmware" / "nnet_utils" / "nnet_code_gen.h").read_text()
+    index = {layer.name: layer.index for layer in p["hls_model"].get_layers()}
+    types = {m.name: m.out_t for m in emu.nodes}
+    sizes = {m.name: m.size for m in emu.nodes}
+    kernels, with_bias = 0, 0
+    for node in emu.nodes:
+        op = BY_KIND[node.kind]
+        if not op.da_capable:
+            continue
+        tokens = node.size // node.arrays["w"].shape[1] if "w" in node.arrays else 0
+        products = op.products(node.spec, node.arrays, [types[i] for i in node.inputs], tokens)
+        text, figs = generate(products, index[node.name])
+        assert text in code, node.name
+        kernels += len(figs)
+        with_bias += sum(f["const_adds"] > 0 for f in figs)
+    assert kernels >= (7 if "att" in p["spec"] else 8)  # embedding(s), Q/K/V/O, (FFN x 2), classifier
+    assert with_bias == kernels  # random biases: every kernel adds constants
+    for members in units(emu.nodes):
+        if not any(BY_KIND[m.kind].da_capable for m in members):
+            continue
+        comb, external = trace_unit(members, types, sizes)
+        last = members[-1]
+        for e in range(10):
+            xin = np.concatenate([types[i].to_float(vals[i][e]) for i in external])
+            raw = np.round(np.asarray(comb(xin), dtype=np.float64) * 2.0**last.out_t.frac).astype(np.int64)
+            assert np.array_equal(raw, vals[last.name][e]), (last.name, e)

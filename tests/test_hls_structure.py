@@ -7,7 +7,9 @@ compiled: seconds each), read back the generated parameters.h and our headers an
 2. every lookup table has a read port for every read of one iteration (two ports per ROM copy);
 3. the multiplications unrolled inside one pipelined region (one unit of work) stay below MAX_MULTS_PER_REGION,
    far below the ~25,600 operations in one region that HLS users report scheduler blow-ups with;
-4. every layer's II (`iterations`) is at most the requested reuse factor.
+4. every layer's II (`iterations`) is at most the requested reuse factor;
+5. distributed arithmetic: every constant-weight product calls a da4ml kernel that nnet_code_gen.h defines, made of
+   shifts and adds only, and one kernel (one token's pipelined region) stays below MAX_MULTS_PER_REGION operations.
 References: counts derived by hand from the layer shapes (below), and the header text itself."""
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def pragma_names(header: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module", params=[("latency", 1), ("latency", 4), ("resource", 2), ("resource", 5),
-                                        ("latency", 32)])
+                                        ("latency", 32), ("distributed_arithmetic", 1)])
 def generated(request, tmp_path_factory):
     strategy, reuse = request.param
     cfg = Config.model_validate({"name": "structure", "model": {"norm": "layernorm"},
@@ -57,11 +59,11 @@ def generated(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"{strategy}{reuse}")
     hls_model = convert(model, cfg, out, "xcvu9p-flga2104-2L-e", trace=False)
     hls_model.write()
-    return reuse, structs((out / "firmware" / "parameters.h").read_text())
+    return reuse, structs((out / "firmware" / "parameters.h").read_text()), out / "firmware"
 
 
 def test_every_pragma_name_is_set_in_every_struct(generated):
-    _, st = generated
+    _, st, _ = generated
     for header, kind in KIND_OF_HEADER.items():
         names = pragma_names(next(OPS.glob(f"*/{header}")))
         for name, (k, fields) in st.items():
@@ -71,7 +73,7 @@ def test_every_pragma_name_is_set_in_every_struct(generated):
 
 
 def test_tables_have_a_read_port_for_every_read_per_iteration(generated):
-    _, st = generated
+    _, st, _ = generated
     seen = 0
     for name, (kind, f) in st.items():
         if kind == "tf_mha_config":
@@ -88,12 +90,14 @@ def test_tables_have_a_read_port_for_every_read_per_iteration(generated):
 
 
 def test_multiplications_per_pipelined_region_are_bounded(generated):
-    _, st = generated
+    _, st, _ = generated
     for name, (kind, f) in st.items():
         if kind == "tf_mha_config":  # one attention row: Q.K^T, e * 1/sum and P.V
             n, k = int(f["n_tokens"]), int(f["key_dim"])
             mults = 2 * n * k + n
         elif kind == "tf_dense_config":  # one token (latency) or one token's output block (resource)
+            if f["strategy"].endswith("distributed_arithmetic"):
+                continue  # no multiplier: test_distributed_arithmetic_kernels counts its operations
             block = int(f["n_out"]) if f["strategy"].endswith("latency") else int(f["out_block"])
             mults = int(f["n_in"]) * block
         elif kind == "tf_layernorm_config":  # one token: squares, normalisation, gamma
@@ -105,7 +109,7 @@ def test_multiplications_per_pipelined_region_are_bounded(generated):
 
 def _units_and_parallel(kind: str, f: dict) -> tuple[int, int] | None:
     """(units of work, units per iteration) of one layer config (see nnet_tf_common.h)."""
-    latency = f.get("strategy", "").endswith("latency")
+    latency = f.get("strategy", "").endswith(("latency", "distributed_arithmetic"))  # token units
     if kind == "tf_mha_config":
         return int(f["num_heads"]) * int(f["n_tokens"]), int(f["rows_parallel"])
     if kind == "tf_dense_config":
@@ -118,7 +122,7 @@ def _units_and_parallel(kind: str, f: dict) -> tuple[int, int] | None:
 
 
 def test_every_layer_ii_is_within_the_reuse_factor(generated):
-    reuse, st = generated
+    reuse, st, _ = generated
     checked = 0
     for name, (kind, f) in st.items():
         up = _units_and_parallel(kind, f)
@@ -128,3 +132,27 @@ def test_every_layer_ii_is_within_the_reuse_factor(generated):
         assert int(f["iterations"]) == math.ceil(units / per) and 1 <= int(f["iterations"]) <= reuse, (name, f)
         checked += 1
     assert checked >= 13  # embed, 2 x (4 projections + attention, 2 norms, 2 FFN), pool
+
+
+def test_distributed_arithmetic_kernels(generated):
+    """DA project: every tf_dense_config (embedding, Q/K/V/O, FFN) calls a kernel that nnet_code_gen.h defines, the
+    classifier calls hls4ml's DA entry point dense_da_<index> (and has no weight arrays); kernels are shifts and adds
+    only, each at most MAX_MULTS_PER_REGION operations (one kernel is one token's pipelined region)."""
+    _, st, firmware = generated
+    dense = [f for kind, f in st.values() if kind == "tf_dense_config"]
+    if not dense[0]["strategy"].endswith("distributed_arithmetic"):
+        assert "dense_da_" not in (firmware / "nnet_utils" / "nnet_code_gen.h").read_text()
+        return
+    code = (firmware / "nnet_utils" / "nnet_code_gen.h").read_text()
+    kernels = dict(re.findall(r"void (dense_da_\w+)\(inp_t model_inp\[\d+\], out_t model_out\[\d+\]\) \{(.*?)\n\}",
+                              code, re.S))
+    called = re.findall(r"nnet::(dense_da_\w+)<x_T, y_T>", (firmware / "parameters.h").read_text())
+    head = re.findall(r"nnet::(dense_da_\d+)<\w+, result_t>", (firmware / "structure.cpp").read_text())
+    assert all(f["strategy"].endswith("distributed_arithmetic") for f in dense)
+    assert len(dense) == len(called) == 13  # embed, 2 x (Q, K, V, O, 2 FFN)
+    assert len(head) == 1 and set(called) | set(head) == set(kernels)
+    assert not (firmware / "weights" / f"w{head[0].removeprefix('dense_da_')}.h").exists()  # hls4ml drops them
+    for name, body in kernels.items():
+        ops = re.findall(r"^\s+ap_u?fixed<[^>]+> v\d+ = (.*);", body, re.M)
+        assert ops and not any(" * " in op for op in ops), name  # shifts and adds only
+        assert len(ops) <= MAX_MULTS_PER_REGION, (name, len(ops))

@@ -39,6 +39,7 @@ class OpDef:
     hls_classes: tuple[str, ...] = ()  # hls4ml layer classes this op emulates
     spec_class = None  # Spec subclass of the node, if any
     package: str = ""  # the op's package (for keras.py / hls.py / headers)
+    da_capable: bool = False  # has constant-weight products that hls.strategy distributed_arithmetic computes
 
     # ---- conversion --------------------------------------------------------------------------------------------
     @classmethod
@@ -68,6 +69,23 @@ class OpDef:
     def trace(node: Node, ins: list, in_t: list[FixedType]):
         """The RTL form: the same arithmetic on da4ml traced variables (flattened like the emulator's raws)."""
         raise NotImplementedError
+
+    # ---- distributed arithmetic (models/ops/da.py) -------------------------------------------------------------
+    @classmethod
+    def products(cls, spec, arrays: dict, in_t: list[FixedType], n_tokens: int) -> list:
+        """The layer's constant-weight products (models.ops.trace_common.Product) from its spec and raw arrays (an
+        emulator node's, or what `params` reads from the hls4ml layer): what its trace computes with da4ml kernels
+        and what hls.strategy distributed_arithmetic writes as C++. `n_tokens`: tokens per inference."""
+        return []
+
+    @classmethod
+    def da_products(cls, layer) -> list:
+        """`products` of an hls4ml layer (the distributed-arithmetic codegen pass, hls_templates/extension.py)."""
+        from models.ops.hls_common import input_type
+
+        spec, arrays = cls.params(layer, None)
+        shape = layer.get_output_variable().shape
+        return cls.products(spec, arrays, [input_type(layer)], int(shape[0]) if len(shape) > 1 else 1)
 
     # ---- cost model ---------------------------------------------------------------------------------------------
     @classmethod

@@ -5,11 +5,17 @@ reproduces models.fixed / the op specs bit for bit (every cast with its rounding
 index), so the trace of a layer computes exactly what its emulator kernel and its HLS C++ compute. Only primitives of
 da4ml 0.5.2 (the version hls4ml 1.3.0 pins) are used; msb_mux only where both branches agree at the tie (max, min,
 saturation, the shift steps of a leading-one detector).
+
+A constant-weight product (a Dense, an attention projection) is a `Product`: its kernel is one da4ml CMVM solve,
+replayed on every token here and written as C++ by the HLS distributed-arithmetic strategy (models/ops/da.py), so
+both forms compute with the same shift-and-add graph.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,14 +74,57 @@ def cast_all(xs, t: FixedType) -> np.ndarray:
     return np.array([cast(v, t) for v in np.ravel(xs)], dtype=object).reshape(np.shape(xs))
 
 
-def dense(x_rows: np.ndarray, w_raw: np.ndarray, w_t: FixedType, b_raw, b_t: FixedType | None) -> np.ndarray:
-    """x_rows [rows, n_in] of variables @ W + b, exact (da4ml's constant-matrix solver: shift-and-add, shared
-    partial sums). Returns [rows, n_out] exact sums."""
-    w = np.asarray(w_raw, dtype=np.float64) * 2.0**-w_t.frac
-    y = as_array(x_rows) @ w
-    out = np.asarray(y._vars, dtype=object)
-    if b_raw is not None:
-        out = out + np.asarray(b_raw, dtype=np.float64) * 2.0**-b_t.frac
+# da4ml's CMVM solver settings for every constant-weight product, those of hls4ml 1.3.0's own DA strategy
+# (backends/vivado/passes/distributed_arithmetic.py): at most 2 adder levels beyond the minimal depth, every
+# decomposition depth searched. Fixed here (hls4ml reads DA_HARD_DC from the environment) so firmware is reproducible.
+SOLVER_OPTIONS = {"hard_dc": 2, "search_all_decompose_dc": True}
+
+
+@dataclass(frozen=True, eq=False)
+class Product:
+    """One constant-weight product of a layer: x (n_in values of the declared input type in_t) @ W + b, exact,
+    computed `instances` times per inference (once per token). The ops list theirs (`OpDef.products`); the trace
+    computes each with its kernel, and hls.strategy distributed_arithmetic writes the same kernel as C++."""
+
+    suffix: str  # "" for a layer's only product, "_q", "_k", ... (the C++ kernel is dense_da_<index><suffix>)
+    w_raw: np.ndarray  # [n_in, n_out] raw integers of w_t
+    w_t: FixedType
+    b_raw: np.ndarray | None  # [n_out] raw integers of b_t, or None
+    b_t: FixedType | None
+    in_t: FixedType
+    instances: int
+
+    def kernel(self):
+        """The one trace of the product: one token's exact x @ W + b from n_in fresh inputs of in_t, solved by
+        da4ml's CMVM solver into a shift-and-add graph (a da4ml CombLogic: inputs of in_t, outputs the exact sums).
+        Solved once per distinct product (cached on its content)."""
+        w = np.ascontiguousarray(self.w_raw, dtype=np.int64)
+        b = None if self.b_raw is None else np.ascontiguousarray(self.b_raw, dtype=np.int64).ravel()
+        return _kernel(w.tobytes(), w.shape, self.w_t, None if b is None else b.tobytes(), self.b_t, self.in_t)
+
+
+@functools.lru_cache(maxsize=128)
+def _kernel(w_bytes, shape, w_t, b_bytes, b_t, in_t):
+    from da4ml.trace import comb_trace
+
+    w_raw = np.frombuffer(w_bytes, dtype=np.int64).reshape(shape)
+    x = as_array(new_inputs(in_t, shape[0])._vars, SOLVER_OPTIONS)
+    y = x @ (w_raw.astype(np.float64) * 2.0**-w_t.frac)
+    if b_bytes is not None:
+        y = y + np.frombuffer(b_bytes, dtype=np.int64).astype(np.float64) * 2.0**-b_t.frac
+    return comb_trace(x, y)
+
+
+def dense(x_rows: np.ndarray, product: Product) -> np.ndarray:
+    """x_rows [rows, n_in] of variables (each of the product's input type or narrower) @ W + b, exact: the
+    product's kernel replayed on every row (the RTL form computes with the very graph the HLS DA form writes).
+    Returns [rows, n_out] exact sums."""
+    kernel = product.kernel()
+    n_in, n_out = np.shape(product.w_raw)
+    rows = np.asarray(x_rows, dtype=object).reshape(-1, n_in)
+    out = np.empty((len(rows), n_out), dtype=object)
+    for r, row in enumerate(rows):
+        out[r, :] = kernel(row)
     return out
 
 

@@ -55,6 +55,7 @@ class Dense(OpDef):
     keras_classes = ("QDense",)
     hls_classes = ("Dense", "PointwiseConv1D")
     spec_class = DenseSpec
+    da_capable = True  # the classifier (hls4ml's Dense; its DA template calls the kernel models/ops/da.py writes)
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
@@ -72,12 +73,19 @@ class Dense(OpDef):
 
     @classmethod
     def params(cls, layer, keras_model):
-        """Weights from the (snapped) Keras model by name: hls4ml's resource strategy stores some transposed."""
+        """Weights from the (snapped) Keras model by name: hls4ml's resource strategy stores some transposed. Under
+        distributed arithmetic hls4ml drops the weight arrays and their types once the kernel is written: the
+        types are then the Keras quantizers' (those the plan gave hls4ml)."""
         def t(name):
             return FixedType.parse(layer.types[name].precision.definition_cpp())
 
-        spec = DenseSpec(t("weight_t"), t("bias_t"), t("accum_t"))
-        kernel, bias = keras_model.get_layer(layer.name).get_weights()
+        k_layer = keras_model.get_layer(layer.name)
+        if "weight_t" in layer.types:
+            spec = DenseSpec(t("weight_t"), t("bias_t"), t("accum_t"))
+        else:
+            spec = DenseSpec(quantizer_type(k_layer.kernel_quantizer_internal),
+                             quantizer_type(k_layer.bias_quantizer_internal), t("accum_t"))
+        kernel, bias = k_layer.get_weights()
         return spec, {"w": raw_on_grid(kernel.reshape(kernel.shape[-2], kernel.shape[-1]), spec.weight_t),
                       "b": raw_on_grid(bias, spec.bias_t)}
 
@@ -86,6 +94,30 @@ class Dense(OpDef):
         from models.ops.dense.trace import dense_trace
 
         return dense_trace(node, ins, in_t)
+
+    @classmethod
+    def products(cls, spec, arrays, in_t, n_tokens):
+        from models.ops.trace_common import Product
+
+        return [Product("", arrays["w"], spec.weight_t, arrays["b"], spec.bias_t, in_t[0], n_tokens)]
+
+    @classmethod
+    def da_products(cls, layer) -> list:
+        """The classifier's product, from hls4ml's Dense before its DA template drops the weight arrays."""
+        from models.ops.hls_common import input_type
+
+        if layer.class_name != "Dense":
+            raise ValueError(f"{layer.name}: distributed arithmetic covers hls4ml's Dense, not {layer.class_name}")
+        w_t, b_t, acc_t = (FixedType.from_hls4ml(layer.types[n].precision) for n in ("weight_t", "bias_t", "accum_t"))
+        w = np.asarray(layer.weights["weight"].data, dtype=np.float64)
+        arrays = {"w": raw_on_grid(w.reshape(-1, w.shape[-1]), w_t),
+                  "b": raw_on_grid(np.ravel(layer.weights["bias"].data), b_t)}
+        return cls.products(DenseSpec(w_t, b_t, acc_t), arrays, [input_type(layer)], 1)
+
+    @classmethod
+    def describe(cls, layer) -> dict:
+        figs = layer.get_attr("da_figures")
+        return {"da": figs} if figs else {}
 
     @staticmethod
     def run(node, ins, in_t):

@@ -8,9 +8,11 @@ from models.ops.trace_common import cast_all, dense
 
 
 def dense_trace(node, ins, in_t):
-    sp, w, b = node.spec, node.arrays["w"], node.arrays["b"]
-    x = np.asarray(ins[0], dtype=object).reshape(-1, w.shape[0])
-    return cast_all(dense(x, w, sp.weight_t, b, sp.bias_t), node.out_t).ravel()
+    from models.ops import BY_KIND
+
+    x = np.asarray(ins[0], dtype=object).reshape(-1, node.arrays["w"].shape[0])
+    (product,) = BY_KIND[node.kind].products(node.spec, node.arrays, in_t, len(x))
+    return cast_all(dense(x, product), node.out_t).ravel()
 
 
 def cast_trace(node, ins, in_t):

@@ -15,6 +15,7 @@ class MHA(OpDef):
     hls_classes = ("TFMultiHeadAttention",)
     spec_class = MHASpec
     package = __name__
+    da_capable = True  # its Q, K, V and output projections
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
@@ -26,6 +27,10 @@ class MHA(OpDef):
         sp = layer.spec()  # the parsed (input-major) weights: the written ones follow the strategy's layout
         full = {"q": "query", "k": "key", "v": "value", "o": "output"}
         return sp, {k: raw_on_grid(layer.get_attr(f"{full[k[0]]}_{k[2:]}_data"), sp.weight_t) for k in WEIGHTS}
+
+    @classmethod
+    def products(cls, spec, arrays, in_t, n_tokens):
+        return spec.products(arrays)
 
     @staticmethod
     def trace(node, ins, in_t):
@@ -44,7 +49,8 @@ class MHA(OpDef):
                 "value_dim": layer.get_attr("value_dim"), "n_kv": layer.get_attr("n_kv"),
                 "kv_dim": layer.get_attr("kv_dim"),
                 "rows_parallel": rows, "iterations": iterations,
-                "table_entries": 2 * layer.get_attr("table_size")}  # one exp and one 1/sum table (copies apart)
+                "table_entries": 2 * layer.get_attr("table_size"),  # one exp and one 1/sum table (copies apart)
+                **({"da": layer.get_attr("da_figures")} if layer.get_attr("da_figures") else {})}
 
     @staticmethod
     def cost(layer, path, res):

@@ -2,7 +2,8 @@
 rows per iteration (a row: N_kv dot products of key_dim, a LUT softmax row, value_dim context sums over N_kv), with
 the exp table in ceil(N_kv/2) ROM copies per row and the 1/sum table in one. Cross-attention: the queries come from
 N tokens, keys and values from N_kv tokens of width kv_dim (self-attention: N_kv = N, kv_dim = the input width).
-q, k, v, context and probabilities are out_bits wide (qkv_t / prob_t of the defaults); the 1/sqrt(key_dim) scale is in the exp table (no multiply)."""
+q, k, v, context and probabilities are out_bits wide (qkv_t / prob_t of the defaults); the 1/sqrt(key_dim) scale is in the exp table (no multiply).
+With distributed_arithmetic the four projections are da4ml kernels (models/ops/da.py), the rest unchanged."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import math
 
 from models.ops.common import split_units
 from models.ops.costmodel import Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
+from models.ops.da import STRATEGY, add_luts, add_path, kernels_of
 from models.ops.softmax.cost import softmax_path
 
 
@@ -28,7 +30,12 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     nw = mult_weights(layer, round(n_proj_in) + HV * n_out, 2 * HK + HV + n_out)
     share_in = n_proj_in / (n_proj_in + HV * n_out)
     tp, tok_iters = split_units(N, d.reuse)  # the projections' token units
-    if d.strategy == "resource":
+    da = d.strategy == STRATEGY
+    if da:  # one da4ml kernel per token and projection: their cost, no multipliers (models/ops/da.py)
+        kernels = {k["product"]: k for k in kernels_of(layer)}
+        add_luts(r, list(kernels.values()))
+        dsp_in = dsp_out = False
+    elif d.strategy == "resource":
         dsp_in = r.mult(N * round(nw * share_in), wi, ww, tok_iters)
         dsp_out = r.mult(N * round(nw * (1 - share_in)), wq, ww, tok_iters)
         r.weights_store(int(layer.get("n_weights", 0)), ww, tok_iters, "resource")
@@ -36,7 +43,8 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
         dsp_in = r.mult(tp * round(nw * share_in), wi, ww, 1, const=True, weights=True)
         dsp_out = r.mult(tp * round(nw * (1 - share_in)), wq, ww, 1, const=True, weights=True)
         share_mux(r, tp * (n_in * wi + HV * wq), tok_iters)
-    r.adders(round(tp * (n_proj_in + n_out * HV)), wacc)
+    if not da:
+        r.adders(round(tp * (n_proj_in + n_out * HV)), wacc)
     # attention rows
     rows, iters = units(layer, H * N, "rows_parallel")
     dsp_qk = r.mult(rows * N_kv * K, wq, wq, 1)
@@ -47,13 +55,19 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     copies = rows * math.ceil(N_kv / 2)
     bram = r.table(2 * copies, tab_n, tab_w, 1) | r.table(rows, tab_n, tab_w, 1)
     share_mux(r, rows * (K + N_kv * (K + V)) * wq, iters)  # which query row, which head's keys and values
-    path.op(t_mul(wi, ww, dsp_in))  # Q, K, V projections
-    path.op(t_add(wacc), depth(n_in + 1))
+    if da:
+        add_path(path, [kernels[w] for w in "qkv"], wacc)  # Q, K, V projections, side by side
+    else:
+        path.op(t_mul(wi, ww, dsp_in))  # Q, K, V projections
+        path.op(t_add(wacc), depth(n_in + 1))
     path.op(t_mul(wq, wq, dsp_qk))  # Q K^T
     path.op(t_add(wacc), depth(K))
     softmax_path(path, N_kv, wacc, tab_w, bram, dsp_pn)
     path.op(t_mul(wq, wq, dsp_pv))  # P V
     path.op(t_add(wacc), depth(N_kv))
-    path.op(t_mul(wq, ww, dsp_out))  # output projection
-    path.op(t_add(wacc), depth(HV + 1))
+    if da:
+        add_path(path, [kernels["o"]], wacc)  # output projection
+    else:
+        path.op(t_mul(wq, ww, dsp_out))  # output projection
+        path.op(t_add(wacc), depth(HV + 1))
     return max(iters, tok_iters), True, rows * N * wacc

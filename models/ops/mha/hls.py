@@ -10,6 +10,7 @@ from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
 from models.ops.common import split_units
+from models.ops.da import function_name
 from models.ops.hls_common import (attr_type, base_layer, configure, ctype, input_type, on_grid, replicated,
                                    set_internal_types)
 from models.ops.mha.spec import MHASpec
@@ -93,7 +94,7 @@ def config(node) -> str:
     projections = "".join(
         dense_config_struct(f"config{i}_{w}", tokens, n_in, n_out, reuse, strategy,
                             node.get_weights(f"{w}_kernel").type.name, node.get_weights(f"{w}_bias").type.name,
-                            ctype(node, accum))
+                            ctype(node, accum), function_name(i, f"_{w}"))
         for w, (tokens, n_in, n_out, accum) in shapes.items())
     sm = softmax_config_struct(f"config{i}_softmax", sp.softmax, node, n_rows=h * n, rows_parallel=rows,
                                iterations=iterations, reuse=reuse)

@@ -75,6 +75,17 @@ class MHASpec(Spec):
     def hv(self) -> int:
         return self.num_heads * self.value_dim
 
+    def products(self, arrays: dict) -> list:
+        """The Q, K, V projections (per query / key-value token) and the output projection (per query token) as
+        constant-weight products (models.ops.trace_common.Product): the trace's and the DA kernels'."""
+        from models.ops.trace_common import Product
+
+        shapes = {"q": (self.in_dim, self.in_t, self.n_tokens), "k": (self.kv_dim, self.kv_in_t, self.n_kv),
+                  "v": (self.kv_dim, self.kv_in_t, self.n_kv), "o": (self.hv, self.qkv_t, self.n_tokens)}
+        return [Product(f"_{w}", np.asarray(arrays[f"{w}_kernel"]).reshape(n_in, -1), self.weight_t,
+                        np.asarray(arrays[f"{w}_bias"]).reshape(-1), self.weight_t, in_t, tokens)
+                for w, (n_in, in_t, tokens) in shapes.items()]
+
     @property
     def proj_accum_t(self) -> FixedType:
         """Q (and, in self-attention, K and V) projection accumulator."""

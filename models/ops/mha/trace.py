@@ -14,9 +14,10 @@ def mha_trace(node, ins, in_t):
     x = np.asarray(ins[0], dtype=object).reshape(n, -1)
     x_kv = np.asarray(ins[1], dtype=object).reshape(m, -1) if len(ins) > 1 else x
 
+    products = {p.suffix[1:]: p for p in sp.products(a)}  # q, k, v, o: the DA strategy's kernels
+
     def project(p, src, width):
-        return cast_all(dense(src, a[f"{p}_kernel"].reshape(src.shape[1], -1), sp.weight_t, a[f"{p}_bias"],
-                              sp.weight_t), sp.qkv_t).reshape(len(src), h, width)
+        return cast_all(dense(src, products[p]), sp.qkv_t).reshape(len(src), h, width)
 
     proj = {"q": project("q", x, k), "k": project("k", x_kv, k), "v": project("v", x_kv, vd)}
     ctx = np.empty((n, h, vd), dtype=object)
@@ -27,5 +28,5 @@ def mha_trace(node, ins, in_t):
             p = lut_softmax_row(scores, sp.softmax)  # 1/sqrt(key_dim) is in its exp table
             for c in range(vd):
                 ctx[i, head, c] = cast(vsum([p[j] * v[j, c] for j in range(m)]), sp.qkv_t)
-    out = dense(ctx.reshape(n, h * vd), a["o_kernel"].reshape(h * vd, -1), sp.weight_t, a["o_bias"], sp.weight_t)
+    out = dense(ctx.reshape(n, h * vd), products["o"])
     return cast_all(out, sp.out_t).ravel()

@@ -1,5 +1,6 @@
-"""Dense applied to every token: keras.py (QTokenDense), hls.py + nnet_tf_dense.h (strategies: latency, resource),
-the integer arithmetic and cost model of models/ops/dense (the same matrix product, token by token)."""
+"""Dense applied to every token: keras.py (QTokenDense), hls.py + nnet_tf_dense.h (strategies: latency, resource,
+distributed_arithmetic with the kernel of models/ops/da.py), the integer arithmetic and cost model of
+models/ops/dense (the same matrix product, token by token)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class TokenDense(OpDef):
     hls_classes = ("TFTokenDense",)
     spec_class = DenseSpec
     package = __name__
+    da_capable = True
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
@@ -37,12 +39,17 @@ class TokenDense(OpDef):
     run = staticmethod(Dense.run)
     trace = staticmethod(Dense.trace)
 
+    products = Dense.products
+
     @classmethod
     def describe(cls, layer) -> dict:
         from models.ops.common import split_units
 
         strategy = str(layer.get_attr("strategy", "latency")).lower()
         reuse = layer.get_attr("reuse_factor")
+        if strategy == "distributed_arithmetic":
+            return {"strategy": strategy, "tokens_parallel": layer.get_attr("n_tokens"), "iterations": 1,
+                    "da": layer.get_attr("da_figures")}
         if strategy == "resource":
             block, iterations = split_units(layer.get_attr("n_out"), reuse)
             return {"strategy": strategy, "out_block": block, "iterations": iterations}

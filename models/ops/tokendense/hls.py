@@ -28,11 +28,21 @@ def weight_layout(kernel: np.ndarray, strategy: str) -> np.ndarray:
 
 
 def dense_config_struct(name: str, n_tokens: int, n_in: int, n_out: int, reuse: int, strategy: str,
-                        weight_t: str, bias_t: str, accum_t: str) -> str:
+                        weight_t: str, bias_t: str, accum_t: str, kernel: str | None = None) -> str:
+    """`kernel`: under distributed_arithmetic, the da4ml function (models/ops/da.py) one token runs."""
     tokens_parallel, iterations = split_units(n_tokens, reuse)
     out_block, blocks = split_units(n_out, reuse)
     if strategy == "resource":
         iterations = blocks
+    da = ""
+    if strategy == "distributed_arithmetic":
+        if reuse != 1 or kernel is None:
+            raise ValueError(f"{name}: distributed arithmetic is fully parallel (reuse factor 1) and needs its kernel")
+        da = f"""    template <class x_T, class y_T> static void kernel(x_T x[{n_in}], y_T y[{n_out}]) {{
+        #pragma HLS INLINE
+        nnet::{kernel}<x_T, y_T>(x, y);
+    }}
+"""
     return f"""struct {name} : nnet::tf_dense_config {{
     static const unsigned n_tokens = {n_tokens};
     static const unsigned n_in = {n_in};
@@ -46,7 +56,7 @@ def dense_config_struct(name: str, n_tokens: int, n_in: int, n_out: int, reuse: 
     typedef {weight_t} weight_t;
     typedef {bias_t} bias_t;
     typedef {accum_t} accum_t;
-}};
+{da}}};
 """
 
 
@@ -82,10 +92,12 @@ LAYER = TFTokenDense
 
 
 def config(node) -> str:
+    from models.ops.da import function_name
+
     w, b = node.get_weights("weight"), node.get_weights("bias")
     return dense_config_struct(f"config{node.index}", node.get_attr("n_tokens"), node.get_attr("n_in"),
                                node.get_attr("n_out"), node.get_attr("reuse_factor"), strategy_of(node),
-                               w.type.name, b.type.name, ctype(node, "accum_t"))
+                               w.type.name, b.type.name, ctype(node, "accum_t"), function_name(node.index))
 
 
 def call(node, p: dict, w) -> str:

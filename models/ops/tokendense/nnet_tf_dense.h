@@ -4,6 +4,9 @@
 //   latency:  weights are constants in logic; `tokens_parallel` tokens per cycle (see nnet_tf_common.h).
 //   resource: weights in a ROM of depth `iterations` (one output block per word); every token computes one block
 //             of outputs per cycle with shared multipliers, so the multipliers see the weight as a variable.
+//   distributed_arithmetic: every token runs CONFIG_T::kernel, da4ml's shift-and-add graph of x W + b written into
+//             nnet_code_gen.h (models/ops/da.py; the same graph as the RTL form); no multipliers, no weight arrays
+//             read (w, b are passed and unused, so every strategy has one call). Reuse factor 1: II = 1.
 #ifndef NNET_TF_DENSE_H_
 #define NNET_TF_DENSE_H_
 
@@ -110,6 +113,44 @@ struct tf_token_dense_impl<data_T, res_T, CONFIG_T, tf_strategy::resource> {
             for (unsigned t = 0; t < CONFIG_T::n_tokens; t++) {
                 #pragma HLS UNROLL
                 tf_dense_block<data_T, res_T, CONFIG_T>(&data[t * CONFIG_T::n_in], &res[t * CONFIG_T::n_out], r, w, b);
+            }
+        }
+    }
+};
+
+// One token (distributed arithmetic): the kernel's exact sums, cast to res_T by its assignments.
+template <class data_T, class res_T, typename CONFIG_T>
+void tf_dense_token_da(const data_T x[CONFIG_T::n_in], res_T y[CONFIG_T::n_out]) {
+    #pragma HLS INLINE off
+    #pragma HLS PIPELINE II=1
+    data_T xi[CONFIG_T::n_in]; // the generated kernel takes a non-const array: wiring only
+    #pragma HLS ARRAY_PARTITION variable=xi complete
+Inputs:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        xi[i] = x[i];
+    }
+    CONFIG_T::template kernel<data_T, res_T>(xi, y);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+struct tf_token_dense_impl<data_T, res_T, CONFIG_T, tf_strategy::distributed_arithmetic> {
+    static void run(const data_T data[CONFIG_T::n_tokens * CONFIG_T::n_in],
+                    res_T res[CONFIG_T::n_tokens * CONFIG_T::n_out],
+                    const typename CONFIG_T::weight_t w[CONFIG_T::n_in * CONFIG_T::n_out],
+                    const typename CONFIG_T::bias_t b[CONFIG_T::n_out]) {
+        #pragma HLS INLINE off
+        #pragma HLS ARRAY_PARTITION variable=data complete
+        #pragma HLS ARRAY_PARTITION variable=res complete
+    Iterations:
+        for (unsigned r = 0; r < CONFIG_T::iterations; r++) {
+            #pragma HLS PIPELINE II=1
+        Tokens:
+            for (unsigned p = 0; p < CONFIG_T::tokens_parallel; p++) {
+                #pragma HLS UNROLL
+                const unsigned t = r * CONFIG_T::tokens_parallel + p;
+                if (t < CONFIG_T::n_tokens)
+                    tf_dense_token_da<data_T, res_T, CONFIG_T>(&data[t * CONFIG_T::n_in], &res[t * CONFIG_T::n_out]);
             }
         }
     }
