@@ -27,7 +27,7 @@ setup: $(STAMP)
 
 # synth exits 1 when the trigger budget is not met (after writing everything): the demo reports that, not fails.
 demo: setup
-	$(BIN)/synth models/jet_tagger.yaml --part xcvu9p --force || [ $$? -eq 1 ]
+	$(BIN)/synth models/jet_tagger.yaml --part xcvu9p --rtl --force || [ $$? -eq 1 ]
 
 test: setup
 	$(BIN)/pytest -q
