@@ -7,11 +7,13 @@ The project is written once, with layer tracing on (hls4ml writes the per-layer 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from flow.convert import convert, layer_descriptions
 from sim.csim import CsimResult
@@ -60,13 +62,16 @@ def keep_stamp(hls_model, work: Path, stamp: str) -> None:
     written = hls_model.config.get_config_value("Stamp")
     if written == stamp:
         return
-    for name, old, new in (("build_lib.sh", f"LIB_STAMP={written}\n", f"LIB_STAMP={stamp}\n"),
-                           ("hls4ml_config.yml", f"Stamp: {written}\n", f"Stamp: {stamp}\n")):
+    # YAML quotes a stamp that would read as a number (all digits, or e.g. 1e234567): match either form, and write
+    # the new one as YAML writes it
+    yml_new = yaml.safe_dump({"Stamp": stamp}, width=1000)
+    for name, pattern, new in (("build_lib.sh", rf"^LIB_STAMP={written}\n", f"LIB_STAMP={stamp}\n"),
+                               ("hls4ml_config.yml", rf"^Stamp: (['\"]?){written}\1\n", yml_new)):
         path = work / name
-        text = path.read_text()
-        if old not in text:
+        text, n = re.subn(pattern, lambda _m: new, path.read_text(), count=1, flags=re.M)
+        if n != 1:
             raise RuntimeError(f"{name}: hls4ml's stamp {written} is not where trigformer expects it")
-        path.write_text(text.replace(old, new))
+        path.write_text(text)
     hls_model.config.config["Stamp"] = stamp
 
 

@@ -205,3 +205,30 @@ def test_hls4ml_jets_source_end_to_end(tmp_path):
     assert code in (0, 1) and r["config"]["data"]["source"] == "hls4ml_jets"
     assert r["accuracy"]["n_events"] == 300 and r["verification"]["n_events"] == 200
     assert r["input_scaling"]["log2"] == [4, 4, 4]  # same feature ranges as the synthetic jets
+
+
+@pytest.mark.parametrize("written", ["86678857", "00001234", "0badf00d", "1e234567"])
+def test_the_deterministic_stamp_replaces_any_stamp_hls4ml_writes(tmp_path, written):
+    """hls4ml's make_stamp gives 8 random hex digits, written by yaml.dump into hls4ml_config.yml (quoted when they
+    read as a number, about 2 % of runs: that once made synth fail) and verbatim into build_lib.sh. Reference:
+    the files as hls4ml's writer produces them (its template line and yaml.dump of its config)."""
+    import yaml
+
+    from flow.firmware import keep_stamp
+
+    class Config:
+        config = {"OutputDir": str(tmp_path), "ProjectName": "tiny", "Stamp": written}
+
+        def get_config_value(self, key):
+            return self.config[key]
+
+    class Model:
+        config = Config()
+
+    (tmp_path / "hls4ml_config.yml").write_text(yaml.dump(Model.config.config))
+    (tmp_path / "build_lib.sh").write_text(f"#!/bin/bash\nPROJECT=tiny\nLIB_STAMP={written}\nBASEDIR=x\n")
+    for new in ("12345678", "c0ffee42"):
+        keep_stamp(Model(), tmp_path, new)
+        assert yaml.safe_load((tmp_path / "hls4ml_config.yml").read_text())["Stamp"] == new  # a string, as hls4ml's
+        assert f"\nLIB_STAMP={new}\n" in (tmp_path / "build_lib.sh").read_text()
+        assert Model.config.config["Stamp"] == new
