@@ -136,6 +136,19 @@ def test_missing_verilator_is_exit_2_and_writes_nothing(tmp_path, monkeypatch):
     assert not out.exists()
 
 
+def test_missing_yosys_is_exit_2_naming_it_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """rtl.yosys: system without a yosys on PATH: refused before anything is trained or written."""
+    real_which = Y.shutil.which
+    monkeypatch.setattr(Y.shutil, "which", lambda name, *a, **k: None if name == "yosys" else real_which(name, *a, **k))
+    n, model, quant = SHAPES["two_heads_none"]
+    cfg = _tiny(tmp_path, "noy", n, model, quant, rtl={"yosys": "system"})
+    out = tmp_path / "noy_out"
+    assert main([str(cfg), "--rtl", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "yosys" in err[0] and "Traceback" not in err[0]
+    assert not out.exists()
+
+
 def test_a_yosys_failure_keeps_the_run_and_exits_1(tmp_path, monkeypatch):
     """A Yosys job that fails never takes synth down: the report says so and the exit code is 1."""
     def broken(*a, **k):
