@@ -15,6 +15,7 @@ import numpy as np
 from hls_templates.extension import register
 from models.fixed import FixedType
 from models.ops import UnsupportedLayer, for_hls, for_keras
+from models.ops.common import PARALLEL_KEYS
 from models.quant import QuantTypes
 
 
@@ -144,9 +145,6 @@ def layer_settings(model, cfg, overrides: dict[str, dict] | None = None) -> dict
                 s["note"] = note
         out[layer.name] = s
     return out
-
-
-PARALLEL_KEYS = ("tokens_parallel", "out_block", "rows_parallel", "features_parallel")
 
 
 def implementation(layers: list[dict], model, cfg, overrides: dict[str, dict] | None = None) -> dict[str, dict]:

@@ -20,12 +20,13 @@ import copy
 from dataclasses import dataclass, field
 
 from flow.estimate import estimate
+from models.ops.common import PARALLEL_KEYS
 from flow.report.verdict import RESOURCES
 
 TUNABLE = ("token_dense", "mha", "layernorm", "rmsnorm", "pool", "softmax")  # trigformer's own layers
 WEIGHTED = ("token_dense", "mha")  # the strategy changes where weights live
 DA = "distributed_arithmetic"
-PARALLEL_KEYS = ("rows_parallel", "tokens_parallel", "features_parallel", "out_block", "iterations")
+DERIVED_KEYS = PARALLEL_KEYS + ("iterations",)  # what a layer's reuse factor sets: re-derived after a change
 
 
 @dataclass
@@ -58,7 +59,7 @@ def _apply(layers: list[dict], settings: dict[str, dict]) -> list[dict]:
     for layer in layers:
         s = settings.get(layer["name"])
         if s is not None:
-            layer = {k: v for k, v in layer.items() if k not in PARALLEL_KEYS}  # re-derived from R
+            layer = {k: v for k, v in layer.items() if k not in DERIVED_KEYS}  # re-derived from R
             layer.update(reuse_factor=s["reuse_factor"], strategy=s["strategy"])
         out.append(layer)
     return out

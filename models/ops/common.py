@@ -171,6 +171,11 @@ def check_products(owner: str, products: dict[str, int], limit: int = 62) -> Non
                              "(use narrower activations)")
 
 
+# The layer-description keys that name how many units of work run side by side per iteration (`split_units`):
+# token-dense and per-token Dense (tokens or an output block), attention rows, norm/pooling features.
+PARALLEL_KEYS = ("tokens_parallel", "out_block", "rows_parallel", "features_parallel")
+
+
 def split_units(units: int, reuse: int) -> tuple[int, int]:
     """How a layer with `units` independent pieces of work (tokens, attention rows, features) shares hardware at
     reuse factor `reuse`: (parallel units per iteration, iterations = the layer's II). See nnet_tf_common.h."""

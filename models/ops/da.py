@@ -69,6 +69,21 @@ def add_luts(r, kernels: list[dict]) -> None:
     r.da_lut += lut
 
 
+def describe(layer) -> dict:
+    """The `da` entry of an hls4ml layer's description: its kernels' figures, once the DA pass has solved them."""
+    figs = layer.get_attr("da_figures")
+    return {"da": figs} if figs else {}
+
+
+def dense_cost(layer: dict, d, path, r) -> tuple[int, bool, int]:
+    """Cost of a Dense whose one product is a DA kernel per token (`d`: its costmodel.Dims): the kernels' LUTs and
+    adder depth, II 1, ending on a register; returns what an op's `cost` returns."""
+    kernels = kernels_of(layer)
+    add_luts(r, kernels)
+    add_path(path, kernels, d.wacc)
+    return 1, True, d.n_tok * d.n_out * d.wacc
+
+
 def add_path(path, kernels: list[dict], accum_bits: int) -> None:
     """The kernels (computed side by side) on the critical path: the deepest one's adder depth, each adder at the
     accumulator width's delay (the cost model's adder)."""

@@ -193,8 +193,7 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
         arrival[l.name] = max(arrival[i] for i in l.inputs) + l.latency
     design = RTLDesign(name, folder, layers, first.out_t, sizes[first.name], nodes[-1].out_t, types, sizes,
                        arrival[layers[-1].name] - 1, arrival, 0, clock_ns, cutoff,
-                       [l.name for l in layers] if trace else [])
-    design.seconds = {k: round(v, 1) for k, v in seconds.items()}
+                       [l.name for l in layers] if trace else [], {k: round(v, 1) for k, v in seconds.items()})
     (folder / f"{name}{TOP_SUFFIX}.v").write_text(_top_verilog(design))
     (folder / "manifest.json").write_text(json.dumps(design.manifest(), indent=1))
     return design

@@ -116,8 +116,9 @@ class Dense(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
-        figs = layer.get_attr("da_figures")
-        return {"da": figs} if figs else {}
+        from models.ops import da
+
+        return da.describe(layer)
 
     @staticmethod
     def run(node, ins, in_t):

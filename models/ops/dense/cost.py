@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from models.ops.costmodel import T_MUX, Dims, Path, Res, depth, mult_weights, t_add, t_mul
-from models.ops.da import STRATEGY, add_luts, add_path, kernels_of
+from models.ops.da import STRATEGY, dense_cost
 
 
 def dense(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     d = Dims.of(layer)
     if d.strategy == STRATEGY:  # hls4ml's DA Dense with trigformer's kernel (models/ops/da.py)
-        kernels = kernels_of(layer)
-        add_luts(r, kernels)
-        add_path(path, kernels, d.wacc)
-        return 1, True, d.n_tok * d.n_out * d.wacc
+        return dense_cost(layer, d, path, r)
     R = d.reuse
     nw = mult_weights(layer, d.n_in * d.n_out, d.n_out)
     dsp = r.mult(d.n_tok * nw, d.wi, d.ww, R, const=True, weights=True)

@@ -44,13 +44,15 @@ class MHA(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
+        from models.ops import da
+
         rows, iterations = layer.rows()
         return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
                 "value_dim": layer.get_attr("value_dim"), "n_kv": layer.get_attr("n_kv"),
                 "kv_dim": layer.get_attr("kv_dim"),
                 "rows_parallel": rows, "iterations": iterations,
                 "table_entries": 2 * layer.get_attr("table_size"),  # one exp and one 1/sum table (copies apart)
-                **({"da": layer.get_attr("da_figures")} if layer.get_attr("da_figures") else {})}
+                **da.describe(layer)}
 
     @staticmethod
     def cost(layer, path, res):

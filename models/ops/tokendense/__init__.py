@@ -43,13 +43,14 @@ class TokenDense(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
+        from models.ops import da
         from models.ops.common import split_units
 
         strategy = str(layer.get_attr("strategy", "latency")).lower()
         reuse = layer.get_attr("reuse_factor")
-        if strategy == "distributed_arithmetic":
+        if strategy == da.STRATEGY:
             return {"strategy": strategy, "tokens_parallel": layer.get_attr("n_tokens"), "iterations": 1,
-                    "da": layer.get_attr("da_figures")}
+                    **da.describe(layer)}
         if strategy == "resource":
             block, iterations = split_units(layer.get_attr("n_out"), reuse)
             return {"strategy": strategy, "out_block": block, "iterations": iterations}

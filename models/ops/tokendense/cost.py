@@ -5,16 +5,13 @@ distributed_arithmetic = one da4ml kernel per token (models/ops/da.py: da4ml's c
 from __future__ import annotations
 
 from models.ops.costmodel import Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
-from models.ops.da import STRATEGY, add_luts, add_path, kernels_of
+from models.ops.da import STRATEGY, dense_cost
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     d = Dims.of(layer)
     if d.strategy == STRATEGY:
-        kernels = kernels_of(layer)
-        add_luts(r, kernels)
-        add_path(path, kernels, d.wacc)
-        return 1, True, d.n_tok * d.n_out * d.wacc
+        return dense_cost(layer, d, path, r)
     nw = mult_weights(layer, d.n_in * d.n_out, d.n_out)
     if d.strategy == "resource":
         out_block, iters = units(layer, d.n_out, "out_block")
