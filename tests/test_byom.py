@@ -110,6 +110,28 @@ def test_one_block_self_attention_classifier(work):
     assert r["training"]["fixed"]["epochs"] == 0
 
 
+def test_final_softmax_lut_is_in_the_firmware(work):
+    """model.final_softmax: lut: the model's final softmax becomes trigformer's LUT softmax in the firmware (its own
+    traced layer), C-simulated bit-exact against the emulator, and the firmware's outputs are probabilities."""
+    x, y = jets(8, F3)
+    inp = L.Input((8, 3), name="particles")
+    h = L.Dense(8, name="embed")(inp)
+    h = L.Add(name="add1")([h, L.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(h, h)])
+    out = L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D(name="pool")(h))
+    model = tf.keras.Model(inp, out)
+    fit(model, x, y)
+    model.save(work / "lut_head.keras")
+    cfg = config(work, "lut_head", "lut_head.keras", 8, model={"final_softmax": "lut"})
+    out_dir = work / "out_lut_head"
+    code, r = synth(cfg, out_dir)
+    assert_verified(code, r)
+    assert any(b == "LUTSoftmax" for row in r["model"]["mapping"] for b in row["becomes"])
+    rows = r["verification"]["csim_vs_emulator"]["per_layer"]
+    assert any("softmax" in row["layer"] for row in rows), [row["layer"] for row in rows]
+    p = np.load(out_dir / "predictions.npz")["firmware"]  # probabilities: in [0, 1], rows summing to about 1
+    assert p.min() >= 0 and p.max() <= 1 and np.all(np.abs(p.sum(axis=1) - 1) < 0.1)
+
+
 def test_two_blocks_value_dim_and_output_shape(work):
     """Two blocks, value_dim != key_dim and an output_shape, an EinsumDense embedding, max pooling, logits;
     saved as .h5, QAT fine-tuning for one epoch."""
