@@ -168,6 +168,7 @@ def synth(opts: Options) -> Result:
     check_plan(cfg, imported, provisional(cfg))
     if opts.rtl:
         from flow.rtl import check_tools
+        from sim.cache import CacheError
         from sim.rtl.verilator import ToolMissing
 
         if imported is not None and len(imported.input_shapes) > 1:
@@ -176,7 +177,7 @@ def synth(opts: Options) -> Result:
 
         try:
             check_tools(cfg.rtl)
-        except ToolMissing as e:
+        except (ToolMissing, CacheError) as e:
             raise UsageError(f"--rtl: {e}") from None
     if cfg.hls.strategy == "distributed_arithmetic":
         try:
