@@ -160,7 +160,9 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
             first = str(r["error"]).strip().splitlines()[-1]
             console.print(f"  {r['key']} {r['status']} (exit {r['exit_code']}): {first}", markup=False)
     if summary.interrupted:
-        console.print("synth sweep: interrupted; finished points are kept. Rerun the same command to resume.")
+        left = sum(1 for p in sweep.points if not (records.get(p.key) or {}).get("finished"))
+        console.print(f"synth sweep: interrupted; finished points are kept, {left} point{'s' * (left != 1)} not "
+                      "finished (interrupted or not started) have no record. Rerun the same command to run them.")
     return summary
 
 
