@@ -95,21 +95,21 @@ def read(path: Path, tool: str, valid=None) -> Any | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        return _bad(path, f"unreadable ({e.strerror or e})")
+        return bad(path, f"unreadable ({e.strerror or e})")
     try:
         entry = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return _bad(path, "not JSON")
+        return bad(path, "not JSON")
     if not isinstance(entry, dict) or set(entry) != {"format", "key", "tool", "digest", "payload"}:
-        return _bad(path, "not a cache entry")
+        return bad(path, "not a cache entry")
     if entry["format"] != FORMAT or entry["key"] != path.stem:
-        return _bad(path, "written for another key or format")
+        return bad(path, "written for another key or format")
     if entry["tool"] != tool:
-        return _bad(path, f"written by {entry['tool']!r}, not {tool!r}")
+        return bad(path, f"written by {entry['tool']!r}, not {tool!r}")
     if entry["digest"] != digest(entry["payload"]):
-        return _bad(path, "its content does not match its digest (edited or damaged)")
+        return bad(path, "its content does not match its digest (edited or damaged)")
     if valid is not None and not valid(entry["payload"]):
-        return _bad(path, "not the content this cache holds")
+        return bad(path, "not the content this cache holds")
     return entry["payload"]
 
 
@@ -127,6 +127,6 @@ def write(path: Path, tool: str, payload: Any) -> None:
         raise
 
 
-def _bad(path: Path, why: str) -> None:
+def bad(path: Path, why: str) -> None:
     print(f"trigformer: warning: cache entry {path}: {why}; recomputing it", file=sys.stderr)
     return None

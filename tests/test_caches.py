@@ -279,3 +279,50 @@ def test_an_interrupt_kills_running_tool_jobs_at_once(tmp_path, tool, sig):
     assert left == [], f"{tool} job processes {left} left running"
     if tool == "yosys":
         assert len(_pids(Path(f"{runs}.pids"))) == 2  # the third job was never started
+
+
+# ------------------------------------------------------------------ the test suite's g++ cache (tests/gxx.py)
+
+PROGRAM = '#include <cstdio>\nint main() { std::printf("%d\\n", 6 * 7); return 0; }\n'
+
+
+def _garble_binary(exe: Path) -> None:
+    data = bytearray(exe.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 10] = bytes(b ^ 0xFF for b in data[mid:mid + 10])  # ten bytes flipped: surely different
+    exe.write_bytes(bytes(data))
+
+
+# (case, corruption of the cached binary or its record, warned?)
+BAD_BINARIES = [
+    ("ten flipped bytes", _garble_binary, True),
+    ("truncated", lambda exe: exe.write_bytes(exe.read_bytes()[:100]), True),
+    ("replaced by a script", lambda exe: exe.write_text("#!/bin/sh\necho 41\n"), True),
+    ("record edited", lambda exe: (lambda r: r.write_text(r.read_text().replace('"sha256": "', '"sha256": "0')))(
+        exe.with_name(exe.name + ".json")), True),
+    ("record missing (an older cache)", lambda exe: exe.with_name(exe.name + ".json").unlink(), False),
+]
+
+
+@pytest.mark.parametrize("case, corrupt, warned", BAD_BINARIES, ids=[c[0] for c in BAD_BINARIES])
+def test_a_bad_cached_binary_is_compiled_again(tmp_path, monkeypatch, capfd, case, corrupt, warned):
+    """tests/gxx.py caches g++ binaries under TRIGFORMER_CACHE: a binary that does not match its verified record is
+    compiled again (and the program prints 42, computed by g++'s binary, not the planted 41)."""
+    import gxx
+
+    monkeypatch.setenv("TRIGFORMER_CACHE", str(tmp_path / "cache"))
+    exe = gxx.compile_program(PROGRAM, "answer")
+    assert gxx.compile_program(PROGRAM, "answer") == exe  # a good binary is reused
+    before = exe.stat().st_mtime_ns
+    corrupt(exe)
+    capfd.readouterr()
+    again = gxx.compile_program(PROGRAM, "answer")
+    err = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
+    assert again == exe and subprocess.run([str(exe)], capture_output=True, text=True).stdout == "42\n"
+    assert exe.stat().st_mtime_ns != before or case.startswith("record")
+    if warned:
+        assert len(err) == 1 and err[0].startswith("trigformer: warning: cache entry ") and exe.name in err[0], err
+    else:
+        assert err == []
+    gxx.compile_program(PROGRAM, "answer")
+    assert capfd.readouterr().err == ""  # rewritten: trusted again
