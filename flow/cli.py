@@ -53,6 +53,9 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtl", action="store_true",
                    help="also write the network as pipelined Verilog (rtl/), co-simulate it with Verilator against "
                         "the emulator and count its resources with Yosys (settings: the rtl: section)")
+    p.add_argument("--no-size-check", dest="size_check", action="store_false",
+                   help="go on when the estimate, made before training from the config, is more than 5x the part's "
+                        "LUT or DSP (default: exit 2 before training)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         return finish(trigformer.synth(args.config, part=args.part, out=args.out, force=args.force,
                                        weights=args.weights, epochs=args.epochs, csim=args.csim, backend=args.backend,
                                        clock=args.clock, vendor_synth=args.vendor_synth, cosim=args.cosim,
-                                       vsynth=args.vsynth, fit=args.fit, rtl=args.rtl, progress=not args.quiet))
+                                       vsynth=args.vsynth, fit=args.fit, rtl=args.rtl, progress=not args.quiet,
+                                       size_check=args.size_check))
     except (ConfigError, UsageError, OutputError, ReportError, WeightsError) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2

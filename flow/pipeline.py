@@ -44,6 +44,7 @@ class Options:
     fit: bool = False
     rtl: bool = False
     progress: bool = True
+    size_check: bool = True  # refuse a model whose estimate is far beyond the part, before training (flow.sizecheck)
     extra_overrides: dict = field(default_factory=dict)
     model: object = None  # a trained Keras model object (trigformer.synth(..., model=...))
     model_source: str | None = None  # how to name `model` in messages and the report
@@ -168,6 +169,7 @@ def synth(opts: Options) -> Result:
     check_plan(cfg, imported, provisional(cfg))
     if opts.rtl:
         from flow.rtl import check_tools
+        from sim.cache import CacheError
         from sim.rtl.verilator import ToolMissing
 
         if imported is not None and len(imported.input_shapes) > 1:
@@ -176,7 +178,7 @@ def synth(opts: Options) -> Result:
 
         try:
             check_tools(cfg.rtl)
-        except ToolMissing as e:
+        except (ToolMissing, CacheError) as e:
             raise UsageError(f"--rtl: {e}") from None
     if cfg.hls.strategy == "distributed_arithmetic":
         try:
@@ -193,6 +195,12 @@ def synth(opts: Options) -> Result:
         if why:
             raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
                              "reports the labelled estimate.")
+    if opts.size_check and imported is None:
+        from flow.sizecheck import too_large
+
+        why = too_large(cfg, opts.fit)
+        if why:
+            raise UsageError(why)
     with Output(out, opts.force) as o:
         result = _run(cfg, opts, o.work, out, imported)
         o.commit()

@@ -39,7 +39,8 @@ class RTLResult:
 
 
 def check_tools(rcfg) -> None:
-    """Raise sim.rtl.verilator.ToolMissing (exit 2) when a tool --rtl needs is missing."""
+    """Raise sim.rtl.verilator.ToolMissing (exit 2) when a tool --rtl needs is missing, sim.cache.CacheError when
+    the Yosys result cache has nowhere to go."""
     from sim.rtl.verilator import verilator_env
     from sim.rtl.yosys import yosys_command
 
@@ -53,6 +54,9 @@ def check_tools(rcfg) -> None:
         verilator_env()
     if rcfg.yosys != "none":
         yosys_command(rcfg.yosys)
+        from sim.cache import check_location
+
+        check_location()  # sim.cache.CacheError (exit 2) for an unusable TRIGFORMER_CACHE, before any work
 
 
 def _interpreter_check(design, emulator, vals: dict, n: int) -> dict:

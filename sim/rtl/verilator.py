@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+
+from sim.csim import _run_group
 
 TB = Path(__file__).with_name("tb.cpp")
 BUILD_TIMEOUT_S = 3600
@@ -70,13 +71,16 @@ def build(design, workdir: Path, jobs: int = 1, log: Path | None = None) -> tupl
            "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-CFLAGS", cflags, "-o", "Vtb", str(TB)]
     cmd += [str(p.resolve()) for p in verilog]
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    # a process group of its own: a timeout or an interrupt kills verilator_bin, make and g++ with it, at once
+    code, out, err = _run_group(cmd, BUILD_TIMEOUT_S, cwd=workdir, env=env)
     seconds = time.perf_counter() - t0
     if log is not None:
-        log.write_text(r.stdout + r.stderr)
-    if r.returncode != 0:
-        err = next((ln for ln in (r.stdout + r.stderr).splitlines() if "%Error" in ln or "error" in ln), "")
-        raise RuntimeError(f"Verilator build failed (exit {r.returncode}): {err.strip()[:300]}")
+        log.write_text(out + err)
+    if code is None:
+        raise RuntimeError(f"Verilator build took longer than {BUILD_TIMEOUT_S} s (killed)")
+    if code != 0:
+        line = next((ln for ln in (out + err).splitlines() if "%Error" in ln or "error" in ln), "")
+        raise RuntimeError(f"Verilator build failed (exit {code}): {line.strip()[:300]}")
     return workdir / "obj" / "Vtb", seconds
 
 
@@ -107,11 +111,12 @@ def run(exe: Path, design, in_raw: np.ndarray, workdir: Path) -> tuple[np.ndarra
     words = pack(in_raw, design.input_t.width)
     (workdir / "in.bin").write_bytes(words.tobytes())
     t0 = time.perf_counter()
-    r = subprocess.run([str(exe), str(design.latency), "in.bin", "out.bin"], cwd=workdir, capture_output=True,
-                       text=True, timeout=RUN_TIMEOUT_S)
+    code, _, err = _run_group([str(exe), str(design.latency), "in.bin", "out.bin"], RUN_TIMEOUT_S, cwd=workdir)
     seconds = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise RuntimeError(f"the Verilator simulation exited with {r.returncode}: {r.stderr.strip()[-300:]}")
+    if code is None:
+        raise RuntimeError(f"the Verilator simulation ran longer than {RUN_TIMEOUT_S} s (killed)")
+    if code != 0:
+        raise RuntimeError(f"the Verilator simulation exited with {code}: {err.strip()[-300:]}")
     out_words, trace_words = (design.out_bits + 31) // 32, (design.trace_bits + 31) // 32
     rows = np.frombuffer((workdir / "out.bin").read_bytes(), dtype="<u4").reshape(len(in_raw), out_words + trace_words)
     last = design.layers[-1].name
