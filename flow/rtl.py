@@ -165,7 +165,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     else:
         sec["cosim"] = {"skipped": "rtl.cosim: false"}
     if rcfg.yosys != "none":
-        from flow.parts import resolve_part
+        from flow.parts import fractions
         from sim.rtl import yosys as Y
 
         t0 = time.perf_counter()
@@ -176,12 +176,10 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
             messages.append(f"Yosys failed: {str(e)[:300]}")
             return RTLResult(sec, messages)
         timings["yosys_s"] = round(time.perf_counter() - t0, 1)
-        _, cap = resolve_part(part)
         tot = syn["total"]
-        avail = {"LUT": cap.LUT, "FF": cap.FF, "DSP": cap.DSP, "BRAM_18K": cap.BRAM_18K}
         sec["resources"] = {"source": "yosys", **{k: tot[k] for k in ("LUT", "FF", "DSP", "BRAM_18K")},
                             "CARRY4": tot["CARRY4"], "MUXF": tot["MUXF"], "SRL": tot["SRL"], "URAM": tot["URAM"],
-                            "fraction": {k: tot[k] / avail[k] for k in avail if avail[k]}, "part": part,
+                            "fraction": fractions(tot, part), "part": part,
                             "ff_source": "pipeline register bits of every unit (what Yosys counts with the stage "
                                          "hierarchy kept; no pruning across stages: an upper bound), plus the top's "
                                          "residual delay lines",
