@@ -3,7 +3,9 @@
 A run produces the HLS project (form `hls`: figures from the vendor tool's reports when they exist -- `csynth`,
 `cosim`, `vsynth` -- else the analytical `estimate`) and, with --rtl, the RTL form (`rtl`: da4ml's pipeline depth,
 Yosys's counts). report.json["forms"] has one entry per form produced; the budget judges every one of them
-(flow.report.verdict). The report's top-level `latency` and `resources` (the primary figures: per-layer tables,
+(flow.report.verdict). With Vivado's post-route reports of the delivered top (rtl/vivado_impl.tcl, read back by
+`synth report DIR`), the RTL form's resources and timing are Vivado's (`vivado`) instead of Yosys's. The report's
+top-level `latency` and `resources` (the primary figures: per-layer tables,
 plots, older readers) are one form's, chosen by one rule: a vendor report of the HLS project, else the RTL form,
 else the estimate. Fractions of the part come from flow.parts.fractions, the one place they are computed.
 """
@@ -30,6 +32,7 @@ def _sections(report: dict) -> dict[str, tuple[dict | None, dict | None]]:
     if rtl and not rtl.get("failed"):
         lat = rtl.get("latency") if (rtl.get("latency") or {}).get("cycles") is not None else None
         res = rtl.get("resources") if (rtl.get("resources") or {}).get("source") else None  # not failed / skipped
+        res = (rtl.get("vivado") or {}).get("resources") or res  # post-route, when the user ran the script
         if lat or res:
             out["rtl"] = (lat, res)
     return out
@@ -49,10 +52,14 @@ def forms_of(report: dict) -> dict[str, dict]:
         latency = {k: lat[k] for k in ("source", "cycles", "ns", "ii") if k in lat} if lat else None
         out[name] = {"design": DESIGNS[name], "source": (resources or latency or {}).get("source"),
                      "latency": latency, "resources": resources}
+        timing = ((report.get("rtl") or {}).get("vivado") or {}).get("timing") if name == "rtl" else None
+        if timing:
+            out[name]["timing"] = timing
     return out
 
 
-SOURCE_FORM = {"estimate": "hls", "csynth": "hls", "cosim": "hls", "vsynth": "hls", "rtl": "rtl", "yosys": "rtl"}
+SOURCE_FORM = {"estimate": "hls", "csynth": "hls", "cosim": "hls", "vsynth": "hls", "rtl": "rtl", "yosys": "rtl",
+               "vivado": "rtl"}
 
 
 def label(name: str, section: dict | None) -> str:

@@ -47,6 +47,12 @@ def render_terminal(report: dict, console=None) -> None:
         fl = f.get("latency")
         if fl:
             con.print(f"Latency {label(name, fl)}: {fl['cycles']} cycles = {fl['ns']:g} ns, II {fl['ii']}")
+    for name, f in forms.items():
+        tm = f.get("timing")
+        if tm:
+            verdict = "met" if tm.get("met") else "[red]NOT met[/red]"
+            con.print(f"Timing {label(name, tm)}: WNS {tm['wns_ns']:g} ns at the {tm['clock_ns']:g} ns clock, {verdict} "
+                      f"(post-route)")
     if not any(f.get("latency") for f in forms.values()):
         con.print("Latency: [dim]no estimate or report[/dim]")
     elif lat.get("method"):

@@ -34,6 +34,10 @@ def _judge_form(name: str, form: dict, budget: dict, limits: dict) -> dict:
             violations.append(f"{lat_l} latency {lat['ns']:g} ns > budget {budget['latency_ns']:g} ns")
         if budget.get("ii") is not None and lat["ii"] > budget["ii"]:
             violations.append(f"{lat_l} II {lat['ii']} > budget {budget['ii']}")
+    timing = form.get("timing")
+    if timing and not timing.get("met"):
+        violations.append(f"{label(name, timing)} timing not met at the {timing['clock_ns']:g} ns clock: WNS "
+                          f"{timing['wns_ns']:g} ns, WHS {timing['whs_ns']:g} ns (post-route)")
     if res is None:
         unchecked.append(f"{name}: no resource counts")
     else:
