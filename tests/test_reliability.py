@@ -498,3 +498,18 @@ def test_a_working_fake_project_runs(tmp_path):
     assert np.array_equal(res.outputs[:, 0], 2 * x[:, 0])
     assert sorted(os.listdir(project)) == ["build_lib.sh", "csim.log", "firmware", "lib.c"]
     assert os.listdir(project / "firmware") == []
+
+
+def test_report_rerenders_a_report_written_before_forms(base, tmp_path):
+    """`synth report DIR` on a report.json of an earlier version (no `forms`, no `budget.judged`; its primary figures
+    chosen by the old rule) gets the forms from its sections, like a new one, and the same verdict."""
+    folder = tmp_path / "old"
+    shutil.copytree(base, folder)
+    new = json.loads((folder / "report.json").read_text())
+    old = {k: v for k, v in new.items() if k != "forms"}
+    old["budget"] = {k: v for k, v in new["budget"].items() if k not in ("judged", "forms")}
+    (folder / "report.json").write_text(json.dumps(old))
+    code = main(["report", str(folder)])
+    again = json.loads((folder / "report.json").read_text())
+    assert again["forms"] == new["forms"] and again["budget"]["judged"] == ["hls"]
+    assert again["budget"]["met"] == new["budget"]["met"] and code == (0 if new["budget"]["met"] else 4)

@@ -143,6 +143,10 @@ def _summary_html(report: dict) -> str:
             if fr and k in fr:
                 pct = f" ({fr['fraction'][k]:.1%} of part)" if k in (fr.get("fraction") or {}) else ""
                 rows.append((f"{k}, {label(name, fr)}", f"{fr[k]:,}{pct}"))
+        tm = f.get("timing")
+        if tm:
+            rows.append((f"timing, {label(name, tm)}", f"WNS {tm['wns_ns']:g} ns at the {tm['clock_ns']:g} ns clock: "
+                                                         f"{'met' if tm.get('met') else 'NOT met'} (post-route)"))
     sources = [(f.get(k) or {}).get("source") for f in forms.values() for k in ("latency", "resources")]
     if expected_error(report) and "estimate" in sources:
         rows.append(("estimate error", expected_error(report)))
