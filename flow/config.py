@@ -242,12 +242,14 @@ class BudgetConfig(_Section):
     # per metric: flow.estimate.error_band) or a number (0.2: 20 % below every limit; 0: no margin)
     fit_margin: Literal["band"] | float = "band"
 
-    @field_validator("fit_margin")
+    @field_validator("fit_margin", mode="before")
     @classmethod
     def _margin(cls, v):
-        if not isinstance(v, str) and not 0 <= v <= 10:
-            raise ValueError(f"a relative margin must be in [0, 10], got {v}")
-        return v
+        if v == "band":
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 10:  # NaN fails the range too
+            raise ValueError(f"`band` or a relative margin in [0, 10], got {v!r}")
+        return float(v)
 
     @field_validator("max_fraction")
     @classmethod
