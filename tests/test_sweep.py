@@ -212,6 +212,35 @@ def test_crashing_point_is_recorded_interrupted_one_is_not(tmp_path, monkeypatch
     assert read_record(stop) is None and not (stop / RECORD).exists()
 
 
+def test_over_budget_is_a_result_and_wrong_is_a_failure(tmp_path, monkeypatch):
+    """A point that exits 4 (verified, over budget) is `over_budget` with the violations as its reason, a result the
+    sweep's exit code accepts; one that exits 1 with a report (csim != emulator) is `failed`, naming why."""
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    for name, code, report in (
+            ("over_cli", 4, {"budget": {"met": False, "violations": ["hls (estimate) LUT 9 = 113.0% of x > limit 70%"]}}),
+            ("wrong_cli", 1, {"budget": {"met": True}, "verification": {"csim_vs_emulator": {
+                "mismatched_values": 3, "first_mismatching_layer": "b0_mha"}}})):
+        (mods / f"{name}.py").write_text(
+            "import json, pathlib, sys\nout = pathlib.Path(sys.argv[sys.argv.index('--out') + 1])\n"
+            f"out.mkdir()\n(out / 'report.json').write_text({json.dumps(json.dumps(report))})\nsys.exit({code})\n")
+    monkeypatch.setenv("PYTHONPATH", str(mods))
+    over = tmp_path / "0000000000000001"
+    over.mkdir()
+    rec = run_point(str(over), [], module="over_cli")
+    assert rec["status"] == "over_budget" and rec["exit_code"] == 4 and "LUT 9 = 113.0%" in rec["error"]
+    assert read_record(over)["status"] == "over_budget"
+    wrong = tmp_path / "0000000000000002"
+    wrong.mkdir()
+    rec = run_point(str(wrong), [], module="wrong_cli")
+    assert rec["status"] == "failed" and rec["exit_code"] == 1 and "csim != emulator" in rec["error"]
+    assert "b0_mha" in rec["error"]
+    from flow.sweep import Summary
+
+    assert Summary(tmp_path, [{"status": "ok"}, {"status": "over_budget"}]).exit_code == 0
+    assert Summary(tmp_path, [{"status": "ok"}, {"status": "failed"}]).exit_code == 1
+
+
 def test_unfinished_or_foreign_records_are_not_finished(tmp_path):
     d = tmp_path / "aaaa"
     (d / "firmware").mkdir(parents=True)
