@@ -1,7 +1,8 @@
 """`synth`: the command line. Thin: parses arguments, calls flow.pipeline / flow.report, maps errors to exit codes.
 
-Exit codes: 0 success; 1 the C-simulation failed or disagrees with the emulator, the vendor tool failed, or the
-budget is not met (everything is still written); 2 bad input (nothing written); 3 an internal error (a bug: the
+Exit codes: 0 success; 1 wrong or failed: the C-simulation or RTL co-simulation failed or disagrees with the
+emulator, or a tool (vendor HLS, Verilator, Yosys) failed (everything is still written); 4 the budget is not met by
+some form, everything verified (all written); 2 bad input (nothing written); 3 an internal error (a bug: the
 traceback is printed); 130 / 143 interrupted by SIGINT / SIGTERM (nothing written).
 """
 
@@ -19,8 +20,9 @@ DESCRIPTION = """Turn a model.yaml into a trained, quantized Transformer and a v
   synth report firmware/jet_tagger        re-render the report of an existing output folder
   synth sweep sweep.yaml [--out DIR]      many model.yaml variants on Dask, results + Pareto plots (README)
 
-exit codes: 0 ok; 1 csim or RTL co-simulation failed or != emulator, a vendor/RTL tool run failed, or budget not
-            met (all outputs written); 2 bad input or a missing tool (nothing written); 3 internal error;
+exit codes: 0 ok: verified and within budget; 1 wrong or failed: csim or RTL co-simulation failed or != emulator,
+            a vendor/RTL tool run failed (all outputs written); 4 budget not met by a form (hls, rtl), everything
+            verified (all written); 2 bad input or a missing tool (nothing written); 3 internal error;
             130/143 interrupted (nothing written)
 """
 

@@ -237,6 +237,18 @@ class BudgetConfig(_Section):
     time_multiplexing: int = Field(1, ge=1, le=1024)
     ii: int | None = Field(None, ge=1)
     max_fraction: float | dict[str, float] = 0.7
+    # synth --fit aims below the limits by this relative margin: `band` (the estimate's held-out error band, median
+    # per metric: flow.estimate.error_band) or a number (0.2: 20 % below every limit; 0: no margin)
+    fit_margin: Literal["band"] | float = "band"
+
+    @field_validator("fit_margin", mode="before")
+    @classmethod
+    def _margin(cls, v):
+        if v == "band":
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 10:  # NaN fails the range too
+            raise ValueError(f"`band` or a relative margin in [0, 10], got {v!r}")
+        return float(v)
 
     @field_validator("max_fraction")
     @classmethod
@@ -369,7 +381,8 @@ class Config(_Section):
         b = self.budget
         why = (f"budget.ii" if b.ii is not None else
                f"floor({b.bunch_crossing_ns:g} ns x {b.time_multiplexing} / {self.hls.clock_period_ns:g} ns clock)")
-        return {"latency_ns": b.latency_ns, "ii": self.budget_ii(), "ii_from": why, "max_fraction": b.limits()}
+        return {"latency_ns": b.latency_ns, "ii": self.budget_ii(), "ii_from": why, "max_fraction": b.limits(),
+                "fit_margin": b.fit_margin}
 
 
 # C++ keywords and names the generated project already uses: the top function is named after the model.

@@ -22,6 +22,10 @@ from flow.sweep.spec import MAX_POINTS, Point, Sweep, SweepError, load_sweep
 __all__ = ["main", "run_sweep", "load_sweep", "Sweep", "Point", "SweepError", "Summary"]
 
 
+# Statuses of a point that ran to the end and verified: within budget, or over it (a result, not an error).
+DONE = ("ok", "over_budget")
+
+
 @dataclass
 class Summary:
     out: Path
@@ -36,7 +40,7 @@ class Summary:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 0 if all(r["status"] == "ok" for r in self.rows) else 1
+        return 0 if all(r["status"] in DONE for r in self.rows) else 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -156,7 +160,7 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
     console.print(f"synth sweep: {counts}; ran {summary.ran}, skipped {summary.skipped}. Wrote {out}/results.csv, "
                   "results.json, sweep.html")
     for r in summary.rows:
-        if r["status"] not in ("ok", "not_met") and r.get("error"):
+        if r["status"] not in DONE and r.get("error"):
             first = str(r["error"]).strip().splitlines()[-1]
             console.print(f"  {r['key']} {r['status']} (exit {r['exit_code']}): {first}", markup=False)
     if summary.interrupted:
@@ -201,7 +205,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
             fut = client.submit(run_point, str((out / "points" / p.key).resolve()), p.synth_args,
                                 sweep.point_timeout_s, key=f"point-{p.key}", pure=False)
             futures[fut] = p
-        counts = {"ok": 0, "not met": 0, "failed": 0}
+        counts = {"ok": 0, "over budget": 0, "failed": 0}
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TimeRemainingColumn(), console=console, disable=not progress) as bar:
             task = bar.add_task("points", total=len(pending))
@@ -217,7 +221,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                 ran.add(p.key)
                 rows_cache.pop(p.key, None)
                 st = rec.get("status")
-                counts["ok" if st == "ok" else "not met" if st == "not_met" else "failed"] += 1
+                counts["ok" if st == "ok" else "over budget" if st == "over_budget" else "failed"] += 1
                 bar.update(task, advance=1, description=", ".join(f"{n} {k}" for k, n in counts.items()))
                 if time.monotonic() - last_flush > 20:  # live results for long sweeps
                     flush()

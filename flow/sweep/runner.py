@@ -7,8 +7,8 @@ Point folder `DIR/points/<key>/`:
     result.json         the record, written atomically once the point has ended: status, exit code, wall time
 
 A point is *finished* when result.json parses, carries `finished: true` and this folder's key, is not an
-interruption (exit 130 / 143 as recorded by earlier versions), and (for exit
-codes 0 and 1, which promise "everything written") firmware/report.json exists. Anything else is rerun.
+interruption (exit 130 / 143 as recorded by earlier versions), and (for exit codes 0, 1 and 4, which promise
+"everything written") firmware/report.json exists. Anything else is rerun.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def read_record(point_dir: Path) -> dict | None:
         return None
     if rec.get("exit_code") in _INTERRUPT_EXITS or rec.get("status") == "interrupted":  # recorded by an older sweep
         return None
-    if rec.get("exit_code") in (0, 1) and rec.get("status") in ("ok", "not_met") and \
+    if rec.get("exit_code") in (0, 1, 4) and rec.get("status") in ("ok", "failed", "over_budget", "not_met") and \
             not (point_dir / OUT / "report.json").is_file():
         return None
     return rec
@@ -122,14 +122,12 @@ def _classify(code: int, report: dict | None, d: Path) -> tuple[str, str | None]
         return "interrupted", f"killed by {_signame(code)}"
     if code in _INTERRUPT_EXITS:
         return "interrupted", f"exit {code} ({signal.Signals(code - 128).name})"
-    if code == 1 and report is not None:  # synth's documented exit 1: budget or verification, all written
-        why = list((report.get("budget") or {}).get("violations") or [])
-        csim = (report.get("verification") or {}).get("csim_vs_emulator") or {}
-        if csim.get("first_mismatching_layer") or csim.get("mismatched_values"):
-            why.insert(0, f"csim != emulator from layer {csim.get('first_mismatching_layer')}")
-        if report.get("vendor_error"):
-            why.insert(0, f"vendor tool: {report['vendor_error']}")
-        return "not_met", "; ".join(why) or "synth exited 1"
+    if code == 4 and report is not None:  # synth's budget code: verified, all written, over the budget
+        return "over_budget", "; ".join((report.get("budget") or {}).get("violations") or []) or "budget not met"
+    if code == 1 and report is not None:  # synth's documented exit 1: wrong or a tool failed, all written
+        from flow.report.verdict import failures
+
+        return "failed", "; ".join(failures(report)) or "synth exited 1"
     tail = stderr_tail(d)
     if code < 0:
         return "crashed", f"killed by {_signame(code)}" + (f": {tail}" if tail else "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -39,8 +40,9 @@ def verilator_env() -> dict:
                 MAKEFLAGS="CFG_CXXFLAGS_PCH_I=-include")
 
 
-def sources(design) -> tuple[list[Path], list[Path]]:
-    """(Verilog files, table memory files) of a design: each layer's modules, the shared primitives once, the top."""
+def sources(design, top: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """(Verilog files, table memory files) of a design: each layer's modules, the shared primitives once, and `top`
+    (default: the co-simulation top with the trace port)."""
     verilog, mems, static = [], [], {}
     for layer in design.layers:
         src = layer.folder / "src"
@@ -52,7 +54,7 @@ def sources(design) -> tuple[list[Path], list[Path]]:
             if p.name not in {q.name for q in verilog}:
                 verilog.append(p)
         mems += sorted((src / "memfiles").glob("*.mem"))
-    verilog.append(design.folder / f"{design.name}_top.v")
+    verilog.append(top or design.trace_top_file)
     return verilog, mems
 
 
@@ -64,7 +66,7 @@ def build(design, workdir: Path, jobs: int = 1, log: Path | None = None) -> tupl
     verilog, mems = sources(design)
     for m in mems:
         shutil.copy(m, workdir / m.name)  # $readmemh resolves table files against the working directory
-    top = f"{design.name}_top"
+    top = design.trace_top_file.stem
     cflags = (f"-O0 -DVTOP=V{top} -DVTOP_HEADER='\"V{top}.h\"' -DTB_IN_BITS={design.in_bits} "
               f"-DTB_OUT_BITS={design.out_bits} -DTB_TRACE_BITS={design.trace_bits}")
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", top, "-Wno-fatal",
@@ -105,18 +107,23 @@ def unpack(words: np.ndarray, width: int, n: int, signed: bool, offset: int = 0)
     return val
 
 
-def run(exe: Path, design, in_raw: np.ndarray, workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], float]:
-    """Simulate the events (raw input words); returns (output raws, {layer: raws}, events per second)."""
+def run(exe: Path, design, in_raw: np.ndarray, workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], float, int]:
+    """Simulate the events (raw input words, one per clock with in_valid); returns (output raws, {layer: raws},
+    events per second, the latency the testbench measured from in_valid to out_valid)."""
     exe, workdir = exe.resolve(), workdir.resolve()
     words = pack(in_raw, design.input_t.width)
     (workdir / "in.bin").write_bytes(words.tobytes())
     t0 = time.perf_counter()
-    code, _, err = _run_group([str(exe), str(design.latency), "in.bin", "out.bin"], RUN_TIMEOUT_S, cwd=workdir)
+    wait = 2 * design.latency + 16  # cycles the testbench waits for out_valid after the last input
+    code, _, err = _run_group([str(exe), str(wait), "in.bin", "out.bin"], RUN_TIMEOUT_S, cwd=workdir)
     seconds = time.perf_counter() - t0
     if code is None:
         raise RuntimeError(f"the Verilator simulation ran longer than {RUN_TIMEOUT_S} s (killed)")
     if code != 0:
         raise RuntimeError(f"the Verilator simulation exited with {code}: {err.strip()[-300:]}")
+    m = re.search(r"measured latency (\d+)", err)
+    if m is None:
+        raise RuntimeError(f"the Verilator testbench reported no latency: {err.strip()[-300:]}")
     out_words, trace_words = (design.out_bits + 31) // 32, (design.trace_bits + 31) // 32
     rows = np.frombuffer((workdir / "out.bin").read_bytes(), dtype="<u4").reshape(len(in_raw), out_words + trace_words)
     last = design.layers[-1].name
@@ -127,4 +134,4 @@ def run(exe: Path, design, in_raw: np.ndarray, workdir: Path) -> tuple[np.ndarra
         t, n = design.types[name], design.sizes[name]
         traces[name] = unpack(tw, t.width, n, t.signed, pos)
         pos += t.width * n
-    return out, traces, len(in_raw) / max(seconds, 1e-9)
+    return out, traces, len(in_raw) / max(seconds, 1e-9), int(m[1])

@@ -189,8 +189,8 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "") 
 
 def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
     """Per-unit and total counts of a design (sim.rtl.RTLDesign): {"units": [...], "total": {...}, ...}.
-    One job per pipeline-stage module; a unit's flip-flops are its pipeline register bits, and the network top's
-    residual delay lines (design.balance_bits) are added to the total."""
+    One job per pipeline-stage module; a unit's flip-flops are its pipeline register bits, and the delivered top's
+    registers (residual delay lines and the valid pipeline: design.top_register_bits) are added to the total."""
     work = []
     for u in design.layers:
         src = u.folder / "src"
@@ -223,7 +223,7 @@ def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
         units.append({"name": u.name, "members": u.members, "kind": u.kind, **s, "seconds": round(seconds[u.name], 1)})
         for k in total:
             total[k] += s[k]
-    total["FF"] += design.balance_bits
+    total["FF"] += design.top_register_bits  # the delivered top's delay lines and valid pipeline
     return {"units": units, "total": total, "jobs": len(work), "cached": sum(r["cached"] for r in results),
             "seconds": round(time.perf_counter() - t0, 1),
             "cpu_seconds": round(sum(r["seconds"] for r in results if not r["cached"]), 1), "yosys": version(which)}
