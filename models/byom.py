@@ -864,6 +864,10 @@ class ImportedModel:
     def _add(self, b: _Build, layer, node, final: bool) -> Tensor:
         import tensorflow as tf
 
+        if len(node.keras_inputs) != 2:  # hls4ml's merge layers take two inputs
+            raise unsupported(layer, f"adds {len(node.keras_inputs)} tensors; trigformer's Add (hls4ml's) takes two",
+                              "chained Adds of two, e.g. Add()([Add()([a, b]), c]) (each casts to the activation "
+                              "type)")
         ins = [self._map(b, t) for t in node.keras_inputs]
         shapes = {tuple(t.shape[1:]) for t in node.keras_inputs}
         if len(shapes) != 1:
