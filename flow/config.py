@@ -375,7 +375,8 @@ class Config(_Section):
                                                 "or resource with a reuse factor, or synth --fit)")
         b = self.budget
         if b.ii is None and b.bunch_crossing_ns * b.time_multiplexing / self.hls.clock_period_ns > MAX_II:
-            key = "budget.time_multiplexing" if "time_multiplexing" in b.model_fields_set else "budget.bunch_crossing_ns"
+            key = ("budget.time_multiplexing" if "time_multiplexing" in b.model_fields_set
+                   else "budget.bunch_crossing_ns")
             raise _KeyError(key, f"the II it gives, {b.bunch_crossing_ns:g} ns x {b.time_multiplexing} / "
                                  f"{self.hls.clock_period_ns:g} ns clock, is more than {MAX_II} cycles between "
                                  "events (far beyond any trigger); give budget.ii or a smaller period")
@@ -433,9 +434,10 @@ strndupa pthread_cleanup_push pthread_cleanup_pop pthread_cleanup_push_defer_np 
 be16toh be32toh be64toh htobe16 htobe32 htobe64 htole16 htole32 htole64 le16toh le32toh le64toh
 daylight getdate_err program_invocation_name program_invocation_short_name signgam timezone tzname""".split())
 # The per-layer globals hls4ml and trigformer's ops (models/ops/*/hls.py: add_weights_variable, config structs) name
-# <prefix><layer index>[_suffix], and the top function's arguments and their bridge copies. This is every such name in
-# the generated projects of the built and the imported models (tests/test_adversarial_inputs.py::
-# test_generated_identifiers_are_exactly_the_refused_ones scans them), so `jet8`, `mha16` or `tagger_v2` are free.
+# <prefix><layer index>[_suffix], and the top function's arguments and their bridge copies (layerN_out for every N: the
+# output's index is known only after conversion). This is every such name in the generated projects of the built and
+# the imported models (tests/test_adversarial_inputs.py::test_generated_identifiers_are_exactly_the_refused_ones
+# checks them against g++), so `jet8`, `mha16` or `tagger_v2` are free.
 _INDEXED_PREFIXES = ("layer", "config", "relu_config", "w", "b", "weight", "bias", "input", "qk", "qb", "kk", "kb",
                      "vk", "vb", "ok", "ob", "gn", "bn", "exp_table", "inv_table", "rsqrt_table")
 _INDEXED_NAME = re.compile(rf"(?:{'|'.join(_INDEXED_PREFIXES)})\d+"
@@ -456,7 +458,8 @@ def _generated_clash(name: str) -> str | None:
         return "its types end in _t (input_t, result_t, layer2_t, embed_accum_t) and ap_types' names start with ap_"
     if _INDEXED_NAME.fullmatch(name):
         return ("hls4ml names the layers' weights, configs and variables <prefix><layer index> (w2, b2, qk5, "
-                "config6, config6_softmax, layer20_out, exp_table6); choose another prefix (net2) or add letters (w2net)")
+                "config6, config6_softmax, layer20_out, exp_table6); choose another prefix (net2) or add letters "
+                "(w2net)")
     return None
 
 
