@@ -232,7 +232,7 @@ def _saved_configs(path: Path) -> list | None:
         try:
             m.ParseFromString(meta.read_bytes())
             return [json.loads(n.metadata) for n in m.nodes if n.metadata]
-        except Exception as e:
+        except (Exception, RecursionError) as e:
             raise ModelFileError(f"{meta}: cannot read it ({type(e).__name__}); it is not loaded") from None
     try:
         if path.suffix.lower() == ".h5":
@@ -251,8 +251,9 @@ def _saved_configs(path: Path) -> list | None:
         return None
     try:
         return [json.loads(raw.decode() if isinstance(raw, bytes) else raw)]
-    except ValueError:
-        raise ModelFileError(f"{path}: its saved model config is not JSON; it is not loaded") from None
+    except (ValueError, RecursionError):
+        raise ModelFileError(f"{path}: its saved model config is not JSON (or nests too deep); it is not loaded") \
+            from None
 
 
 def _refuse_code(path: Path, config) -> None:
@@ -277,7 +278,7 @@ def _refuse_code(path: Path, config) -> None:
         if isinstance(cls, str) and isinstance(name, str):  # a layer (or an object inside one): name the layer
             layer = layer if layer and cls not in known and not hasattr(tf.keras.layers, cls) else f"{name!r} ({cls})"
         if cls in CODE_CLASSES:
-            raise ModelFileError(f"{path}: layer {layer} carries Python code, and a model file's code "
+            raise ModelFileError(f"{path}: layer {layer or repr(name)} carries Python code, and a model file's code "
                                  "is never run, so the file is not loaded; nearest supported: "
                                  f"{NEAREST.get(cls, 'a Keras layer of the supported table')}")
         code = [k for k in CODE_KEYS if node.get(k) is not None]
@@ -287,7 +288,7 @@ def _refuse_code(path: Path, config) -> None:
         if code:
             raise ModelFileError(f"{path}: layer {layer or '?'}: its config carries code ({', '.join(code)}), and a "
                                  "model file's code is never run, so the file is not loaded")
-        for k, v in node.items():
+        for v in node.values():
             walk(v, layer, depth + 1)
 
     walk(config, None)

@@ -386,6 +386,15 @@ def _edited(key, value):
     return after
 
 
+def _raw_config(text: str):
+    def after(path: Path):
+        import h5py
+
+        with h5py.File(path, "r+") as f:
+            f.attrs["model_config"] = text
+    return after
+
+
 MODEL_FILE_CASES = [  # (id, build, file, edit after saving, substrings of the one error line)
     ("lambda-h5", _writer, "m.h5", None, ("m.h5", "'evil' (Lambda)", "code")),
     ("lambda-savedmodel", _writer, "m_saved", None, ("m_saved", "'evil' (Lambda)", "code")),
@@ -400,6 +409,8 @@ MODEL_FILE_CASES = [  # (id, build, file, edit after saving, substrings of the o
     ("inf-bias-keras", lambda m: _plain(m, ("head", 1, np.inf)), "m.keras", None, ("m.keras", "'head'", "bias", "inf")),
     ("neg-inf-mha-savedmodel", lambda m: _plain(m, ("mha", 0, -np.inf)), "m_saved", None,
      ("m_saved", "'mha'", "inf")),
+    ("deep-config-h5", _plain, "m.h5", _raw_config("[" * 100000 + "]" * 100000), ("m.h5", "not JSON")),
+    ("nested-config-h5", _plain, "m.h5", _raw_config('{"a": ' * 200 + "1" + "}" * 200), ("m.h5", "deeper")),
     ("add-of-3-keras", _add_of(3), "m.keras", None, ("model.file", "'sum' (Add)", "3 tensors")),
     ("add-of-4-h5", _add_of(4), "m.h5", None, ("model.file", "'sum' (Add)", "4 tensors")),
 ]
