@@ -215,11 +215,13 @@ def inspect_model_file(path: Path) -> None:
     configs = _saved_configs(path)
     if configs is None:
         return  # no config to read (a weights-only .h5, not a zip): Keras's own load refuses it without running code
-    for config in configs:
-        _refuse_code(path, config)
+    for config, layers in configs:
+        _refuse_code(path, config, layers)
 
 
-def _saved_configs(path: Path) -> list | None:
+def _saved_configs(path: Path) -> list[tuple[object, bool]] | None:
+    """(config, whether it describes layers) of each saved object: a SavedModel also keeps its metrics (`loss`,
+    `accuracy`: Keras' Mean objects, walked for code but no layers)."""
     if path.is_dir():
         meta = path / "keras_metadata.pb"
         if not meta.is_file():
@@ -231,7 +233,7 @@ def _saved_configs(path: Path) -> list | None:
         m = saved_metadata_pb2.SavedMetadata()
         try:
             m.ParseFromString(meta.read_bytes())
-            return [json.loads(n.metadata) for n in m.nodes if n.metadata]
+            return [(json.loads(n.metadata), n.identifier != "_tf_keras_metric") for n in m.nodes if n.metadata]
         except (Exception, RecursionError) as e:
             raise ModelFileError(f"{meta}: cannot read it ({type(e).__name__}); it is not loaded") from None
     try:
@@ -250,13 +252,13 @@ def _saved_configs(path: Path) -> list | None:
     if raw is None:
         return None
     try:
-        return [json.loads(raw.decode() if isinstance(raw, bytes) else raw)]
+        return [(json.loads(raw.decode() if isinstance(raw, bytes) else raw), True)]
     except (ValueError, RecursionError):
         raise ModelFileError(f"{path}: its saved model config is not JSON (or nests too deep); it is not loaded") \
             from None
 
 
-def _refuse_code(path: Path, config) -> None:
+def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
     import tensorflow as tf
 
     from models.builder import custom_objects
@@ -291,7 +293,11 @@ def _refuse_code(path: Path, config) -> None:
         for v in node.values():
             walk(v, layer, depth + 1)
 
+    if isinstance(config, dict):  # load_model(compile=False) never deserializes the loss, metrics and optimizer
+        config = {k: v for k, v in config.items() if k != "compile_config"}
     walk(config, None)
+    if not has_layers:
+        return
     # every layer is a class Keras, QKeras or trigformer defines: anything else is a custom layer (its code is the
     # user's), refused before Keras looks it up
     model_cfg = config.get("config") if isinstance(config, dict) else None
