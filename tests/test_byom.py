@@ -409,6 +409,8 @@ MODEL_FILE_CASES = [  # (id, build, file, edit after saving, substrings of the o
     ("inf-bias-keras", lambda m: _plain(m, ("head", 1, np.inf)), "m.keras", None, ("m.keras", "'head'", "bias", "inf")),
     ("neg-inf-mha-savedmodel", lambda m: _plain(m, ("mha", 0, -np.inf)), "m_saved", None,
      ("m_saved", "'mha'", "inf")),
+    ("savedmodel-without-metadata", _plain, "m_saved", lambda p: (p / "keras_metadata.pb").unlink(),
+     ("m_saved", "keras_metadata.pb")),
     ("deep-config-h5", _plain, "m.h5", _raw_config("[" * 100000 + "]" * 100000), ("m.h5", "not JSON")),
     ("nested-config-h5", _plain, "m.h5", _raw_config('{"a": ' * 200 + "1" + "}" * 200), ("m.h5", "deeper")),
     ("add-of-3-keras", _add_of(3), "m.keras", None, ("model.file", "'sum' (Add)", "3 tensors")),
