@@ -30,6 +30,10 @@ MAX_EVENTS = 10_000_000  # per data.n_train / data.n_test; the public hls4ml jet
 # The feature arrays x_train + x_test are (n_train + n_test) * n_particles * features float32; the run holds a few
 # copies (loading, scaling, Keras), so 2 GiB of features keeps the whole run within ~10 GB of memory.
 MAX_FEATURE_BYTES = 2 << 30
+# budget: an L1 trigger's whole latency is a few us (12.5 us at the HL-LHC) and its event period 25 ns; beyond 10 ms
+# or 10**6 cycles between events a value is a unit mistake, and II = period * TM / clock must stay an exact integer
+MAX_BUDGET_NS = 1e7
+MAX_II = 10**6
 
 
 class ConfigError(Exception):
@@ -250,6 +254,34 @@ class BudgetConfig(_Section):
             raise ValueError(f"`band` or a relative margin in [0, 10], got {v!r}")
         return float(v)
 
+    @field_validator("latency_ns", "bunch_crossing_ns")
+    @classmethod
+    def _time(cls, v: float) -> float:
+        if v > MAX_BUDGET_NS:
+            raise ValueError(f"{v:g} ns is more than {MAX_BUDGET_NS:g} ns (10 ms), far beyond any trigger's latency "
+                             "or event period: give nanoseconds (25 for the LHC's bunch crossing)")
+        return v
+
+    @field_validator("ii")
+    @classmethod
+    def _ii(cls, v):
+        if v is not None and v > MAX_II:
+            raise ValueError(f"{v} cycles is more than {MAX_II} (5 ms between events at 200 MHz), far beyond any "
+                             "trigger: give the cycles between accepted events (5 at 200 MHz and 25 ns)")
+        return v
+
+    @field_validator("max_fraction", mode="before")
+    @classmethod
+    def _fraction_values(cls, v):
+        if isinstance(v, dict):
+            if not v:
+                raise ValueError("an empty mapping limits nothing: give one fraction for every resource (0.7) or "
+                                 f"one per resource ({{LUT: 0.6, DSP: 0.8}}; the others are then 1.0)")
+            for k, f in v.items():
+                if isinstance(f, bool) or not isinstance(f, (int, float)):
+                    raise ValueError(f"{k}: a fraction of the part is a number in (0, 1], got {f!r}")
+        return v
+
     @field_validator("max_fraction")
     @classmethod
     def _fractions(cls, v):
@@ -352,6 +384,13 @@ class Config(_Section):
                                                 "the DA kernels are fully parallel shift-and-add graphs (II = 1), so "
                                                 "the reuse factor must be 1 (to share hardware, use strategy latency "
                                                 "or resource with a reuse factor, or synth --fit)")
+        b = self.budget
+        if b.ii is None and b.bunch_crossing_ns * b.time_multiplexing / self.hls.clock_period_ns > MAX_II:
+            key = ("budget.time_multiplexing" if "time_multiplexing" in b.model_fields_set
+                   else "budget.bunch_crossing_ns")
+            raise _KeyError(key, f"the II it gives, {b.bunch_crossing_ns:g} ns x {b.time_multiplexing} / "
+                                 f"{self.hls.clock_period_ns:g} ns clock, is more than {MAX_II} cycles between "
+                                 "events (far beyond any trigger); give budget.ii or a smaller period")
         n_bytes = (d.n_train + d.n_test) * d.n_particles * len(d.features) * 4
         if n_bytes > MAX_FEATURE_BYTES:
             raise _KeyError("data.n_train", f"(n_train + n_test) * n_particles * features * 4 bytes = "
@@ -398,14 +437,23 @@ main nnet myproject hls ap_fixed ap_int ap_uint ap_ufixed std""".split())
 # Identifiers that the generated project (firmware/<name>.cpp/.h, defines.h, parameters.h, weights/*.h, nnet_utils/,
 # <name>_test.cpp, <name>_bridge.cpp) declares globally or has in scope where it calls the top function <name>, so
 # that `void <name>(input_t[], result_t[])` does not compile: locals of the testbench's main() and the bridge's
-# parameter (the Keras input layer, "particles" in models/builder.py), and what the C library makes lower-case macros
-# or global objects there (listed with g++ -dM -E and the extern declarations of those files; glibc, g++ 12). Each was
-# checked by compiling a generated project renamed to it. Patterns in _generated_clash cover hls4ml's per-layer names.
-_GENERATED_NAMES = set("""particles main argc argv fin fpr fout iline pline e cstr current in pr i
+# parameter (the Keras input layer, "particles" in models/builder.py) and its copy `particles_ap`, and what the C
+# library makes lower-case macros or global objects there (listed with g++ -dM -E and the extern declarations of those
+# files; glibc, g++ 12). Each was checked by compiling a generated project renamed to it.
+_GENERATED_NAMES = set("""particles particles_ap main argc argv fin fpr fout iline pline e cstr current in pr i
 alloca assert assert_perror errno issubnormal math_errhandling offsetof stdin stdout stderr strdupa
 strndupa pthread_cleanup_push pthread_cleanup_pop pthread_cleanup_push_defer_np pthread_cleanup_pop_restore_np
 be16toh be32toh be64toh htobe16 htobe32 htobe64 htole16 htole32 htole64 le16toh le32toh le64toh
 daylight getdate_err program_invocation_name program_invocation_short_name signgam timezone tzname""".split())
+# The per-layer globals hls4ml and trigformer's ops (models/ops/*/hls.py: add_weights_variable, config structs) name
+# <prefix><layer index>[_suffix], and the top function's arguments and their bridge copies (layerN_out for every N: the
+# output's index is known only after conversion). This is every such name in the generated projects of the built and
+# the imported models (tests/test_adversarial_inputs.py::test_generated_identifiers_are_exactly_the_refused_ones
+# checks them against g++), so `jet8`, `mha16` or `tagger_v2` are free.
+_INDEXED_PREFIXES = ("layer", "config", "relu_config", "w", "b", "weight", "bias", "input", "qk", "qb", "kk", "kb",
+                     "vk", "vb", "ok", "ob", "gn", "bn", "exp_table", "inv_table", "rsqrt_table")
+_INDEXED_NAME = re.compile(rf"(?:{'|'.join(_INDEXED_PREFIXES)})\d+"
+                           r"(?:_(?:out|out_ap|index|q|k|v|o|softmax))?")
 
 
 def _generated_clash(name: str) -> str | None:
@@ -420,9 +468,10 @@ def _generated_clash(name: str) -> str | None:
         return "names without a lower-case letter are macros there (DEFINES_H_, CHECKPOINT, AP_SAT, ...)"
     if name.endswith("_t") or name.startswith("ap_"):
         return "its types end in _t (input_t, result_t, layer2_t, embed_accum_t) and ap_types' names start with ap_"
-    if re.fullmatch(r"[A-Za-z_]*[A-Za-z]\d+(_\w*)?", name):
-        return ("hls4ml names weights, configs and layer variables <letters><layer index>[_suffix] (w2, b2, config6, "
-                "config6_softmax, layer20_out, exp_table6); put an _ before the number or letters after it")
+    if _INDEXED_NAME.fullmatch(name):
+        return ("hls4ml names the layers' weights, configs and variables <prefix><layer index> (w2, b2, qk5, "
+                "config6, config6_softmax, layer20_out, exp_table6); choose another prefix (net2) or add letters "
+                "(w2net)")
     return None
 
 

@@ -106,10 +106,10 @@ def import_model(cfg: Config, opts: Options):
     try:
         if opts.model is not None:
             source = opts.model_source or (cfg.model.file or "the Keras model given to trigformer.synth")
-            imported = ImportedModel(opts.model, source)
+            imported = ImportedModel(opts.model, source, cfg.name)
         else:
             path = resolve_model_file(cfg, config_path(opts))
-            imported = ImportedModel(load_model_file(path), cfg.model.file)
+            imported = ImportedModel(load_model_file(path), cfg.model.file, cfg.name)
     except (UnsupportedLayer, ModelFileError) as e:
         raise ConfigError(f"{where}: {key}: {e}") from None
     d = cfg.data

@@ -29,7 +29,10 @@ the layer; only fixed-point grids are accepted: quantized_bits with alpha 1 or N
 from __future__ import annotations
 
 import inspect
+import json
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,10 +110,13 @@ class ModelFileError(ValueError):
 
 
 def unsupported(layer, why: str = "", nearest: str | None = None) -> UnsupportedLayer:
-    cls = type(layer).__name__
+    return UnsupportedLayer(unsupported_message(layer.name, type(layer).__name__, why, nearest))
+
+
+def unsupported_message(name: str, cls: str, why: str = "", nearest: str | None = None) -> str:
     alt = nearest or NEAREST.get(cls) or "see the supported-layer table in the README"
     what = f": {why}" if why else " is not supported"
-    return UnsupportedLayer(f"layer {layer.name!r} ({cls}){what}; nearest supported: {alt}")
+    return f"layer {name!r} ({cls}){what}; nearest supported: {alt}"
 
 
 def load_model_file(path: Path):
@@ -120,14 +126,193 @@ def load_model_file(path: Path):
     from models.builder import custom_objects
 
     path = Path(path)
+    inspect_model_file(path)  # before Keras deserializes anything: no code of the file ever runs
     try:
-        return tf.keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+        kwargs = {"safe_mode": True} if path.suffix.lower() == ".keras" else {}
+        return tf.keras.models.load_model(path, custom_objects=custom_objects(), compile=False, **kwargs)
     except Exception as e:  # unknown custom layers, a corrupt file, a Keras 3 file, ...
         msg = " ".join(str(e).split())
         if "Unknown layer" in msg:
             msg = msg.split(". Please ensure")[0] + " (custom layers are not supported: build the model from the " \
                   "supported Keras/QKeras layers, see the README)"
         raise ModelFileError(f"{path}: cannot load it as a Keras-2 model ({type(e).__name__}: {msg[:400]})") from None
+
+
+# Verilog-2005 / SystemVerilog words a layer name must not be: the --rtl form names modules and signals after units.
+_HDL_RESERVED = set("""always and assign automatic begin buf case casex casez cell config deassign default defparam
+design disable edge else end endcase endconfig endfunction endgenerate endmodule endprimitive endspecify endtable
+endtask event for force forever fork function generate genvar if ifnone initial inout input instance integer join
+large liblist library localparam macromodule medium module nand negedge nmos nor not notif0 notif1 or output
+parameter pmos posedge primitive pull0 pull1 pulldown pullup rcmos real realtime reg release repeat rnmos rpmos
+rtran rtranif0 rtranif1 scalared signed small specify specparam strong0 strong1 supply0 supply1 table task time tran
+tranif0 tranif1 tri tri0 tri1 triand trior trireg unsigned use vectored wait wand weak0 weak1 while wire wor xnor xor
+logic bit byte int shortint longint string type typedef enum struct union always_ff always_comb always_latch
+interface endinterface package endpackage import export class endclass""".split())
+C_NAME_MAX = 40  # leaves room for the suffixes the flow and hls4ml append (_relu_table_t, _q2, ...) under C's 63
+
+
+def c_name_problem(name: str, project: str | None = None) -> str | None:
+    """Why a layer name cannot name C++ (types <name>_*_t, an input's variable and its bridge copy <name>_ap) and
+    Verilog in the generated project; None if it can."""
+    from flow.config import _generated_clash
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or len(name) > C_NAME_MAX:
+        return "not a C identifier"
+    if name in _HDL_RESERVED:
+        return "a Verilog keyword"
+    if project is not None and project in (name, f"{name}_ap"):
+        return "the project's top function"
+    # the project name may not be "particles" because it names the input variable: as a layer name it is that input
+    return None if name == "particles" else _generated_clash(name)
+
+
+def c_names(names: list[str], project: str | None = None) -> dict[str, str]:
+    """A safe, unique C++/Verilog identifier for every layer name, deterministic: a name that is already safe keeps
+    it; any other becomes its ASCII letters, digits and _ (my-dense -> my_dense, head.1 -> head_1), with _l, _l2, ...
+    appended until it is safe and unique (class -> class_l; a-b -> a_b_l when a_b is taken)."""
+    out = {n: n for n in names if c_name_problem(n, project) is None}
+    taken = set(out.values())
+    for n in names:
+        if n in out:
+            continue
+        ascii_n = unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode()
+        base = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9]+", "_", ascii_n)).strip("_")[:C_NAME_MAX - 6] or "layer"
+        if not base[0].isalpha():
+            base = "l_" + base
+        cand, i = base, 1
+        while cand in taken or c_name_problem(cand, project) is not None:
+            cand = f"{base}_l" if i == 1 else f"{base}_l{i}"
+            i += 1
+        out[n] = cand
+        taken.add(cand)
+    return out
+
+
+def check_finite_weights(model, source: str) -> None:
+    """NaN or inf in a weight would reach the firmware's tables and calibration (which reads NaN as 0): refused."""
+    for layer in model.layers:
+        for w in layer.weights:
+            a = np.asarray(w.numpy())
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                bad = "NaN" if np.isnan(a).any() else "inf"
+                raise ModelFileError(f"{source}: layer {layer.name!r}: weight {w.name!r} holds {bad} "
+                                     f"({int((~np.isfinite(a)).sum())} of {a.size} values); a trained model's "
+                                     "weights are finite")
+
+
+# Model files are inspected before Keras deserializes them: Keras-2 runs a Lambda's marshalled bytecode while loading an
+# .h5 or a SavedModel (only .keras has a safe mode). Entries that carry code (a function, its module) are refused.
+CODE_KEYS = ("function", "function_type", "output_shape_type", "output_shape_module")
+CODE_CLASSES = ("Lambda",)
+# modules whose objects a config may name (the "module" entries Keras writes for its initializers and layers)
+SAFE_MODULES = ("keras", "tf_keras", "tensorflow", "qkeras", "models", "builtins")
+
+
+def inspect_model_file(path: Path) -> None:
+    """Refuse (ModelFileError, naming the file and the layer) a Lambda, any entry that carries code, and any layer
+    class that is neither Keras' own, QKeras' nor trigformer's, reading only the saved config: the `model_config`
+    attribute of an .h5 (h5py), keras_metadata.pb of a SavedModel folder, config.json of a .keras archive."""
+    configs = _saved_configs(path)
+    if configs is None:
+        return  # no config to read (a weights-only .h5, not a zip): Keras's own load refuses it without running code
+    for config, layers in configs:
+        _refuse_code(path, config, layers)
+
+
+def _saved_configs(path: Path) -> list[tuple[object, bool]] | None:
+    """(config, whether it describes layers) of each saved object: a SavedModel also keeps its metrics (`loss`,
+    `accuracy`: Keras' Mean objects, walked for code but no layers)."""
+    if path.is_dir():
+        meta = path / "keras_metadata.pb"
+        if not meta.is_file():
+            raise ModelFileError(f"{path}: a SavedModel folder without keras_metadata.pb (not saved by Keras' "
+                                 "model.save): its layers cannot be inspected before loading, so it is not loaded; "
+                                 "save the model as .keras or .h5")
+        from keras.protobuf import saved_metadata_pb2
+
+        m = saved_metadata_pb2.SavedMetadata()
+        try:
+            m.ParseFromString(meta.read_bytes())
+            return [(json.loads(n.metadata), n.identifier != "_tf_keras_metric") for n in m.nodes if n.metadata]
+        except (Exception, RecursionError) as e:
+            raise ModelFileError(f"{meta}: cannot read it ({type(e).__name__}); it is not loaded") from None
+    try:
+        if path.suffix.lower() == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                raw = f.attrs.get("model_config")
+        else:
+            import zipfile
+
+            with zipfile.ZipFile(path) as z:
+                raw = z.read("config.json")
+    except Exception:
+        return None
+    if raw is None:
+        return None
+    try:
+        return [(json.loads(raw.decode() if isinstance(raw, bytes) else raw), True)]
+    except (ValueError, RecursionError):
+        raise ModelFileError(f"{path}: its saved model config is not JSON (or nests too deep); it is not loaded") \
+            from None
+
+
+def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
+    import tensorflow as tf
+
+    from models.builder import custom_objects
+
+    known = set(custom_objects()) | HANDLED
+
+    def walk(node, layer: str | None, depth: int = 0):
+        if depth > 64:
+            raise ModelFileError(f"{path}: its saved config nests deeper than 64 levels; it is not loaded")
+        if isinstance(node, list):
+            for item in node:
+                walk(item, layer, depth + 1)
+            return
+        if not isinstance(node, dict):
+            return
+        cls = node.get("class_name")
+        cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
+        name = cfg.get("name", node.get("name"))
+        if isinstance(cls, str) and isinstance(name, str):  # a layer (or an object inside one): name the layer
+            layer = layer if layer and cls not in known and not hasattr(tf.keras.layers, cls) else f"{name!r} ({cls})"
+        if cls in CODE_CLASSES:
+            raise ModelFileError(f"{path}: layer {layer or repr(name)} carries Python code, and a model file's code "
+                                 "is never run, so the file is not loaded; nearest supported: "
+                                 f"{NEAREST.get(cls, 'a Keras layer of the supported table')}")
+        code = [k for k in CODE_KEYS if node.get(k) is not None]
+        module = node.get("module")
+        if isinstance(module, str) and module.split(".")[0] not in SAFE_MODULES:
+            code.append(f"module {module!r}")
+        if code:
+            raise ModelFileError(f"{path}: layer {layer or '?'}: its config carries code ({', '.join(code)}), and a "
+                                 "model file's code is never run, so the file is not loaded")
+        for v in node.values():
+            walk(v, layer, depth + 1)
+
+    if isinstance(config, dict):  # load_model(compile=False) never deserializes the loss, metrics and optimizer
+        config = {k: v for k, v in config.items() if k != "compile_config"}
+    walk(config, None)
+    if not has_layers:
+        return
+    # every layer is a class Keras, QKeras or trigformer defines: anything else is a custom layer (its code is the
+    # user's), refused before Keras looks it up
+    model_cfg = config.get("config") if isinstance(config, dict) else None
+    layers = model_cfg.get("layers") if isinstance(model_cfg, dict) else None
+    if isinstance(config, dict) and "class_name" in config and not isinstance(layers, list):
+        layers = [config] if config.get("class_name") not in ("Functional", "Sequential", "Model") else []
+    bad = [(lyr.get("config", {}).get("name", "?"), lyr.get("class_name")) for lyr in layers or []
+           if isinstance(lyr, dict) and isinstance(lyr.get("class_name"), str)
+           and lyr["class_name"] not in known and not hasattr(tf.keras.layers, lyr["class_name"])
+           and lyr["class_name"] not in ("Functional", "Sequential", "Model")]
+    if bad:
+        n, cls = bad[0]
+        raise ModelFileError(f"{path}: " + unsupported_message(
+            n, cls, "a custom layer: trigformer does not load user code",
+            "build the model from the supported Keras/QKeras layers (see the README)"))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -213,7 +398,7 @@ class _Build:
 class ImportedModel:
     """A user's trained Keras model and its mapping onto trigformer's layers (see the module docstring)."""
 
-    def __init__(self, model, source: str = "a Keras model object"):
+    def __init__(self, model, source: str = "a Keras model object", project: str | None = None):
         import tensorflow as tf
 
         self.user, self.source = model, source
@@ -232,6 +417,10 @@ class ImportedModel:
         if len(model.outputs) != 1:
             raise ModelFileError(f"{source}: {len(model.outputs)} outputs; trigformer maps models with one output "
                                  "(the class scores)")
+        check_finite_weights(model, source)
+        # the firmware's names of the layers: safe, unique C++ identifiers (the report maps them back)
+        self.c_names = c_names([layer.name for layer in model.layers], project)
+        self.user_names = {c: u for u, c in self.c_names.items()}
         self._consumers = self._count_consumers()
         self.input_shapes = []
         for t in model.inputs:
@@ -333,7 +522,7 @@ class ImportedModel:
             for (layer, _), ins in zip(b.mha_layers, mha_ins):  # Q, K, V and the context, computed eagerly
                 args = [inputs_of_mha.pop(0) for _ in ins]
                 vals += [v.numpy() for v in layer.internals(args if len(args) > 1 else args[0])]
-                names += [f"{layer.name}/{k}" for k in ("q", "k", "v", "context")]
+                names += [f"{self.user_names.get(layer.name, layer.name)}/{k}" for k in ("q", "k", "v", "context")]
             qs = [float(np.quantile(np.abs(v), ACT_QUANTILE)) for v in vals]
             i = int(np.argmax(qs))
             out["act_int_bits"] = _int_bits(qs[i], q.act_bits)
@@ -392,16 +581,19 @@ class ImportedModel:
     def _walk(self, b: _Build) -> _Build:
         import tensorflow as tf
 
-        b.names = {layer.name for layer in self.user.layers}
+        b.names = set(self.c_names.values())
         for t in self.user.inputs:
             layer = _history(t)[0]
-            x = tf.keras.Input(tuple(t.shape[1:]), name=layer.name)
+            x = tf.keras.Input(tuple(t.shape[1:]), name=self._cn(layer))
             b.inputs.append(x)
-            cast = self._cast(b, x, b.qt.input_t, f"{layer.name}_q")
+            cast = self._cast(b, x, b.qt.input_t, f"{self._cn(layer)}_q")
             b.memo[_key(t)] = Tensor(cast, b.qt.input_t)
             b.rows.append({"layer": layer.name, "class": "InputLayer",
                            "becomes": ["Input", f"QActivation ({b.qt.input_t.ap_type})"]})
         b.memo["__output__"] = self._map(b, self.user.outputs[0])
+        for row in b.rows:  # the user's name stays the row's key; the firmware's is added where it differs
+            if self.c_names.get(row["layer"], row["layer"]) != row["layer"]:
+                row["firmware_name"] = self.c_names[row["layer"]]
         return b
 
     def _map(self, b: _Build, t) -> Tensor:
@@ -410,6 +602,10 @@ class ImportedModel:
             layer = _history(t)[0]
             b.memo[key] = self._map_layer(b, layer, self._node(layer))
         return b.memo[key]
+
+    def _cn(self, layer) -> str:
+        """The firmware's (C++-safe) name of a user layer."""
+        return self.c_names[layer.name]
 
     def _unique(self, b: _Build, name: str) -> str:
         base, i = name, 1
@@ -530,15 +726,15 @@ class ImportedModel:
             from models.ops.tokendense.keras import QTokenDense
 
             new = (QTokenDense if token else QDense)(units, kernel_quantizer=weight_quantizer(w_t),
-                                                     bias_quantizer=weight_quantizer(b_t), name=layer.name)
+                                                     bias_quantizer=weight_quantizer(b_t), name=self._cn(layer))
         else:
-            new = tf.keras.layers.Dense(units, name=layer.name)
+            new = tf.keras.layers.Dense(units, name=self._cn(layer))
         y = new(x.t)
         self._add_weights(b, new, [kernel, bias])
         becomes = [("QTokenDense" if token else "QDense") + f" ({w_t.ap_type} weights)"]
         consumers = self._consumers_of(layer)
         if isinstance(act, str) and act == "relu":
-            y = self._cast(b, y, b.qt.relu_t, f"{layer.name}_relu", relu=True)
+            y = self._cast(b, y, b.qt.relu_t, f"{self._cn(layer)}_relu", relu=True)
             out = Tensor(y, b.qt.relu_t)
             becomes.append(f"QActivation (quantized_relu: {b.qt.relu_t.ap_type})")
             b.act_tensors.append((layer.name, y))
@@ -548,21 +744,21 @@ class ImportedModel:
 
             if self._user_q(b):
                 y = QActivation(act.__class__.from_config(act.get_config()),
-                                name=self._unique(b, f"{layer.name}_act"))(y)
+                                name=self._unique(b, f"{self._cn(layer)}_act"))(y)
             elif type(act).__name__ == "quantized_relu":
-                y = tf.keras.layers.ReLU(name=self._unique(b, f"{layer.name}_act"))(y)
+                y = tf.keras.layers.ReLU(name=self._unique(b, f"{self._cn(layer)}_act"))(y)
             out = Tensor(y, a_t)
             becomes.append(f"QActivation ({a_t.ap_type})")
         elif len(consumers) == 1 and type(consumers[0]).__name__ == "QActivation" and not final:
             out = Tensor(y, None)  # the user's QActivation types the output
         else:
-            y = self._cast(b, y, b.qt.act_t, f"{layer.name}_q")
+            y = self._cast(b, y, b.qt.act_t, f"{self._cn(layer)}_q")
             out = Tensor(y, b.qt.act_t)
             becomes.append(f"QActivation ({b.qt.act_t.ap_type})")
             b.act_tensors.append((layer.name, y))
         b.rows.append({"layer": layer.name, "class": cls, "becomes": becomes})
         if act == "softmax":
-            return self._final_softmax(b, layer, out, f"{layer.name}_softmax")
+            return self._final_softmax(b, layer, out, f"{self._cn(layer)}_softmax")
         return out
 
     def _mha(self, b: _Build, layer, node, final: bool) -> Tensor:
@@ -602,7 +798,7 @@ class ImportedModel:
                                   use_bias=c.get("use_bias", True), weight_type=qt.weight_t.ap_type,
                                   act_type=qt.act_t.ap_type, prob_type=qt.prob_t.ap_type, qkv_type=qt.qkv_t.ap_type,
                                   table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
-                                  table_bits=qt.table_bits, quantized=b.quantized, name=layer.name)
+                                  table_bits=qt.table_bits, quantized=b.quantized, name=self._cn(layer))
         ins = [q_in.t, kv_in.t] if cross else q_in.t
         y = new(ins)
         arrays = []
@@ -622,7 +818,7 @@ class ImportedModel:
 
     def _own_mha(self, b: _Build, layer, node, final: bool) -> Tensor:
         ins = [self._map(b, t) for t in node.keras_inputs]
-        cfg = {**layer.get_config(), "quantized": self._user_q(b, layer)}
+        cfg = {**layer.get_config(), "quantized": self._user_q(b, layer), "name": self._cn(layer)}
         new = type(layer).from_config(cfg)
         y = new([i.t for i in ins] if len(ins) > 1 else ins[0].t)
         self._add_weights(b, new, layer.get_weights())
@@ -634,7 +830,8 @@ class ImportedModel:
     def _own(self, b: _Build, layer, node, final: bool) -> Tensor:
         """trigformer's own single-input layers: the same layer (quantized or its float twin)."""
         (x,) = [self._map(b, t) for t in node.keras_inputs]
-        new = type(layer).from_config({**layer.get_config(), "quantized": self._user_q(b, layer)})
+        new = type(layer).from_config({**layer.get_config(), "quantized": self._user_q(b, layer),
+                                        "name": self._cn(layer)})
         y = new(x.t)
         self._add_weights(b, new, layer.get_weights())
         cls = type(layer).__name__
@@ -660,7 +857,7 @@ class ImportedModel:
 
         new = QLayerNormalization(in_type=x.type.ap_type, out_type=qt.act_t.ap_type, gamma_type=qt.gamma_t.ap_type,
                                   table_size=qt.layernorm_table_size, table_bits=qt.table_bits,
-                                  epsilon=c["epsilon"], quantized=b.quantized, name=layer.name)
+                                  epsilon=c["epsilon"], quantized=b.quantized, name=self._cn(layer))
         y = new(x.t)
         d = int(t_in.shape[-1])
         gamma = layer.gamma.numpy() if c.get("scale", True) else np.ones(d)
@@ -674,18 +871,22 @@ class ImportedModel:
     def _add(self, b: _Build, layer, node, final: bool) -> Tensor:
         import tensorflow as tf
 
+        if len(node.keras_inputs) != 2:  # hls4ml's merge layers take two inputs
+            raise unsupported(layer, f"adds {len(node.keras_inputs)} tensors; trigformer's Add (hls4ml's) takes two",
+                              "chained Adds of two, e.g. Add()([Add()([a, b]), c]) (each casts to the activation "
+                              "type)")
         ins = [self._map(b, t) for t in node.keras_inputs]
         shapes = {tuple(t.shape[1:]) for t in node.keras_inputs}
         if len(shapes) != 1:
             raise unsupported(layer, f"inputs of different shapes {sorted(shapes)} (broadcasting)",
                               "Add of tensors of the same shape")
-        y = tf.keras.layers.Add(name=layer.name)([i.t for i in ins])
+        y = tf.keras.layers.Add(name=self._cn(layer))([i.t for i in ins])
         consumers = self._consumers_of(layer)
         becomes = ["Add"]
         if len(consumers) == 1 and type(consumers[0]).__name__ == "QActivation" and not final:
             out = Tensor(y, None)
         else:
-            y = self._cast(b, y, b.qt.act_t, f"{layer.name}_q")
+            y = self._cast(b, y, b.qt.act_t, f"{self._cn(layer)}_q")
             out = Tensor(y, b.qt.act_t)
             becomes.append(f"QActivation ({b.qt.act_t.ap_type})")
             b.act_tensors.append((layer.name, y))
@@ -715,11 +916,11 @@ class ImportedModel:
             if not final:
                 raise unsupported(layer, "softmax inside the network (only a final softmax is supported)",
                                   "relu, or a softmax as the model output")
-            return self._final_softmax(b, layer, x, layer.name)
+            return self._final_softmax(b, layer, x, self._cn(layer))
         if act != "relu":
             raise unsupported(layer, f"activation {act!r}", "relu (Activation('relu') or ReLU())")
-        b.names.discard(layer.name)  # the QActivation (or the float twin's ReLU) takes the layer's name
-        y = self._cast(b, x.t, b.qt.relu_t, layer.name, relu=True)
+        b.names.discard(self._cn(layer))  # the QActivation (or the float twin's ReLU) takes the layer's name
+        y = self._cast(b, x.t, b.qt.relu_t, self._cn(layer), relu=True)
         b.act_tensors.append((layer.name, y))
         b.rows.append({"layer": layer.name, "class": cls,
                        "becomes": [f"QActivation (quantized_relu: {b.qt.relu_t.ap_type})"]})
@@ -733,11 +934,11 @@ class ImportedModel:
         if self._user_q(b):
             from qkeras import QActivation
 
-            y = QActivation.from_config(layer.get_config())(x.t)
+            y = QActivation.from_config({**layer.get_config(), "name": self._cn(layer)})(x.t)
         elif type(layer.quantizer).__name__ == "quantized_relu":
             import tensorflow as tf
 
-            y = tf.keras.layers.ReLU(name=layer.name)(x.t)
+            y = tf.keras.layers.ReLU(name=self._cn(layer))(x.t)
         b.rows.append({"layer": layer.name, "class": "QActivation", "becomes": [f"QActivation ({t.ap_type})"]})
         return Tensor(y, t)
 
@@ -753,7 +954,7 @@ class ImportedModel:
         from models.ops.pooling.keras import TokenPooling
 
         mode = "mean" if "Average" in type(layer).__name__ else "max"
-        new = TokenPooling(mode, in_type=x.type.ap_type, quantized=b.quantized, name=layer.name)
+        new = TokenPooling(mode, in_type=x.type.ap_type, quantized=b.quantized, name=self._cn(layer))
         y = new(x.t)
         b.rows.append({"layer": layer.name, "class": type(layer).__name__, "becomes": [f"TokenPooling ({mode})"]})
         return Tensor(y, new.spec(int(t_in.shape[-2])).out_t)
@@ -767,7 +968,7 @@ class ImportedModel:
                                 for c in consumers):
             raise unsupported(layer, "not followed by a Dense", "Flatten followed by Dense")
         x = self._map(b, t_in)
-        y = tf.keras.layers.Flatten(name=layer.name)(x.t)
+        y = tf.keras.layers.Flatten(name=self._cn(layer))(x.t)
         b.rows.append({"layer": layer.name, "class": "Flatten", "becomes": ["Flatten (hls4ml Reshape)"]})
         return Tensor(y, x.type)
 

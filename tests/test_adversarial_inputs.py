@@ -315,9 +315,42 @@ CASES: list[Case] = [
         "input_t", "result_t", "layer2_t", "model_default_t", "embed_accum_t", "w2", "b2", "config2",
         "config6_softmax", "layer20_out", "exp_table6", "particles", "argv", "fin", "i", "errno", "timezone", "alloca",
         "_hidden", "a__b", "TINY_H_", "DEFINES_H_", "CHECKPOINT", "ap_fixed_base", "nnet")),
+    *(yaml_case("name", f"generated-{n}", f"name: {n}\n", "name", "line 1", "hls4ml") for n in (
+        "w3", "qk5", "config5_q", "layer3_out_ap", "rsqrt_table8", "relu_config10", "weight16", "layer16_index")),
+    yaml_case("name", "bridge-input-copy", "name: particles_ap\n", "name", "bridge"),
     yaml_case("name", "too-long-64", f"name: {'x' * 64}\n", "name", "63"),
     yaml_case("name", "too-long-300", f"name: {'j' * 300}\n", "name", "63"),
     yaml_case("name", "unicode", "name: jét\n", "name"),
+    # --- budget: bounds (the II and the times), and max_fraction's values (issue 18)
+    yaml_case("budget-bound", "ii-1e12", "name: a\nbudget:\n  ii: 1.0e+12\n", "budget.ii", "line 3", "cycles"),
+    yaml_case("budget-bound", "ii-int-1e12", "name: a\nbudget:\n  ii: 1000000000000\n", "budget.ii", "cycles"),
+    yaml_case("budget-bound", "ii-2e6", "name: a\nbudget:\n  ii: 2000000\n", "budget.ii", "cycles"),
+    yaml_case("budget-bound", "latency-1e12", "name: a\nbudget:\n  latency_ns: 1.0e+12\n", "budget.latency_ns",
+              "10 ms"),
+    yaml_case("budget-bound", "crossing-1e300", "name: a\nbudget:\n  bunch_crossing_ns: 1.0e+300\n",
+              "budget.bunch_crossing_ns", "10 ms"),
+    yaml_case("budget-bound", "crossing-max-float-tm", "name: a\nbudget:\n  bunch_crossing_ns: 1.7e+308\n"
+              "  time_multiplexing: 1024\n", "budget.bunch_crossing_ns"),
+    yaml_case("budget-bound", "derived-ii-tm", "name: a\nbudget:\n  bunch_crossing_ns: 5.0e+6\n"
+              "  time_multiplexing: 1000\n", "budget.time_multiplexing", "cycles"),
+    yaml_case("budget-bound", "derived-ii-fast-clock", "name: a\nhls:\n  clock_period_ns: 0.5\nbudget:\n"
+              "  bunch_crossing_ns: 1.0e+6\n", "budget.bunch_crossing_ns", "cycles"),
+    yaml_case("budget-fraction", "lut-true", "name: a\nbudget:\n  max_fraction: {LUT: true}\n",
+              "budget.max_fraction", "LUT", "True"),
+    yaml_case("budget-fraction", "dsp-false", "name: a\nbudget:\n  max_fraction:\n    DSP: false\n",
+              "budget.max_fraction", "DSP"),
+    yaml_case("budget-fraction", "ff-yes", "name: a\nbudget:\n  max_fraction: {LUT: 0.5, FF: yes}\n",
+              "budget.max_fraction", "FF"),
+    yaml_case("budget-fraction", "empty-mapping", "name: a\nbudget:\n  max_fraction: {}\n", "budget.max_fraction",
+              "empty"),
+    yaml_case("budget-fraction", "string-value", "name: a\nbudget:\n  max_fraction: {LUT: '0.5'}\n",
+              "budget.max_fraction", "LUT"),
+    yaml_case("budget-fraction", "null-value", "name: a\nbudget:\n  max_fraction: {BRAM_18K: null}\n",
+              "budget.max_fraction", "BRAM_18K"),
+    yaml_case("budget-fraction", "list-value", "name: a\nbudget:\n  max_fraction: {LUT: [0.5]}\n",
+              "budget.max_fraction", "LUT"),
+    yaml_case("budget-fraction", "scalar-true", "name: a\nbudget:\n  max_fraction: true\n", "budget.max_fraction",
+              "boolean"),
     # --- part names
     yaml_case("part", "cli-garbage", "name: a\n", "hls.part", args=["--part", "xcvu9p-garbage!!"]),
     yaml_case("part", "cli-dash", "name: a\n", "hls.part", args=["--part", "xcvu9p-"]),
@@ -458,6 +491,13 @@ def test_alias_bomb_is_refused_fast(tmp_path):
     ("name: four_heads_32\n", lambda c: c.name == "four_heads_32"),  # used by test_hls
     ("name: h5tiny\n", lambda c: c.name == "h5tiny"),  # used by test_synth_cli
     ("name: JetTagger\n", lambda c: c.name == "JetTagger"),
+    *((f"name: {n}\n", lambda c, n=n: c.name == n) for n in (  # names ending in a number (issue 18)
+        "tagger_v2", "jet8", "mha16", "heldout_h1", "b0_mha", "w2net", "net2", "v2", "layer", "config", "n_elem1")),
+    ("name: a\nbudget:\n  ii: 1000000\n", lambda c: c.budget_ii() == 10**6),
+    ("name: a\nbudget:\n  max_fraction: {LUT: 1}\n", lambda c: c.budget.limits()["LUT"] == 1.0),
+    ("name: a\nbudget:\n  max_fraction: {LUT: 0.6}\n", lambda c: c.budget.limits() == {  # others: whole part
+        "LUT": 0.6, "FF": 1.0, "DSP": 1.0, "BRAM_18K": 1.0}),
+    ("name: a\nbudget:\n  bunch_crossing_ns: 25\n  time_multiplexing: 1024\n", lambda c: c.budget_ii() == 5120),
     (f"name: {'x' * 63}\n", lambda c: len(c.name) == 63),
     ("\ufeffname: a\n", lambda c: c.name == "a"),  # a UTF-8 byte-order mark
     ("name: a\ndata:\n  n_train: 10000000\n  n_particles: 8\n  features: [pt_rel]\n",
@@ -495,3 +535,53 @@ def test_valid_hls4ml_files_still_load(tmp_path):
     write_jets(tmp_path / "data" / "a.h5", cons, jets)
     p.write_text(h5_yaml("data/a.h5"))
     assert load_config(p).data.source == "hls4ml_jets"
+
+
+# ---------------------------------------------------------------- project names against g++ (issue 18)
+
+
+@pytest.mark.slow  # about 3 min on 2 shared cores: a generated project and five g++ syntax checks
+def test_generated_identifiers_are_exactly_the_refused_ones(tmp_path):
+    """Reference: g++. A tiny project is generated (--no-csim); every identifier its C++ declares at global scope or
+    in the scopes that call the top function (digits included) is either refused as a name or, renamed to it
+    (-D<name>=<candidate>, which renames exactly the top function's token), still compiles. Names the issue found
+    wrongly refused compile; names the rule refuses as hls4ml's do not."""
+    import re
+    import subprocess
+    from pathlib import Path as P
+
+    import yaml
+
+    from flow.config import _generated_clash
+
+    cfg = yaml.safe_load((P(__file__).parent / "configs" / "tiny.yaml").read_text())
+    cfg["name"] = "tiny"
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "t.yaml"), "--part", "xcvu9p", "--out", str(out), "-q", "--no-csim",
+                 "--epochs", "1"]) in (0, 1)
+    files = [out / "tiny_test.cpp", out / "tiny_bridge.cpp", out / "firmware" / "tiny.cpp"]
+    ids = set()
+    for f in [*files, *(out / "firmware").glob("*.h"), *(out / "firmware" / "weights").glob("*.h")]:
+        text = re.sub(r"//[^\n]*|/\*.*?\*/", " ", f.read_text(), flags=re.S)
+        text = re.sub(r'"(?:\\.|[^"\\])*"|^\s*#[^\n]*', " ", text, flags=re.M)
+        ids |= set(re.findall(r"\b[A-Za-z_]\w*\b", text))
+    shapes = {}  # one candidate per shape (digits -> N): w3 and w9 clash alike
+    for i in sorted(ids - {"tiny"}):
+        if re.search(r"\d", i) and not _generated_clash(i):
+            shapes.setdefault(re.sub(r"\d+", "N", i), i)
+    assert len(shapes) <= 3, shapes  # struct members (n_elemN); anything more is a new generated name to look at
+
+    def compiles(name: str) -> bool:
+        cmd = ["g++", "-fsyntax-only", "-std=c++14", f"-I{out / 'firmware'}", f"-I{out / 'firmware' / 'ap_types'}",
+               f"-Dtiny={name}", *map(str, files)]
+        return subprocess.run(cmd, cwd=out, capture_output=True).returncode == 0
+
+    for name in ("tagger_v2", "heldout_h1", *shapes.values()):
+        assert compiles(name), name
+    # refused: g++ confirms these clash (a weight array; the output variable, a local of the testbench: layerN_out is
+    # refused for every N because the output's index is known only after conversion; inner layerN_out are locals of
+    # the top function, which may shadow its name)
+    output = re.search(r"result_t (\w+)\[", (out / "firmware" / "tiny.h").read_text()).group(1)
+    for name in ("w3", output, output + "_ap"):
+        assert _generated_clash(name) and not compiles(name), name

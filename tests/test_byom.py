@@ -304,7 +304,8 @@ def test_input_shape_must_match_the_data(work, capsys):
 
 def test_shortcut_synth_model_file(work):
     """`synth tagger-v2.keras --part xcvu9p`: every default, the embedded jets, n_particles from the model's input,
-    the project named after the file (tagger_v_2: hls4ml's own names are <letters><digits>). Random weights."""
+    the project named after the file (tagger_v2: only hls4ml's own <prefix><index> names are refused). Random
+    weights."""
     inp = L.Input((6, 3), name="particles")
     h = L.Dense(4, name="embed")(inp)
     h = L.Add(name="add")([h, L.MultiHeadAttention(1, 4, name="mha")(h, h)])
@@ -313,9 +314,207 @@ def test_shortcut_synth_model_file(work):
     out = work / "out_shortcut"
     code = main([str(work / "tagger-v2.keras"), "--part", "xcvu9p", "--out", str(out), "-q"])
     r = json.loads((out / "report.json").read_text())
-    assert code in (0, 4) and r["name"] == "tagger_v_2"
+    assert code in (0, 4) and r["name"] == "tagger_v2"
     assert r["config"]["data"]["n_particles"] == 6 and r["config"]["model"]["file"].endswith("tagger-v2.keras")
     assert r["accuracy"]["n_events"] == 10000 and r["verification"]["csim_vs_emulator"]["bit_exact_fraction"] == 1.0
+
+
+# ---- model files are inspected before they are loaded; hostile layer names -----------------------------------------
+def _writer(marker: Path):
+    """A model whose Lambda writes `marker` when its code runs (as Keras-2 runs it while loading an .h5)."""
+    inp = L.Input((8, 3), name="particles")
+    h = L.Dense(8, name="embed")(inp)
+    h = L.Lambda(lambda x, p=str(marker): (open(p, "w").write("ran"), x)[1], name="evil")(h)
+    return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+
+
+def _nested_writer(marker: Path):
+    """The Lambda inside a nested Sequential: found in the saved config before anything is deserialized."""
+    inner = tf.keras.Sequential([L.Lambda(lambda x, p=str(marker): (open(p, "w").write("ran"), x)[1],
+                                          name="inner_evil", input_shape=(8, 8))], name="inner")
+    inp = L.Input((8, 3), name="particles")
+    h = inner(L.Dense(8, name="embed")(inp))
+    return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+
+
+class Custom(L.Layer):  # a user's own layer: its code is theirs, never looked up
+    def call(self, x):
+        return x
+
+
+def _custom(marker):
+    inp = L.Input((8, 3), name="particles")
+    h = Custom(name="mine")(L.Dense(8, name="embed")(inp))
+    return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+
+
+def _plain(marker, weights=None):
+    inp = L.Input((8, 3), name="particles")
+    h = L.Dense(8, name="embed")(inp)
+    h = L.Add(name="add")([h, L.MultiHeadAttention(1, 4, name="mha")(h, h)])
+    model = tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    if weights:
+        layer, index, value = weights
+        w = model.get_layer(layer).get_weights()
+        w[index].flat[1] = value
+        model.get_layer(layer).set_weights(w)
+    return model
+
+
+def _add_of(n):
+    def build(marker):
+        inp = L.Input((8, 3), name="particles")
+        hs = [L.Dense(8, name=f"d{i}")(inp) for i in range(n)]
+        return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(
+            L.Add(name="sum")(hs))))
+    return build
+
+
+def _edited(key, value):
+    """A plain .h5 whose saved config gets one entry a code-carrying layer would have (h5py edits the attribute)."""
+    def after(path: Path):
+        import h5py
+
+        with h5py.File(path, "r+") as f:
+            c = json.loads(f.attrs["model_config"])
+            dense = next(lyr for lyr in c["config"]["layers"] if lyr["config"]["name"] == "embed")
+            if key == "module":
+                dense["config"]["kernel_initializer"]["module"] = value
+            else:
+                dense["config"][key] = value
+            f.attrs["model_config"] = json.dumps(c)
+    return after
+
+
+def _raw_config(text: str):
+    def after(path: Path):
+        import h5py
+
+        with h5py.File(path, "r+") as f:
+            f.attrs["model_config"] = text
+    return after
+
+
+MODEL_FILE_CASES = [  # (id, build, file, edit after saving, substrings of the one error line)
+    ("lambda-h5", _writer, "m.h5", None, ("m.h5", "'evil' (Lambda)", "code")),
+    ("lambda-savedmodel", _writer, "m_saved", None, ("m_saved", "'evil' (Lambda)", "code")),
+    ("lambda-keras", _writer, "m.keras", None, ("m.keras", "'evil' (Lambda)", "code")),
+    ("lambda-nested-h5", _nested_writer, "m.h5", None, ("m.h5", "'inner_evil' (Lambda)", "code")),
+    ("lambda-nested-savedmodel", _nested_writer, "m_saved", None, ("m_saved", "Lambda", "code")),
+    ("custom-layer-h5", _custom, "m.h5", None, ("m.h5", "'mine' (Custom)", "custom layer")),
+    ("function-entry-h5", _plain, "m.h5", _edited("function", ["4wEAAAAA", None, None]),
+     ("m.h5", "'embed' (Dense)", "function")),
+    ("module-entry-h5", _plain, "m.h5", _edited("module", "os"), ("m.h5", "'embed' (Dense)", "module 'os'")),
+    ("nan-kernel-h5", lambda m: _plain(m, ("embed", 0, np.nan)), "m.h5", None, ("m.h5", "'embed'", "kernel", "NaN")),
+    ("inf-bias-keras", lambda m: _plain(m, ("head", 1, np.inf)), "m.keras", None, ("m.keras", "'head'", "bias", "inf")),
+    ("neg-inf-mha-savedmodel", lambda m: _plain(m, ("mha", 0, -np.inf)), "m_saved", None,
+     ("m_saved", "'mha'", "inf")),
+    ("savedmodel-without-metadata", _plain, "m_saved", lambda p: (p / "keras_metadata.pb").unlink(),
+     ("m_saved", "keras_metadata.pb")),
+    ("deep-config-h5", _plain, "m.h5", _raw_config("[" * 100000 + "]" * 100000), ("m.h5", "not JSON")),
+    ("nested-config-h5", _plain, "m.h5", _raw_config('{"a": ' * 200 + "1" + "}" * 200), ("m.h5", "deeper")),
+    ("add-of-3-keras", _add_of(3), "m.keras", None, ("model.file", "'sum' (Add)", "3 tensors")),
+    ("add-of-4-h5", _add_of(4), "m.h5", None, ("model.file", "'sum' (Add)", "4 tensors")),
+]
+
+
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.stat().st_size if p.is_file() else -1 for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("case", MODEL_FILE_CASES, ids=[c[0] for c in MODEL_FILE_CASES])
+def test_model_files_are_inspected_before_loading(tmp_path, capsys, case):
+    """A Lambda (in .h5, a SavedModel, .keras, a nested model), any entry carrying code, a custom layer, NaN/inf
+    weights, an Add of more than two tensors: exit 2, one line naming the file (or model.file) and the layer, nothing
+    written, and the Lambda's code never ran (the file it writes does not exist after synth)."""
+    _, build, file, edit, expect = case
+    marker = tmp_path / "the_lambda_ran"
+    model = build(marker)
+    model.save(tmp_path / file, **({"save_format": "tf"} if not file.endswith((".h5", ".keras")) else {}))
+    if edit:
+        edit(tmp_path / file)
+    marker.unlink(missing_ok=True)  # Keras ran the Lambda once while building it
+    cfg = config(tmp_path, "inspected", file, 8)
+    before = _tree(tmp_path)
+    capsys.readouterr()
+    code = main([str(cfg), "--out", str(tmp_path / "never" / "out"), "-q"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1 and err[0].startswith("synth: error: ") and "Traceback" not in err[0], err
+    for s in expect:
+        assert s in err[0], f"{s!r} not in {err[0]!r}"
+    assert not marker.exists(), "the model file's code ran"
+    assert _tree(tmp_path) == before, "something was written"
+
+
+def test_shortcut_with_a_lambda_h5_runs_nothing(tmp_path, capsys):
+    """`synth evil.h5 --part xcvu9p` (no YAML): the same refusal, naming the file."""
+    marker = tmp_path / "the_lambda_ran"
+    _writer(marker).save(tmp_path / "evil.h5")
+    marker.unlink(missing_ok=True)
+    assert main([str(tmp_path / "evil.h5"), "--part", "xcvu9p", "--out", str(tmp_path / "never"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "evil.h5" in err and "'evil' (Lambda)" in err and not marker.exists()
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("stem, name", [
+    ("ünïcödé", "unicode"), ("synth ünïcödé", "synth_unicode"), ("日本語", "model"),
+    ("2024-model", "m_2024_model"),
+    ("tagger-v2", "tagger_v2"), ("jet8", "jet8"), ("w2", "w2_net"), ("class", "class_net"), ("main", "main_net"),
+    ("layer20_out", "layer20_out_net"), ("__x__", "x"), ("input_t", "input_t_net"),
+])
+def test_a_name_from_a_file_name_is_valid(stem, name):
+    """`synth <stem>.keras`: the project name derived from the file name is a valid name (the config accepts it),
+    never an error about a `name` key the user did not write."""
+    from flow.config import config_from_dict
+    from trigformer.api import _name_for
+
+    assert _name_for(stem) == name
+    assert config_from_dict({"name": name}).name == name
+
+
+HOSTILE = ["my-dense", "a-b", "a_b", "class", "int", "main", "input_t", "head.1", "w2", "in", "lead", "ünï",
+           "1x", "layer3_out", "module", "wire", "x" * 80]
+
+
+def test_layer_names_map_to_safe_unique_identifiers():
+    """Every name becomes a C/Verilog identifier that is no keyword and no generated name, unique, the same every
+    time; names that are already safe are kept; an input named like the project is renamed."""
+    from flow.config import _generated_clash
+    from models.byom import c_names
+
+    names = c_names(HOSTILE, project="lead")
+    assert names == c_names(HOSTILE, project="lead")
+    assert len(set(names.values())) == len(HOSTILE)
+    for user, c in names.items():
+        assert c.isascii() and c.isidentifier() and len(c) <= 40 and _generated_clash(c) is None, (user, c)
+        assert c not in ("class", "int", "main", "in", "lead", "module", "wire"), c
+    assert names["a_b"] == "a_b" and names["a-b"] != "a_b" and names["my-dense"] == "my_dense"
+
+
+def test_hostile_layer_names_compile_and_are_bit_exact(work):
+    """Keras layer names that C++ cannot take (my-dense, head.1, class, int, main, input_t, an input named `in` like
+    the testbench's local, a-b next to a_b, w2 like hls4ml's weights) give a project that compiles and is csim ==
+    emulator on every layer; the report maps each firmware name back to the user's."""
+    x, y = jets(8, F3)
+    inp = L.Input((8, 3), name="in")
+    h = L.Dense(8, name="my-dense")(inp)
+    a = L.MultiHeadAttention(num_heads=2, key_dim=4, name="class")(h, h)
+    h = L.LayerNormalization(name="head.1")(L.Add(name="int")([h, a]))
+    f = L.Dense(8, activation="relu", name="a-b")(h)
+    h = L.Add(name="main")([h, L.Dense(8, name="a_b")(f)])
+    out = L.Dense(5, name="input_t")(L.GlobalAveragePooling1D(name="w2")(h))
+    model = tf.keras.Model(inp, out)
+    fit(model, x, y, logits=True)
+    model.save(work / "hostile.keras")
+    # heldout_h1: a project name the former rule refused (every name ending in letters + digits)
+    code, r = synth(config(work, "heldout_h1", "hostile.keras", 8), work / "out_hostile")
+    assert_verified(code, r)
+    rows = {row["layer"]: row.get("firmware_name", row["layer"]) for row in r["model"]["mapping"]}
+    assert set(rows) >= {"in", "my-dense", "class", "head.1", "int", "a-b", "a_b", "main", "w2", "input_t"}
+    assert rows["a_b"] == "a_b" and len(set(rows.values())) == len(rows)
+    traced = {row["layer"] for row in r["verification"]["csim_vs_emulator"]["per_layer"]}
+    assert {rows["my-dense"], rows["class"], rows["head.1"], rows["main"]} <= traced
 
 
 # ---- the Python API and hls4ml's own converter ---------------------------------------------------------------------

@@ -99,18 +99,18 @@ def shortcut_config(path: Path | None, model) -> dict:
 
 
 def _name_for(stem: str) -> str:
-    """A valid project name (C identifier, no clash with the generated C++) from a file name."""
-    from flow.config import _generated_clash
+    """A valid project name (C identifier, no clash with the generated C++) from a file name: accents dropped
+    (ünïcödé -> unicode), other characters _, a clash resolved by a suffix; `model` when nothing is left."""
+    import keyword
+    import unicodedata
 
-    base = re.sub(r"\W+", "_", stem).strip("_") or "model"
-    base = re.sub(r"_{2,}", "_", base)
+    from flow.config import MAX_NAME_LENGTH, _generated_clash
+
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9]+", "_", ascii_stem).strip("_")[:MAX_NAME_LENGTH - 4] or "model"
     if base[0].isdigit():
         base = "m_" + base
-    # hls4ml names its own variables <letters><digits>: an _ between a letter and a digit avoids them (v2 -> v_2)
-    for name in (base, re.sub(r"([A-Za-z])(\d)", r"\1_\2", base), f"{base}_net", "trigformer_model"):
-        if len(name) <= 63 and not _generated_clash(name) and name.isidentifier():
-            import keyword
-
-            if not keyword.iskeyword(name):
-                return name
+    for name in (base, f"{base}_net", "trigformer_model"):
+        if name.isidentifier() and not keyword.iskeyword(name) and not _generated_clash(name):
+            return name
     return "trigformer_model"
