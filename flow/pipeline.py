@@ -43,7 +43,7 @@ class Options:
     vsynth: bool = False
     fit: bool = False
     rtl: bool = False
-    progress: bool = True
+    progress: object = True  # True: stage lines (flow.progress); False: quiet; a callable: gets every Event
     extra_overrides: dict = field(default_factory=dict)
     model: object = None  # a trained Keras model object (trigformer.synth(..., model=...))
     model_source: str | None = None  # how to name `model` in messages and the report
@@ -193,7 +193,9 @@ def synth(opts: Options) -> Result:
         if why:
             raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
                              "reports the labelled estimate.")
-    with Output(out, opts.force) as o:
+    from flow.progress import reporting
+
+    with reporting(opts.progress), Output(out, opts.force) as o:
         result = _run(cfg, opts, o.work, out, imported)
         o.commit()
     result.out_dir = out
@@ -208,11 +210,13 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     from flow.parts import resolve_part
     from flow.convert import implementation
     from flow.report import judge_budget
+    from flow.progress import stage
     from flow.verify import verify
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    data = data_stage.prepare(cfg, config_path(opts), opts.progress, trained_model=imported is not None)
+    with stage("data"):  # tqdm's bar of the jet generation would be \r-lines in a log: the stage says it
+        data = data_stage.prepare(cfg, config_path(opts), False, trained_model=imported is not None)
     ds = data.ds
     timings["data_s"] = round(time.perf_counter() - t0, 1)
     part_full, _ = resolve_part(cfg.hls.part)
@@ -238,7 +242,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     fit_result = None
     if opts.fit:
         t0 = time.perf_counter()
-        fit_result = fit_settings(cfg, trained.fixed, part_full, work)
+        with stage("fit (reuse factors, strategies)"):
+            fit_result = fit_settings(cfg, trained.fixed, part_full, work)
         timings["fit_s"] = round(time.perf_counter() - t0, 1)
     overrides = fit_result.settings if fit_result else None
 
@@ -246,7 +251,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     x_test = feed(ds.x_test)
     x_verify = feed(ds.x_test[:n])
     t0 = time.perf_counter()
-    fw = firmware.build(cfg, trained.fixed, part_full, work, x_verify, overrides)
+    with stage("convert (hls4ml project, emulator)"):
+        fw = firmware.build(cfg, trained.fixed, part_full, work, x_verify, overrides)
     timings["convert_write_s"] = round(time.perf_counter() - t0, 1)
     csim = None
     if opts.csim:
@@ -254,7 +260,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
         csim = firmware.csim(fw.hls_model, x_verify)
         timings["csim_compile_and_run_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    ver = verify(fw.emulator, x_test, ds.y_test, trained.logits, cfg.verify.n_events, csim, "--no-csim")
+    with stage("emulator", note=f"{len(ds.y_test)} test events, compared with Keras and the C-simulation"):
+        ver = verify(fw.emulator, x_test, ds.y_test, trained.logits, cfg.verify.n_events, csim, "--no-csim")
     if trained.import_check is not None:
         ver.section["import_check"] = trained.import_check
     timings["emulator_and_compare_s"] = round(time.perf_counter() - t0, 2)
@@ -276,7 +283,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
 
     vendor_error = None
     if opts.vendor_synth or opts.cosim or opts.vsynth:
-        vendor_error = cost_stage.run_vendor_tool(work, cfg.hls.backend, opts.cosim, opts.vsynth)
+        with stage(f"vendor tool ({cfg.hls.backend} HLS)"):
+            vendor_error = cost_stage.run_vendor_tool(work, cfg.hls.backend, opts.cosim, opts.vsynth)
     c = cost_stage.cost(fw.layers, work, cfg.hls.backend, cfg.hls.clock_period_ns, part_full, vendor_error)
 
     report = {"name": cfg.name, "part": part_full, "backend": cfg.hls.backend, "seed": cfg.seed,

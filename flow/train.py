@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flow.progress import stage
+
 
 class WeightsError(ValueError):
     """--weights names something that cannot be loaded into this model (exit 2)."""
@@ -43,16 +45,25 @@ def train(model, x, y: np.ndarray, tcfg, seed: int, label: str, progress: bool =
     lr = tf.keras.optimizers.schedules.CosineDecay(tcfg.learning_rate, decay_steps=max(steps, 1), alpha=0.05)
     model.compile(optimizer=tf.keras.optimizers.Adam(lr),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), metrics=["accuracy"])
-    callbacks = []
-    if progress:
-        from tqdm.keras import TqdmCallback
-
-        callbacks.append(TqdmCallback(verbose=0, desc=f"train {label}", leave=True))
     t0 = time.perf_counter()
-    hist = model.fit(x, y, batch_size=tcfg.batch_size, epochs=tcfg.epochs, shuffle=True, verbose=0,
-                     callbacks=callbacks)
+    with stage(f"train {label}", total=tcfg.epochs, unit="epochs") as st:
+        callbacks = [_epochs_callback(st)] if progress else []
+        hist = model.fit(x, y, batch_size=tcfg.batch_size, epochs=tcfg.epochs, shuffle=True, verbose=0,
+                         callbacks=callbacks)
     return {"epochs": tcfg.epochs, "seconds": round(time.perf_counter() - t0, 1),
             "final_loss": float(hist.history["loss"][-1]), "final_train_accuracy": float(hist.history["accuracy"][-1])}
+
+
+def _epochs_callback(st):
+    """A Keras callback that counts epochs on the stage (flow.progress), with the loss and accuracy so far."""
+    import tensorflow as tf
+
+    class Epochs(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            st.update(epoch + 1, note=", ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy") if k in logs))
+
+    return Epochs()
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -132,7 +143,7 @@ def save_models(trained: Trained, keras_dir: Path) -> None:
     keras_dir.mkdir(parents=True, exist_ok=True)
     trained.fixed.save_weights(keras_dir / "fixed.weights.h5")
     trained.float.save_weights(keras_dir / "float.weights.h5")
-    trained.fixed.save(keras_dir / "fixed.h5")
+    trained.fixed.save(keras_dir / "fixed.h5")  # QKeras' warnings on saving: filtered in models/__init__.py
     trained.float.save(keras_dir / "float.h5")  # a model file's float model is the user's own
 
 

@@ -6,12 +6,23 @@ from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, per
 from flow.report.verdict import RESOURCES, fractions
 
 
+LOG_WIDTH = 200  # a log is read in an editor or a CI page: wide enough that no table cell wraps
+
+
+def output_console(file=None):
+    """rich's Console for stdout: the terminal's width on a terminal; in a log (a pipe, a file) LOG_WIDTH, so
+    tables are laid out whole instead of wrapping numbers at 80 columns."""
+    from rich.console import Console
+
+    con = Console(file=file)
+    return con if con.is_terminal else Console(file=file, width=LOG_WIDTH)
+
+
 def render_terminal(report: dict, console=None) -> None:
     """Print a rich summary; sections that are missing are said to be missing, never filled in."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = console or Console()
+    con = console or output_console()
     head = f"[bold]{report.get('name', '?')}[/bold]"
     for key, fmt in (("part", "{}"), ("backend", "{}"), ("clock_ns", "{:g} ns clock")):
         if report.get(key) is not None:

@@ -137,9 +137,7 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
 def _run_pending(sweep, pending, out, scheduler, workers, progress, console, records, ran, rows_cache, summary,
                  flush) -> bool:
     """Submit the pending points and collect their records; True when interrupted by Ctrl-C."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
+    from flow.progress import reporting, stage
     from flow.sweep.runner import dashboard_link, run_point, start_client
 
     client = cluster = None
@@ -162,9 +160,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                                 sweep.point_timeout_s, key=f"point-{p.key}", pure=False)
             futures[fut] = p
         counts = {"ok": 0, "not met": 0, "failed": 0}
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TimeRemainingColumn(), console=console, disable=not progress) as bar:
-            task = bar.add_task("points", total=len(pending))
+        with reporting(progress), stage("sweep points", total=len(pending), unit="points") as bar:
             last_flush = time.monotonic()
             for fut in as_completed(list(futures)):
                 p = futures[fut]
@@ -178,7 +174,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                 rows_cache.pop(p.key, None)
                 st = rec.get("status")
                 counts["ok" if st == "ok" else "not met" if st == "not_met" else "failed"] += 1
-                bar.update(task, advance=1, description=", ".join(f"{n} {k}" for k, n in counts.items()))
+                bar.advance(1, note=", ".join(f"{n} {k}" for k, n in counts.items()))
                 if time.monotonic() - last_flush > 20:  # live results for long sweeps
                     flush()
                     last_flush = time.monotonic()

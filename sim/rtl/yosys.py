@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -140,10 +141,11 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "") 
     return {**result, "cached": False}
 
 
-def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
+def synthesize(design, jobs: int = 1, which: str = "auto", on_job=None) -> dict:
     """Per-unit and total counts of a design (sim.rtl.RTLDesign): {"units": [...], "total": {...}, ...}.
     One job per pipeline-stage module; a unit's flip-flops are its pipeline register bits, and the network top's
-    residual delay lines (design.balance_bits) are added to the total."""
+    residual delay lines (design.balance_bits) are added to the total. `on_job(done, total, cached)` is called
+    as each job finishes (from the pool's threads, one call at a time; progress lines)."""
     work = []
     for u in design.layers:
         src = u.folder / "src"
@@ -151,8 +153,22 @@ def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
         work += [(u, f, common) for f in sorted(src.glob(f"{u.module}_stage*.v"))]
     work.sort(key=lambda w: -w[1].stat().st_size)  # the long jobs start first
     t0 = time.perf_counter()
+
+    finished, lock = [0, 0], threading.Lock()
+
+    def one(w):
+        res = run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*")
+        if on_job is not None:
+            with lock:
+                finished[0] += 1
+                finished[1] += bool(res["cached"])
+                on_job(finished[0], len(work), finished[1])
+        return res
+
+    if on_job is not None:
+        on_job(0, len(work), 0)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda w: run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*"), work))
+        results = list(pool.map(one, work))
     cells: dict[str, dict[str, int]] = {u.name: {} for u in design.layers}
     seconds = {u.name: 0.0 for u in design.layers}
     for (u, _, _), res in zip(work, results):
