@@ -194,7 +194,9 @@ def synth(opts: Options) -> Result:
             raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
                              "reports the labelled estimate.")
     from flow.progress import reporting
+    from models import quiet_third_party
 
+    quiet_third_party()
     with reporting(opts.progress), Output(out, opts.force) as o:
         result = _run(cfg, opts, o.work, out, imported)
         o.commit()

@@ -52,7 +52,7 @@ class Event:
             count = f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
             count += f" {self.unit}" if self.unit else ""
         if self.kind == "start":
-            body = ", ".join(p for p in ("started", f"{self.total} {self.unit}".strip() if self.total else "") if p)
+            body = "started" + (f" ({self.total} {self.unit})".replace(" )", ")") if self.total else "")
         elif self.kind == "end":
             body = (f"done in {duration(self.elapsed_s)}" if self.ok else
                     f"FAILED after {duration(self.elapsed_s)}") + (f" ({count})" if count else "")
