@@ -239,7 +239,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
         trained = train_stage.train_imported(cfg, ds, imported, QuantTypes.from_config(cfg.quantization, **extra),
                                              weights, opts.progress)
         feed = imported.feed
-    train_stage.save_models(trained, work / "keras")
+    with stage("save Keras models"):
+        train_stage.save_models(trained, work / "keras")
 
     fit_result = None
     if opts.fit:

@@ -181,8 +181,8 @@ class Stage:
         if note is not None:
             self.note_text = note
         now = self.reporter.clock()
-        if loud is None:
-            loud = now - self.last_loud >= self.reporter.min_gap_s
+        if loud is None:  # the last unit is said by the end line that follows
+            loud = now - self.last_loud >= self.reporter.min_gap_s and self.done != self.total
         if loud:
             self.last_loud = now
         self.reporter.emit(self, self._event("progress", loud))

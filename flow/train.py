@@ -93,9 +93,10 @@ def train_models(cfg, ds, weights: Path | None, progress: bool) -> Trained:
     snap_to_grid(fixed)
     same = build_model(cfg, quantized=False)  # the fixed model's weights with float arithmetic everywhere
     same.set_weights(fixed.get_weights())
-    logits = {"float": floatm.predict(ds.x_test, batch_size=1024, verbose=0),
-              "fixed": fixed.predict(ds.x_test, batch_size=1024, verbose=0),
-              "float_same_weights": same.predict(ds.x_test, batch_size=1024, verbose=0)}
+    with stage("Keras predictions", note=f"{len(ds.y_test)} test events, 3 models"):
+        logits = {"float": floatm.predict(ds.x_test, batch_size=1024, verbose=0),
+                  "fixed": fixed.predict(ds.x_test, batch_size=1024, verbose=0),
+                  "float_same_weights": same.predict(ds.x_test, batch_size=1024, verbose=0)}
     acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
            "n_events": int(len(ds.y_test))}
     return Trained(fixed, floatm, summary, logits, acc)

@@ -24,8 +24,8 @@ from flow.report.summary import parse, result_line
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 STAMP = r"^\d\d:\d\d:\d\d "
-STEPS = ("data", "train float", "train fixed", "convert (hls4ml project, emulator)", "C-simulation build (g++)",
-         "C-simulation run", "emulator")
+STEPS = ("data", "train float", "train fixed", "Keras predictions", "save Keras models",
+         "convert (hls4ml project, emulator)", "C-simulation build (g++)", "C-simulation run", "emulator")
 # what TensorFlow, Keras, QKeras, absl and numba print when left alone
 NOISE = re.compile(r"Warning\b|warnings\.warn|WARNING:|^[EWI]\d{4} |tensorflow/|absl|numba", re.I)
 
