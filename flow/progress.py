@@ -318,16 +318,3 @@ def reporting(progress=True, display=None, **reporter):
         _current.reset(token)
         rep.close()
 
-
-def say(text: str) -> None:
-    """One line of the run that is not a step (e.g. a warning in our words): on the display and the logger."""
-    rep = _current.get()
-    LOGGER.info(text)
-    if rep is not None and isinstance(rep.display, PlainDisplay):
-        with rep.lock:
-            (rep.display.stream or sys.stdout).write(f"{time.strftime('%H:%M:%S')} {text}\n")
-            (rep.display.stream or sys.stdout).flush()
-    elif rep is not None and isinstance(rep.display, RichDisplay):
-        from rich.console import Console
-
-        (rep.display.console or Console()).print(text, markup=False)

@@ -229,3 +229,16 @@ def test_api_progress_callback_and_logger_get_the_events(tmp_path, capsys, caplo
     assert [e.stage for e in logged if e.kind == "start"] == steps
     assert all(r.getMessage() == r.trigformer_event.text() for r in caplog.records if r.name == "trigformer")
     assert not [w for w in recwarn if re.search(r"qkeras|HDF5|Overriding attribute", str(w.message))]
+
+
+def test_quiet_prints_nothing_but_the_logger_still_hears(capsys, caplog):
+    """-q (progress=False): no stage line on stdout or stderr; the 'trigformer' logger still gets the events."""
+    caplog.set_level(logging.INFO, logger="trigformer")
+    with reporting(False):
+        with stage("yosys", total=2, unit="jobs") as st:
+            st.advance()
+            st.advance()
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert [r.trigformer_event.kind for r in caplog.records if r.name == "trigformer" and r.levelno == logging.INFO] \
+        == ["start", "end"]
