@@ -145,8 +145,8 @@ class RichDisplay:
 
 
 class Stage:
-    """A running step; `advance`/`update` report countable work, `note` a word on what it does now, `next` ends
-    this step and starts the following one in its place (a build then a run)."""
+    """A running step; `advance`/`update` report countable work (with an optional note on what it does now),
+    `next` ends this step and starts the following one in its place (a build then a run)."""
 
     def __init__(self, reporter: "Reporter", name: str, total: int | None, unit: str):
         self.reporter, self.name, self.total, self.unit = reporter, name, total, unit
@@ -172,17 +172,12 @@ class Stage:
             self.done, self.total = done, self.total if total is None else total
             self._progress(note)
 
-    def note(self, text: str) -> None:
-        with self.lock:
-            self.note_text = text
-            self._progress(None, loud=True)
-
-    def _progress(self, note: str | None, loud: bool | None = None) -> None:
+    def _progress(self, note: str | None) -> None:
         if note is not None:
             self.note_text = note
         now = self.reporter.clock()
-        if loud is None:  # the last unit is said by the end line that follows
-            loud = now - self.last_loud >= self.reporter.min_gap_s and self.done != self.total
+        # the last unit is said by the end line that follows
+        loud = now - self.last_loud >= self.reporter.min_gap_s and self.done != self.total
         if loud:
             self.last_loud = now
         self.reporter.emit(self, self._event("progress", loud))
