@@ -232,7 +232,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
         from models.quant import QuantTypes
 
         t0 = time.perf_counter()
-        cfg, extra, calibration = calibrate(cfg, imported, ds.x_train)
+        with stage("calibration (auto integer bits)"):
+            cfg, extra, calibration = calibrate(cfg, imported, ds.x_train)
         if calibration:
             timings["calibration_s"] = round(time.perf_counter() - t0, 1)
             data.scaling["input_type"] = QuantTypes.from_config(cfg.quantization).input_t.ap_type

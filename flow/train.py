@@ -122,22 +122,30 @@ def train_imported(cfg, ds, imported, qt, weights: Path | None, progress: bool) 
 
     snap_to_grid(fixed)
     x_test = imported.feed(ds.x_test)
-    user = imported.float_outputs(ds.x_test, final)
-    mirror = imported.build(qt, quantized=False, final_softmax=final, mirror=True)  # the user's model, rebuilt
-    mapped = mirror.predict(x_test, batch_size=1024, verbose=0)
+    with stage("Keras predictions", note=f"{len(ds.y_test)} test events, the model file and 3 mapped models"):
+        user, mapped, logits = _imported_predictions(imported, qt, final, fixed, ds, x_test)
     check = {"reference": "the model file's own outputs against the same network rebuilt from trigformer's layers "
                           "with the file's weights, computing as the file does (QKeras quantizers kept, the rest "
                           "in float): checks the mapping",
              "max_abs_diff": float(np.abs(user - mapped).max()),
              "argmax_agreement": float(np.mean(user.argmax(-1) == mapped.argmax(-1)))}
+    acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
+           "n_events": int(len(ds.y_test))}
+    return Trained(fixed, imported.user, summary, logits, acc, check)
+
+
+def _imported_predictions(imported, qt, final: str, fixed, ds, x_test):
+    """The test-set outputs of a model file's run: the file's own, the mapped network's (same weights, computing as
+    the file does) and the logits of the quantized model and of its float twin."""
+    user = imported.float_outputs(ds.x_test, final)
+    mirror = imported.build(qt, quantized=False, final_softmax=final, mirror=True)  # the user's model, rebuilt
+    mapped = mirror.predict(x_test, batch_size=1024, verbose=0)
     same = imported.build(qt, quantized=False, final_softmax=final)
     same.set_weights(fixed.get_weights())  # fixed's weights, float arithmetic
     logits = {"float": user,
               "fixed": fixed.predict(x_test, batch_size=1024, verbose=0),
               "float_same_weights": same.predict(x_test, batch_size=1024, verbose=0)}
-    acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
-           "n_events": int(len(ds.y_test))}
-    return Trained(fixed, imported.user, summary, logits, acc, check)
+    return user, mapped, logits
 
 
 def save_models(trained: Trained, keras_dir: Path) -> None:
