@@ -9,13 +9,13 @@ from flow.report.verdict import RESOURCES, fractions
 LOG_WIDTH = 200  # a log is read in an editor or a CI page: wide enough that no table cell wraps
 
 
-def output_console(file=None):
+def output_console(file=None, **kw):
     """rich's Console for stdout: the terminal's width on a terminal; in a log (a pipe, a file) LOG_WIDTH, so
-    tables are laid out whole instead of wrapping numbers at 80 columns."""
+    tables are laid out whole instead of wrapping numbers at 80 columns. `kw`: more Console settings."""
     from rich.console import Console
 
-    con = Console(file=file)
-    return con if con.is_terminal else Console(file=file, width=LOG_WIDTH)
+    con = Console(file=file, **kw)
+    return con if con.is_terminal else Console(file=file, width=LOG_WIDTH, **kw)
 
 
 def render_terminal(report: dict, console=None) -> None:

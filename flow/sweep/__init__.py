@@ -75,12 +75,11 @@ def main(argv: list[str]) -> int:
 def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: int | None = None,
               progress: bool = True) -> Summary:
     """Run every unfinished point of `sweep` under `out`, then write results.csv/json and sweep.html."""
-    from rich.console import Console
-
+    from flow.report.terminal import output_console
     from flow.sweep.results import make_row, write_html, write_results
     from flow.sweep.runner import read_record, write_atomic
 
-    console = Console(stderr=False, highlight=False)
+    console = output_console(highlight=False)  # in a log: wide lines, not wrapped at 80 columns
     out = Path(out)
     (out / "points").mkdir(parents=True, exist_ok=True)
     records: dict[str, dict] = {}
