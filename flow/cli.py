@@ -58,7 +58,8 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-size-check", dest="size_check", action="store_false",
                    help="go on when the estimate, made before training from the config, is more than 5x the part's "
                         "LUT or DSP (default: exit 2 before training)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no stage lines or progress bars (the report and the RESULT line are still printed)")
     return p
 
 
@@ -68,15 +69,6 @@ def _report_parser() -> argparse.ArgumentParser:
                                             "reports found in the project (e.g. after running Vitis HLS elsewhere).")
     p.add_argument("dir", type=Path, help="an output folder written by `synth`")
     return p
-
-
-def _quiet_known_warnings() -> None:
-    """Two warnings that say nothing to our users: hls4ml re-spelling the strategy of its pointwise layers, and
-    Keras calling the .h5 format legacy (we save both .h5 and weights on purpose)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", message="Overriding attribute 'strategy'")
-    warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`")
 
 
 def _on_sigterm(signum, frame):
@@ -93,12 +85,15 @@ def finish(result) -> int:
     if result.report.get("vendor_error"):
         print(f"synth: vendor tool failed: {result.report['vendor_error']} (figures above are the estimate)")
     print(f"synth: wrote {result.out_dir} (report.json, report.html, HLS project)")
-    return exit_code(result.report)
+    code = exit_code(result.report)
+    from flow.report.summary import result_line
+
+    print(result_line(result.report, result.out_dir, code), flush=True)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    _quiet_known_warnings()
     from flow.config import ConfigError
     from flow.outdir import OutputError
     from flow.pipeline import UsageError

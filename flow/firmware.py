@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from flow.convert import convert, layer_descriptions
+from flow.progress import stage
 from sim.csim import CsimResult
 from sim.emulator import Emulator, EmulatorSettings, as_inputs
 
@@ -91,8 +92,11 @@ def csim(hls_model, x) -> CsimResult:
               if layer.get_attr("function_cpp", None) and layer.get_attr("trace", False)}
     n_out = int(hls_model.get_output_variables()[0].size())
     project = Path(cfg.get_output_dir())
-    return runner.run(project, cfg.get_project_name(), cfg.get_config_value("Stamp"), x, traced, n_out,
-                      log=project / CSIM_LOG)
+    n_events = len(x[0] if isinstance(x, (list, tuple)) else x)
+    with stage("C-simulation build (g++)") as st:
+        return runner.run(project, cfg.get_project_name(), cfg.get_config_value("Stamp"), x, traced, n_out,
+                          log=project / CSIM_LOG,
+                          on_run=lambda: st.next("C-simulation run", note=f"{n_events} events, every layer traced"))
 
 
 def finalize(work: Path, final: Path) -> None:

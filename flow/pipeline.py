@@ -43,7 +43,7 @@ class Options:
     vsynth: bool = False
     fit: bool = False
     rtl: bool = False
-    progress: bool = True
+    progress: object = True  # True: stage lines (flow.progress); False: quiet; a callable: gets every Event
     size_check: bool = True  # refuse a model whose estimate is far beyond the part, before training (flow.sizecheck)
     extra_overrides: dict = field(default_factory=dict)
     model: object = None  # a trained Keras model object (trigformer.synth(..., model=...))
@@ -196,13 +196,17 @@ def synth(opts: Options) -> Result:
         if why:
             raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
                              "reports the labelled estimate.")
+    from flow.progress import reporting
+    from models import quiet_third_party
+
+    quiet_third_party()
     if opts.size_check and imported is None:
         from flow.sizecheck import too_large
 
         why = too_large(cfg, opts.fit)
         if why:
             raise UsageError(why)
-    with Output(out, opts.force) as o:
+    with reporting(opts.progress), Output(out, opts.force) as o:
         result = _run(cfg, opts, o.work, out, imported)
         o.commit()
     result.out_dir = out
@@ -218,11 +222,13 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     from flow.convert import implementation
     from flow.report import judge_budget
     from flow.report.forms import apply as apply_forms
+    from flow.progress import stage
     from flow.verify import verify
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    data = data_stage.prepare(cfg, config_path(opts), opts.progress, trained_model=imported is not None)
+    with stage("data"):  # tqdm's bar of the jet generation would be \r-lines in a log: the stage says it
+        data = data_stage.prepare(cfg, config_path(opts), False, trained_model=imported is not None)
     ds = data.ds
     timings["data_s"] = round(time.perf_counter() - t0, 1)
     part_full, _ = resolve_part(cfg.hls.part)
@@ -236,19 +242,22 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
         from models.quant import QuantTypes
 
         t0 = time.perf_counter()
-        cfg, extra, calibration = calibrate(cfg, imported, ds.x_train)
+        with stage("calibration (auto integer bits)"):
+            cfg, extra, calibration = calibrate(cfg, imported, ds.x_train)
         if calibration:
             timings["calibration_s"] = round(time.perf_counter() - t0, 1)
             data.scaling["input_type"] = QuantTypes.from_config(cfg.quantization).input_t.ap_type
         trained = train_stage.train_imported(cfg, ds, imported, QuantTypes.from_config(cfg.quantization, **extra),
                                              weights, opts.progress)
         feed = imported.feed
-    train_stage.save_models(trained, work / "keras")
+    with stage("save Keras models"):
+        train_stage.save_models(trained, work / "keras")
 
     fit_result = None
     if opts.fit:
         t0 = time.perf_counter()
-        fit_result = fit_settings(cfg, trained.fixed, part_full, work)
+        with stage("fit (reuse factors, strategies)"):
+            fit_result = fit_settings(cfg, trained.fixed, part_full, work)
         timings["fit_s"] = round(time.perf_counter() - t0, 1)
     overrides = fit_result.settings if fit_result else None
 
@@ -256,7 +265,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     x_test = feed(ds.x_test)
     x_verify = feed(ds.x_test[:n])
     t0 = time.perf_counter()
-    fw = firmware.build(cfg, trained.fixed, part_full, work, x_verify, overrides)
+    with stage("convert (hls4ml project, emulator)"):
+        fw = firmware.build(cfg, trained.fixed, part_full, work, x_verify, overrides)
     timings["convert_write_s"] = round(time.perf_counter() - t0, 1)
     csim = None
     if opts.csim:
@@ -264,7 +274,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
         csim = firmware.csim(fw.hls_model, x_verify)
         timings["csim_compile_and_run_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    ver = verify(fw.emulator, x_test, ds.y_test, trained.logits, cfg.verify.n_events, csim, "--no-csim")
+    with stage("emulator", note=f"{len(ds.y_test)} test events, compared with Keras and the C-simulation"):
+        ver = verify(fw.emulator, x_test, ds.y_test, trained.logits, cfg.verify.n_events, csim, "--no-csim")
     if trained.import_check is not None:
         ver.section["import_check"] = trained.import_check
     timings["emulator_and_compare_s"] = round(time.perf_counter() - t0, 2)
@@ -286,7 +297,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
 
     vendor_error = None
     if opts.vendor_synth or opts.cosim or opts.vsynth:
-        vendor_error = cost_stage.run_vendor_tool(work, cfg.hls.backend, opts.cosim, opts.vsynth)
+        with stage(f"vendor tool ({cfg.hls.backend} HLS)"):
+            vendor_error = cost_stage.run_vendor_tool(work, cfg.hls.backend, opts.cosim, opts.vsynth)
     c = cost_stage.cost(fw.layers, work, cfg.hls.backend, cfg.hls.clock_period_ns, part_full, vendor_error)
 
     report = {"name": cfg.name, "part": part_full, "backend": cfg.hls.backend, "seed": cfg.seed,

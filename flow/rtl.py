@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flow.progress import stage
+
 TIMING_MODEL = ("da4ml pipelining: at most `latency_cutoff` adder delays per stage (a var x var product of b bits "
                 "counts b of them). Cycles from the input register to the output register: a unit of N stages adds N, "
                 "plus 1 for its input register unless the network's input feeds it; the per-unit cycles sum to the "
@@ -123,7 +125,9 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     rcfg = cfg.rtl
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    design = rtl.generate(emulator, folder, cfg.name, cfg.hls.clock_period_ns, rcfg.latency_cutoff)
+    with stage("trace + Verilog (da4ml)", unit="units") as st:
+        design = rtl.generate(emulator, folder, cfg.name, cfg.hls.clock_period_ns, rcfg.latency_cutoff,
+                              on_unit=lambda done, total, name: st.update(done, total, note=f"last: {name}"))
     from sim.rtl.vivado import write_script
 
     write_script(design, part)  # for users with Vivado; `synth report DIR` reads its reports back
@@ -141,8 +145,9 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
                                            for u in design.layers]}}
     messages: list[str] = []
     t0 = time.perf_counter()
-    sec["trace_vs_emulator"] = _interpreter_check(design, emulator, vals, min(rcfg.interpreter_events,
-                                                                                  len(x_events)))
+    n_check = min(rcfg.interpreter_events, len(x_events))
+    with stage("trace check (da4ml interpreter vs emulator)", note=f"{n_check} events"):
+        sec["trace_vs_emulator"] = _interpreter_check(design, emulator, vals, n_check)
     timings["interpreter_s"] = round(time.perf_counter() - t0, 1)
     if sec["trace_vs_emulator"]["mismatched_values"]:
         messages.append(f"RTL trace and emulator disagree: {sec['trace_vs_emulator']['first_mismatch']}")
@@ -153,9 +158,11 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
         simdir = folder / "sim"
         try:
             t0 = time.perf_counter()
-            exe, build_s = V.build(design, simdir, jobs=jobs, log=folder / "verilator_build.log")
+            with stage("Verilator build", note=f"{len(design.layers)} units, {jobs} jobs"):
+                exe, build_s = V.build(design, simdir, jobs=jobs, log=folder / "verilator_build.log")
             timings["verilator_build_s"] = round(build_s, 1)
-            out, traces, rate, measured = V.run(exe, design, vals[emulator.nodes[0].name], simdir)
+            with stage("Verilator simulation", note=f"{len(x_events)} events, every unit's output traced"):
+                out, traces, rate, measured = V.run(exe, design, vals[emulator.nodes[0].name], simdir)
             timings["cosim_events_per_s"] = round(rate)
             sec["cosim"] = _compare(design, out, traces, y_emu, vals)
             sec["cosim"]["measured_latency_cycles"] = measured  # in_valid -> out_valid, aligning the data compared
@@ -184,7 +191,10 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
 
         t0 = time.perf_counter()
         try:
-            syn = Y.synthesize(design, jobs=jobs, which=rcfg.yosys)
+            with stage("yosys", unit="jobs", note=f"{jobs} in parallel") as st:
+                syn = Y.synthesize(design, jobs=jobs, which=rcfg.yosys,
+                                   on_job=lambda done, total, cached: st.update(
+                                       done, total, note=f"{jobs} in parallel, {cached} from the cache"))
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:  # a failing job never takes synth down
             sec["resources"] = {"failed": str(e)[:500]}
             messages.append(f"Yosys failed: {str(e)[:300]}")

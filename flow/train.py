@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flow.progress import stage
+
 
 class WeightsError(ValueError):
     """--weights names something that cannot be loaded into this model (exit 2)."""
@@ -43,16 +45,25 @@ def train(model, x, y: np.ndarray, tcfg, seed: int, label: str, progress: bool =
     lr = tf.keras.optimizers.schedules.CosineDecay(tcfg.learning_rate, decay_steps=max(steps, 1), alpha=0.05)
     model.compile(optimizer=tf.keras.optimizers.Adam(lr),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), metrics=["accuracy"])
-    callbacks = []
-    if progress:
-        from tqdm.keras import TqdmCallback
-
-        callbacks.append(TqdmCallback(verbose=0, desc=f"train {label}", leave=True))
     t0 = time.perf_counter()
-    hist = model.fit(x, y, batch_size=tcfg.batch_size, epochs=tcfg.epochs, shuffle=True, verbose=0,
-                     callbacks=callbacks)
+    with stage(f"train {label}", total=tcfg.epochs, unit="epochs") as st:
+        callbacks = [_epochs_callback(st)] if progress else []
+        hist = model.fit(x, y, batch_size=tcfg.batch_size, epochs=tcfg.epochs, shuffle=True, verbose=0,
+                         callbacks=callbacks)
     return {"epochs": tcfg.epochs, "seconds": round(time.perf_counter() - t0, 1),
             "final_loss": float(hist.history["loss"][-1]), "final_train_accuracy": float(hist.history["accuracy"][-1])}
+
+
+def _epochs_callback(st):
+    """A Keras callback that counts epochs on the stage (flow.progress), with the loss and accuracy so far."""
+    import tensorflow as tf
+
+    class Epochs(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            st.update(epoch + 1, note=", ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy") if k in logs))
+
+    return Epochs()
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -82,9 +93,10 @@ def train_models(cfg, ds, weights: Path | None, progress: bool) -> Trained:
     snap_to_grid(fixed)
     same = build_model(cfg, quantized=False)  # the fixed model's weights with float arithmetic everywhere
     same.set_weights(fixed.get_weights())
-    logits = {"float": floatm.predict(ds.x_test, batch_size=1024, verbose=0),
-              "fixed": fixed.predict(ds.x_test, batch_size=1024, verbose=0),
-              "float_same_weights": same.predict(ds.x_test, batch_size=1024, verbose=0)}
+    with stage("Keras predictions", note=f"{len(ds.y_test)} test events, 3 models"):
+        logits = {"float": floatm.predict(ds.x_test, batch_size=1024, verbose=0),
+                  "fixed": fixed.predict(ds.x_test, batch_size=1024, verbose=0),
+                  "float_same_weights": same.predict(ds.x_test, batch_size=1024, verbose=0)}
     acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
            "n_events": int(len(ds.y_test))}
     return Trained(fixed, floatm, summary, logits, acc)
@@ -110,29 +122,37 @@ def train_imported(cfg, ds, imported, qt, weights: Path | None, progress: bool) 
 
     snap_to_grid(fixed)
     x_test = imported.feed(ds.x_test)
-    user = imported.float_outputs(ds.x_test, final)
-    mirror = imported.build(qt, quantized=False, final_softmax=final, mirror=True)  # the user's model, rebuilt
-    mapped = mirror.predict(x_test, batch_size=1024, verbose=0)
+    with stage("Keras predictions", note=f"{len(ds.y_test)} test events, the model file and 3 mapped models"):
+        user, mapped, logits = _imported_predictions(imported, qt, final, fixed, ds, x_test)
     check = {"reference": "the model file's own outputs against the same network rebuilt from trigformer's layers "
                           "with the file's weights, computing as the file does (QKeras quantizers kept, the rest "
                           "in float): checks the mapping",
              "max_abs_diff": float(np.abs(user - mapped).max()),
              "argmax_agreement": float(np.mean(user.argmax(-1) == mapped.argmax(-1)))}
+    acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
+           "n_events": int(len(ds.y_test))}
+    return Trained(fixed, imported.user, summary, logits, acc, check)
+
+
+def _imported_predictions(imported, qt, final: str, fixed, ds, x_test):
+    """The test-set outputs of a model file's run: the file's own, the mapped network's (same weights, computing as
+    the file does) and the logits of the quantized model and of its float twin."""
+    user = imported.float_outputs(ds.x_test, final)
+    mirror = imported.build(qt, quantized=False, final_softmax=final, mirror=True)  # the user's model, rebuilt
+    mapped = mirror.predict(x_test, batch_size=1024, verbose=0)
     same = imported.build(qt, quantized=False, final_softmax=final)
     same.set_weights(fixed.get_weights())  # fixed's weights, float arithmetic
     logits = {"float": user,
               "fixed": fixed.predict(x_test, batch_size=1024, verbose=0),
               "float_same_weights": same.predict(x_test, batch_size=1024, verbose=0)}
-    acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
-           "n_events": int(len(ds.y_test))}
-    return Trained(fixed, imported.user, summary, logits, acc, check)
+    return user, mapped, logits
 
 
 def save_models(trained: Trained, keras_dir: Path) -> None:
     keras_dir.mkdir(parents=True, exist_ok=True)
     trained.fixed.save_weights(keras_dir / "fixed.weights.h5")
     trained.float.save_weights(keras_dir / "float.weights.h5")
-    trained.fixed.save(keras_dir / "fixed.h5")
+    trained.fixed.save(keras_dir / "fixed.h5")  # QKeras' warnings on saving: filtered in models/__init__.py
     trained.float.save(keras_dir / "float.h5")  # a model file's float model is the user's own
 
 

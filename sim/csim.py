@@ -47,7 +47,8 @@ def library_path(project_dir: Path, name: str, stamp: str) -> Path:
 
 
 def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_out: int,
-        log: Path, compile_timeout: float | None = None, run_timeout: float | None = None) -> CsimResult:
+        log: Path, compile_timeout: float | None = None, run_timeout: float | None = None,
+        on_run=None) -> CsimResult:
     """Build the written project (build_lib.sh, g++) and run `x` through it with layer tracing.
 
     x: [events, ...] for a single-input model, or a list of such arrays, one per top-function input in order.
@@ -55,7 +56,7 @@ def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_o
     traced: {layer name: values per event} of the layers whose outputs the bridge saves (hls4ml `Trace: true`).
     The log (build output, then the child's stderr) is written to `log`; the library, the build's object files and
     the scratch files are removed afterwards, whatever happened. Timeouts: COMPILE_TIMEOUT_S / RUN_TIMEOUT_S unless
-    given."""
+    given. `on_run`: called once the build succeeded, before the events run (progress lines)."""
     compile_timeout = COMPILE_TIMEOUT_S if compile_timeout is None else compile_timeout
     run_timeout = RUN_TIMEOUT_S if run_timeout is None else run_timeout
     project_dir = Path(project_dir).resolve()  # absolute: the child changes its folder before writing outputs
@@ -79,6 +80,8 @@ def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_o
                    "outputs": str(scratch / "y.npz"), "n_out": int(n_out), "traced": traced,
                    "cwd": str(project_dir / "firmware")}
         (scratch / "request.json").write_text(json.dumps(request))
+        if on_run is not None:
+            on_run()
         code, _, err = _run_group([sys.executable, "-m", "sim.csim", str(scratch / "request.json")], run_timeout,
                                   env=_child_env())
         parts.append(err)

@@ -13,7 +13,7 @@ from flow.pipeline import synth as _synth
 def synth(config_or_path=None, model=None, *, part: str | None = None, out=None, force: bool = False,
           weights=None, epochs: int | None = None, csim: bool = True, backend: str | None = None,
           clock: float | None = None, vendor_synth: bool = False, cosim: bool = False, vsynth: bool = False,
-          fit: bool = False, rtl: bool = False, progress: bool = True, overrides: dict | None = None,
+          fit: bool = False, rtl: bool = False, progress=True, overrides: dict | None = None,
           size_check: bool = True) -> Result:
     """Run the whole flow (data, quantization, HLS project, C-simulation, emulator, estimate, report).
 
@@ -24,6 +24,10 @@ def synth(config_or_path=None, model=None, *, part: str | None = None, out=None,
         model.file; with config None, the defaults as for a model file.
     The keyword arguments are synth's command-line options (`overrides`: {"dotted.key": value}, like the command
     line's overrides of model.yaml keys; `size_check=False` is --no-size-check).
+    progress: True prints a line per long step (rich on a terminal, timestamped lines otherwise); False is quiet;
+        a callable receives every flow.progress.Event (stage, kind start/progress/heartbeat/end, done, total,
+        unit, elapsed_s, note, ok) and nothing is printed. Either way the events go to the logging logger
+        "trigformer" (INFO: starts, ends, heartbeats; DEBUG: every progress update).
 
     Returns a Result (report, out_dir, messages, exit_code). Bad input raises ConfigError (or flow.pipeline.
     UsageError, flow.outdir.OutputError, flow.train.WeightsError) before anything is written.

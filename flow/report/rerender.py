@@ -79,4 +79,8 @@ def rerender(out_dir: Path) -> int:
     write_text_atomic(out_dir / "report.json", text)  # the predictions file is left as it is
     write_text_atomic(out_dir / "report.html", page)
     render_terminal(rep)
-    return exit_code(rep)
+    from flow.report.summary import result_line
+
+    code = exit_code(rep)
+    print(result_line(rep, out_dir, code), flush=True)
+    return code

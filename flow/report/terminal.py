@@ -8,12 +8,23 @@ from flow.report.forms import forms_of, label
 from flow.report.verdict import verdict_line
 
 
+LOG_WIDTH = 200  # a log is read in an editor or a CI page: wide enough that no table cell wraps
+
+
+def output_console(file=None, **kw):
+    """rich's Console for stdout: the terminal's width on a terminal; in a log (a pipe, a file) LOG_WIDTH, so
+    tables are laid out whole instead of wrapping numbers at 80 columns. `kw`: more Console settings."""
+    from rich.console import Console
+
+    con = Console(file=file, **kw)
+    return con if con.is_terminal else Console(file=file, width=LOG_WIDTH, **kw)
+
+
 def render_terminal(report: dict, console=None) -> None:
     """Print a rich summary; sections that are missing are said to be missing, never filled in."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = console or Console()
+    con = console or output_console()
     head = f"[bold]{report.get('name', '?')}[/bold]"
     for key, fmt in (("part", "{}"), ("backend", "{}"), ("clock_ns", "{:g} ns clock")):
         if report.get(key) is not None:

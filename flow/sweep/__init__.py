@@ -106,12 +106,11 @@ def check_scheduler(address: str) -> None:
 def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: int | None = None,
               progress: bool = True) -> Summary:
     """Run every unfinished point of `sweep` under `out`, then write results.csv/json and sweep.html."""
-    from rich.console import Console
-
+    from flow.report.terminal import output_console
     from flow.sweep.results import make_row, write_html, write_results
     from flow.sweep.runner import read_record, write_atomic
 
-    console = Console(stderr=False, highlight=False)
+    console = output_console(highlight=False)  # in a log: wide lines, not wrapped at 80 columns
     out = Path(out)
     records: dict[str, dict] = {}
     pending: list[Point] = []
@@ -174,9 +173,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                  flush, write_configs) -> bool:
     """Connect, write the points' configs, submit them and collect their records; True when interrupted by Ctrl-C.
     An unreachable --scheduler is a SweepError raised before anything is written."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
+    from flow.progress import reporting, stage
     from flow.sweep.runner import dashboard_link, run_point, start_client
 
     client = cluster = None
@@ -206,9 +203,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                                 sweep.point_timeout_s, key=f"point-{p.key}", pure=False)
             futures[fut] = p
         counts = {"ok": 0, "over budget": 0, "failed": 0}
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TimeRemainingColumn(), console=console, disable=not progress) as bar:
-            task = bar.add_task("points", total=len(pending))
+        with reporting(progress), stage("sweep points", total=len(pending), unit="points") as bar:
             last_flush = time.monotonic()
             for fut in as_completed(list(futures)):
                 p = futures[fut]
@@ -222,7 +217,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                 rows_cache.pop(p.key, None)
                 st = rec.get("status")
                 counts["ok" if st == "ok" else "over budget" if st == "over_budget" else "failed"] += 1
-                bar.update(task, advance=1, description=", ".join(f"{n} {k}" for k, n in counts.items()))
+                bar.advance(1, note=", ".join(f"{n} {k}" for k, n in counts.items()))
                 if time.monotonic() - last_flush > 20:  # live results for long sweeps
                     flush()
                     last_flush = time.monotonic()

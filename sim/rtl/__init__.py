@@ -190,8 +190,10 @@ def trace_unit(members, types: dict[str, FixedType], sizes: dict[str, int]):
     return comb_trace(flat_in, list(vals[members[-1].name])), external
 
 
-def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, trace: bool = True) -> RTLDesign:
-    """Write `folder`/layers/<unit>/ (da4ml) and `folder`/<name>_top.v; return the design's description."""
+def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, trace: bool = True,
+             on_unit=None) -> RTLDesign:
+    """Write `folder`/layers/<unit>/ (da4ml) and `folder`/<name>_top.v; return the design's description.
+    `on_unit(done, total, name)`: called after each unit is written (progress lines)."""
     from da4ml.codegen import RTLModel
     from da4ml.trace.pipeline import to_pipeline
 
@@ -204,7 +206,8 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
     sizes = {n.name: n.size for n in nodes}
     layers: list[LayerRTL] = []
     seconds = {"trace_s": 0.0, "pipeline_s": 0.0, "verilog_s": 0.0}
-    for members in units(nodes):
+    groups = units(nodes)
+    for members in groups:
         t0 = time.perf_counter()
         comb, external = trace_unit(members, types, sizes)
         t1 = time.perf_counter()
@@ -223,6 +226,8 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
                                len(pipe.solutions), int(pipe.reg_bits), len(comb.ops), float(comb.cost), in_ports,
                                out_ports, in_bits, out_bits, sum(op.opcode == 7 for op in comb.ops),
                                float(sum(op.cost for op in comb.ops if op.opcode != 7))))
+        if on_unit is not None:
+            on_unit(len(layers), len(groups), last)
     first = nodes[0]
     arrival = {first.name: -1}  # on the ports before edge 0, when the first input register captures it
     for l in layers:

@@ -187,10 +187,12 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "") 
     return {**result, "cached": False}
 
 
-def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
+def synthesize(design, jobs: int = 1, which: str = "auto", on_job=None) -> dict:
     """Per-unit and total counts of a design (sim.rtl.RTLDesign): {"units": [...], "total": {...}, ...}.
     One job per pipeline-stage module; a unit's flip-flops are its pipeline register bits, and the delivered top's
-    registers (residual delay lines and the valid pipeline: design.top_register_bits) are added to the total."""
+    registers (residual delay lines and the valid pipeline: design.top_register_bits) are added to the total.
+    `on_job(done, total, cached)` is called as each job finishes (from the pool's threads, one call at a time;
+    progress lines)."""
     work = []
     for u in design.layers:
         src = u.folder / "src"
@@ -198,9 +200,23 @@ def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
         work += [(u, f, common) for f in sorted(src.glob(f"{u.module}_stage*.v"))]
     work.sort(key=lambda w: -w[1].stat().st_size)  # the long jobs start first
     t0 = time.perf_counter()
+
+    finished, lock = [0, 0], threading.Lock()
+
+    def one(w):
+        res = run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*")
+        if on_job is not None:
+            with lock:
+                finished[0] += 1
+                finished[1] += bool(res["cached"])
+                on_job(finished[0], len(work), finished[1])
+        return res
+
+    if on_job is not None:
+        on_job(0, len(work), 0)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        results = list(pool.map(lambda w: run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*"), work))
+        results = list(pool.map(one, work))
     except BaseException:  # Ctrl-C, SIGTERM (raised here, in the main thread), or a failed job: stop the others now
         _jobs.stop()
         pool.shutdown(wait=False, cancel_futures=True)
