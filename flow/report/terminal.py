@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, per_layer_rows, tag, verification_rows
+from flow.report.timing import timing_lines
 from flow.report.verdict import RESOURCES, fractions
 
 
@@ -95,3 +96,5 @@ def render_terminal(report: dict, console=None) -> None:
                 cells.append(f"{e} / {m}" + (f" ({q})" if q else "") if (e or m) else "")
             t.add_row(r["unit"], *cells)
         con.print(t)
+    for line, deep in timing_lines(report):
+        con.print(line, style="yellow" if deep else None, highlight=False, markup=False)

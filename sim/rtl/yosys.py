@@ -33,7 +33,7 @@ from sim.rtl.verilator import ToolMissing
 
 CELL = re.compile(r"^\s+(?:(\d+)\s+([A-Za-z][A-Za-z0-9_]*)|([A-Za-z][A-Za-z0-9_]*)\s+(\d+))\s*$")
 JOB_TIMEOUT_S = 3600
-SCRIPT_VERSION = 1  # bump when the script or the parsing changes (invalidates the cache)
+SCRIPT_VERSION = 2  # bump when the script or the parsing changes (invalidates the cache)
 
 
 def yosys_command(which: str = "auto") -> list[str]:
@@ -92,13 +92,20 @@ def summarize(cells: dict[str, int]) -> dict[str, int]:
             "BRAM_18K": g("RAMB18E2") + 2 * g("RAMB36E2"), "URAM": g("URAM288")}
 
 
-def script(sources: list[str], top: str, keep: str = "", flatten: bool = True) -> str:
+def script(sources: list[str], top: str, keep: str = "", flatten: bool = True, depth: bool = False) -> str:
+    """The job script. `depth`: also the timing proxy's logic depth (sim/rtl/timing.py LTP_SCRIPT) and the
+    multiplier binding: the products sim.rtl writes as `multiplier_lut` (hls.multipliers) are kept off the DSP48E2s
+    ($__soft_mul before map_dsp, which Yosys then maps to LUTs)."""
+    from sim.rtl.timing import LTP_SCRIPT
+
+    synth = f"synth_xilinx -family xcup -top {top}{' -flatten' if flatten else ''} -noiopad -noclkbuf"
     return "\n".join([
         f"read_verilog -defer {' '.join(sources)}",  # -defer: the table file name is a module parameter
         f"hierarchy -top {top}",
         'setattr -set rom_style "logic" m:*',  # tables as logic (Yosys finds no LUTRAM/BRAM map for async ROMs)
         *([f"setattr -mod -set keep_hierarchy 1 {keep}"] if keep else []),  # each table/stage mapped on its own
-        f"synth_xilinx -family xcup -top {top}{' -flatten' if flatten else ''} -noiopad -noclkbuf",
+        *([f"{synth} -run :map_dsp", "chtype -set $__soft_mul t:$mul a:src=*multiplier_lut.v:* %i",
+           f"{synth} -run map_dsp:", *LTP_SCRIPT] if depth else [synth]),
         f"stat -top {top}", ""])
 
 
@@ -109,11 +116,12 @@ def cache_dir() -> Path:
     return d
 
 
-def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "") -> dict:
+def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", depth: bool = False) -> dict:
     """Synthesize Verilog `files` (plus the $readmemh files among them) with `top` as top module; returns
-    {"module", "cells", "seconds"}. Cached by content. `keep`: module patterns mapped on their own."""
+    {"module", "cells", "seconds"} (and "depth": the longest path, with `depth`). Cached by content. `keep`: module
+    patterns mapped on their own."""
     verilog = [p for p in files if p.suffix == ".v"]
-    text = script([p.name for p in verilog], top, keep)
+    text = script([p.name for p in verilog], top, keep, depth=depth)
     h = hashlib.sha256(f"{SCRIPT_VERSION}\n{version(which)}\n{text}".encode())
     for p in files:
         h.update(p.name.encode() + b"\0" + p.read_bytes())
@@ -134,6 +142,10 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "") 
             tail = (log + r.stderr).strip().splitlines()[-3:]
             raise RuntimeError(f"Yosys failed on {top}: {' / '.join(tail)[:400]}")
     result = {"module": top, "cells": parse_stat(log), "seconds": round(seconds, 2)}
+    if depth:
+        from sim.rtl.timing import parse_ltp
+
+        result["depth"] = parse_ltp(log, top)
     tmp_file = cached.with_suffix(f".tmp-{os.getpid()}")
     tmp_file.write_text(json.dumps(result))
     os.replace(tmp_file, cached)
@@ -152,22 +164,36 @@ def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
     work.sort(key=lambda w: -w[1].stat().st_size)  # the long jobs start first
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda w: run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*"), work))
+        results = list(pool.map(lambda w: run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*",
+                                                    depth=True), work))
     cells: dict[str, dict[str, int]] = {u.name: {} for u in design.layers}
     seconds = {u.name: 0.0 for u in design.layers}
     for (u, _, _), res in zip(work, results):
         for k, v in res["cells"].items():
             cells[u.name][k] = cells[u.name].get(k, 0) + v
         seconds[u.name] += 0.0 if res["cached"] else res["seconds"]
+    from sim.rtl.timing import judge
+
+    stages: dict[str, list[dict]] = {u.name: [] for u in design.layers}
+    for (u, f, _), res in zip(work, results):
+        stages[u.name].append({"stage": f.stem, **res["depth"]})
+    timing = {u.name: judge(sorted(stages[u.name], key=lambda r: _stage_no(r["stage"])), design.clock_ns)
+              for u in design.layers}
     units = []
     total = {k: 0 for k in ("LUT", "FF", "DSP", "CARRY4", "CARRY8", "MUXF", "SRL", "LUTRAM", "BRAM_18K", "URAM")}
     for u in design.layers:
         s = summarize(cells[u.name])
         s["FF"] = u.reg_bits  # the registers live in the unit's top module (not in its stage modules)
-        units.append({"name": u.name, "members": u.members, "kind": u.kind, **s, "seconds": round(seconds[u.name], 1)})
+        units.append({"name": u.name, "members": u.members, "kind": u.kind, **s, "seconds": round(seconds[u.name], 1),
+                      "timing": timing[u.name]})
         for k in total:
             total[k] += s[k]
     total["FF"] += design.balance_bits
     return {"units": units, "total": total, "jobs": len(work), "cached": sum(r["cached"] for r in results),
             "seconds": round(time.perf_counter() - t0, 1),
             "cpu_seconds": round(sum(r["seconds"] for r in results if not r["cached"]), 1), "yosys": version(which)}
+
+
+def _stage_no(stem: str) -> int:
+    m = re.search(r"_stage(\d+)$", stem)
+    return int(m[1]) if m else 0
