@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import re
 
+from models.ops.costmodel import var_on_dsp as on_dsp  # the one multiplier rule
+
 NS_PER_UNIT = 1.657  # fitted: achieved post-route ns per da4ml delay unit (median of the JEDI-linear fit designs)
 MIN_CUTOFF = 1.0  # one adder is the smallest thing a stage can hold
 # The timing proxy's path delays. T_LUT_LEVEL is calibrated: a da4ml unit (one adder) is one LUT level plus its carry
@@ -30,22 +32,12 @@ T_MUXF = 0.1  # ns per MUXF7/8/9 on the path (assumption)
 T_DSP_COMB = 2.4  # ns, DSP48E2 multiply without internal registers (models/ops/costmodel.py T_DSP)
 T_DSP_ROUTE = 0.6  # ns, routing into the DSP48E2 and setup (assumption)
 DSP_MAX_STAGES = 3  # the DSP48E2's own multiply registers: AREG/BREG, MREG, PREG
-AUTO_LUT_BITS = 4  # hls.multipliers: auto: a variable product goes to LUTs when both operands have <= 4 bits
-DSP_MIN_BITS = 2  # Yosys (mul2dsp) and the estimate never put a product with a 1-bit operand on a DSP48E2
 LABEL = "timing estimate (logic depth), not closure"
 
 
 def cutoff_for(clock_ns: float) -> float:
     """The stage limit in da4ml units at a clock period: the units that fit in one period at NS_PER_UNIT."""
     return max(MIN_CUTOFF, round(clock_ns / NS_PER_UNIT, 3))
-
-
-def on_dsp(wa: int, wb: int, policy: str) -> bool:
-    """The one multiplier rule (hls.multipliers) for a variable x variable product of wa x wb bits: lut -> never;
-    dsp -> whenever both operands have >= 2 bits; auto -> when either operand is wider than AUTO_LUT_BITS."""
-    if min(wa, wb) < DSP_MIN_BITS or policy == "lut":
-        return False
-    return policy == "dsp" or max(wa, wb) > AUTO_LUT_BITS
 
 
 def dsp_stages(clock_ns: float) -> int:
