@@ -217,9 +217,10 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
                             "method": "Yosys synth_xilinx -family xcup, one job per pipeline stage (tables as logic), "
                                       "summed per unit"}
         sec["timing"] = timing_section(syn, design)
-        for m in sec["timing"]["too_deep"]:
-            messages.append(f"timing estimate (logic depth), not closure: {m['unit']} {m['stage']} ~{m['path_ns']} "
-                            f"ns > the {design.clock_ns} ns clock")
+        deep, worst = sec["timing"]["too_deep"], sec["timing"]["worst_stage"]
+        if deep:
+            messages.append(f"{sec['timing']['label']}: {len(deep)} stage(s) deeper than the {design.clock_ns:g} ns "
+                            f"clock allows; worst {worst['unit']} {worst['stage']} ~{worst['path_ns']:g} ns")
     else:
         sec["resources"] = {"skipped": "rtl.yosys: none"}
     return RTLResult(sec, messages)
