@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 
+from models.ops.costmodel import T_DSP as T_DSP_COMB  # ns, DSP48E2 multiply without internal registers
 from models.ops.costmodel import var_on_dsp as on_dsp  # the one multiplier rule
 
 NS_PER_UNIT = 1.657  # fitted: achieved post-route ns per da4ml delay unit (median of the JEDI-linear fit designs)
@@ -29,7 +30,6 @@ T_CARRY4 = 0.05  # ns per CARRY4 on the path (assumption: a CARRY8 propagates 8 
 CARRY4_PER_UNIT = 5 / 3  # measured (above)
 T_LUT_LEVEL = round(NS_PER_UNIT - CARRY4_PER_UNIT * T_CARRY4, 3)  # ns per LUT level, routing included
 T_MUXF = 0.1  # ns per MUXF7/8/9 on the path (assumption)
-T_DSP_COMB = 2.4  # ns, DSP48E2 multiply without internal registers (models/ops/costmodel.py T_DSP)
 T_DSP_ROUTE = 0.6  # ns, routing into the DSP48E2 and setup (assumption)
 DSP_MAX_STAGES = 3  # the DSP48E2's own multiply registers: AREG/BREG, MREG, PREG
 LABEL = "timing estimate (logic depth), not closure"
