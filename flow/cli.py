@@ -1,7 +1,8 @@
 """`synth`: the command line. Thin: parses arguments, calls flow.pipeline / flow.report, maps errors to exit codes.
 
-Exit codes: 0 success; 1 the C-simulation failed or disagrees with the emulator, the vendor tool failed, or the
-budget is not met (everything is still written); 2 bad input (nothing written); 3 an internal error (a bug: the
+Exit codes: 0 success; 1 wrong or failed: the C-simulation or RTL co-simulation failed or disagrees with the
+emulator, or a tool (vendor HLS, Verilator, Yosys) failed (everything is still written); 4 the budget is not met by
+some form, everything verified (all written); 2 bad input (nothing written); 3 an internal error (a bug: the
 traceback is printed); 130 / 143 interrupted by SIGINT / SIGTERM (nothing written).
 """
 
@@ -19,8 +20,9 @@ DESCRIPTION = """Turn a model.yaml into a trained, quantized Transformer and a v
   synth report firmware/jet_tagger        re-render the report of an existing output folder
   synth sweep sweep.yaml [--out DIR]      many model.yaml variants on Dask, results + Pareto plots (README)
 
-exit codes: 0 ok; 1 csim or RTL co-simulation failed or != emulator, a vendor/RTL tool run failed, or budget not
-            met (all outputs written); 2 bad input or a missing tool (nothing written); 3 internal error;
+exit codes: 0 ok: verified and within budget; 1 wrong or failed: csim or RTL co-simulation failed or != emulator,
+            a vendor/RTL tool run failed (all outputs written); 4 budget not met by a form (hls, rtl), everything
+            verified (all written); 2 bad input or a missing tool (nothing written); 3 internal error;
             130/143 interrupted (nothing written)
 """
 
@@ -55,6 +57,9 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtl", action="store_true",
                    help="also write the network as pipelined Verilog (rtl/), co-simulate it with Verilator against "
                         "the emulator and count its resources with Yosys (settings: the rtl: section)")
+    p.add_argument("--no-size-check", dest="size_check", action="store_false",
+                   help="go on when the estimate, made before training from the config, is more than 5x the part's "
+                        "LUT or DSP (default: exit 2 before training)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -121,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return finish(trigformer.synth(args.config, part=args.part, out=args.out, force=args.force,
                                        weights=args.weights, epochs=args.epochs, csim=args.csim, backend=args.backend,
                                        clock=args.clock, vendor_synth=args.vendor_synth, cosim=args.cosim,
-                                       vsynth=args.vsynth, fit=args.fit, rtl=args.rtl, progress=not args.quiet))
+                                       vsynth=args.vsynth, fit=args.fit, rtl=args.rtl, progress=not args.quiet,
+                                       size_check=args.size_check))
     except (ConfigError, UsageError, OutputError, ReportError, WeightsError) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2

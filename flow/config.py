@@ -6,21 +6,20 @@ where the key appears in the file, its YAML line. Nothing is written before vali
 
 from __future__ import annotations
 
-import codecs
 import keyword
 import math
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from flow import yamlio
 
 FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
 
 # Limits of bad input (issue 9). Each is a bound past which a value can only be a mistake or would crash later.
-MAX_YAML_BYTES = 1 << 20  # a model.yaml is well under 2 kB
-MAX_YAML_DEPTH = 8  # model.yaml needs 3 levels (section, key, list item)
+MAX_YAML_BYTES, MAX_YAML_DEPTH = yamlio.MAX_YAML_BYTES, yamlio.MAX_YAML_DEPTH  # the strict reader: flow/yamlio.py
 MAX_NAME_LENGTH = 63  # C99 5.2.4.1: 63 significant initial characters in an internal identifier
 SEED_LIMIT = 2**32  # np.random.seed and tf.keras.utils.set_random_seed take 0 <= seed < 2**32
 # x * 2**k on float32 features: the features are |x| <= ~10 (pt_rel <= 1, angles < 1, log_pt_rel >= -10) and carry
@@ -241,6 +240,18 @@ class BudgetConfig(_Section):
     time_multiplexing: int = Field(1, ge=1, le=1024)
     ii: int | None = Field(None, ge=1)
     max_fraction: float | dict[str, float] = 0.7
+    # synth --fit aims below the limits by this relative margin: `band` (the estimate's held-out error band, median
+    # per metric: flow.estimate.error_band) or a number (0.2: 20 % below every limit; 0: no margin)
+    fit_margin: Literal["band"] | float = "band"
+
+    @field_validator("fit_margin", mode="before")
+    @classmethod
+    def _margin(cls, v):
+        if v == "band":
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 10:  # NaN fails the range too
+            raise ValueError(f"`band` or a relative margin in [0, 10], got {v!r}")
+        return float(v)
 
     @field_validator("max_fraction")
     @classmethod
@@ -374,7 +385,8 @@ class Config(_Section):
         b = self.budget
         why = (f"budget.ii" if b.ii is not None else
                f"floor({b.bunch_crossing_ns:g} ns x {b.time_multiplexing} / {self.hls.clock_period_ns:g} ns clock)")
-        return {"latency_ns": b.latency_ns, "ii": self.budget_ii(), "ii_from": why, "max_fraction": b.limits()}
+        return {"latency_ns": b.latency_ns, "ii": self.budget_ii(), "ii_from": why, "max_fraction": b.limits(),
+                "fit_margin": b.fit_margin}
 
 
 # C++ keywords and names the generated project already uses: the top function is named after the model.
@@ -501,95 +513,12 @@ def _validate(raw: dict, lines, label: str, cfg_path: Path, overrides, context) 
 
 
 def _read_text(path: Path) -> str:
-    """The file's text: a regular, readable, UTF-8 file of at most MAX_YAML_BYTES."""
-    try:
-        if path.is_dir():
-            raise ConfigError(f"{path}: is a directory, not a model.yaml file")
-        if not path.exists():
-            raise ConfigError(f"{path}: no such file")
-        if not path.is_file():
-            raise ConfigError(f"{path}: not a regular file")
-        with path.open("rb") as f:
-            data = f.read(MAX_YAML_BYTES + 1)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
-    if len(data) > MAX_YAML_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_YAML_BYTES >> 10} KiB; a model.yaml is a few hundred bytes")
-    data = data.removeprefix(codecs.BOM_UTF8)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise ConfigError(f"{path} (line {line}): not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
-                          "save model.yaml as UTF-8") from None
-
-
-class _Refused(Exception):
-    def __init__(self, mark, key: str, msg: str):
-        super().__init__(msg)
-        self.line, self.key, self.msg = mark.line + 1, key or "(top level)", msg
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader without anchors and aliases, and with a nesting limit.
-
-    Refusing anchors (&a) and aliases (*a) outright, rather than capping the expanded size, keeps loading linear in
-    the file size: a recursive alias or a billion-laughs bomb fails at its first anchor, before anything is expanded,
-    and a model.yaml has nothing worth sharing (a handful of scalars per section). Merge keys (<<) are refused in
-    _key_lines for the same reason and because they silently override keys.
-    """
-
-    def __init__(self, text: str):
-        super().__init__(text)
-        self.keys: list[str] = []  # dotted path of the node being composed
-
-    def compose_node(self, parent, index):
-        event = self.peek_event()
-        if isinstance(parent, yaml.SequenceNode):
-            part = str(index)
-        elif isinstance(index, yaml.Node):  # a mapping value; index is its key node
-            part = str(index.value) if isinstance(index, yaml.ScalarNode) else "?"
-        else:  # the document, or a mapping key
-            part = None
-        dotted = ".".join(self.keys + ([part] if part is not None else []))
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise _Refused(event.start_mark, dotted, "YAML anchors and aliases (&name, *name) are not accepted "
-                                                     "(write the value out)")
-        if len(self.keys) >= MAX_YAML_DEPTH:
-            raise _Refused(event.start_mark, ".".join(self.keys[:3]) + "...",
-                           f"nested too deep (more than {MAX_YAML_DEPTH} levels; model.yaml needs 3)")
-        if part is not None:
-            self.keys.append(part)
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            if part is not None:
-                self.keys.pop()
+    return yamlio.read_text(path, ConfigError, "model.yaml", MAX_YAML_BYTES)
 
 
 def _parse(path: Path, text: str) -> tuple[Any, dict[tuple[str, ...], int]]:
-    """(the YAML's Python value, line of each key path); refuses duplicates, anchors, aliases and merge keys."""
-    loader = None
-    try:
-        loader = _StrictLoader(text)  # the reader refuses control characters here
-        root = loader.get_single_node()
-        if root is None:
-            return None, {}
-        lines = _key_lines(root)
-        return loader.construct_document(root), lines
-    except _Refused as e:
-        raise ConfigError(f"{path} (line {e.line}): {e.key}: {e.msg}") from None
-    except yaml.reader.ReaderError as e:  # a control character; the reader gives an offset, not a line
-        line = text.count("\n", 0, e.position) + 1
-        raise ConfigError(f"{path} line {line}: not valid YAML (character #x{e.character:04x}: {e.reason})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = " ".join(filter(None, (getattr(e, "context", None), getattr(e, "problem", None)))) or e
-        raise ConfigError(f"{path}{where}: not valid YAML ({problem})") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+    """(the YAML's Python value, line of each key path): flow.yamlio's strict reader, shared with sweep.yaml."""
+    return yamlio.parse(path, text, ConfigError, "model.yaml", "model.yaml needs 3")
 
 
 def _message(err: dict) -> str:
@@ -664,33 +593,6 @@ def model_file_problem(path: Path) -> str | None:
 def resolve_data_paths(cfg: Config, cfg_path: Path) -> list[Path]:
     paths = cfg.data.path if isinstance(cfg.data.path, list) else [cfg.data.path]
     return [(cfg_path.parent / p) if not Path(p).is_absolute() else Path(p) for p in paths]
-
-
-def _key_lines(root: yaml.Node) -> dict[tuple[str, ...], int]:
-    """Map each key path in the YAML to its 1-based line number; refuse duplicate keys and merge keys."""
-    out: dict[tuple[str, ...], int] = {}
-
-    def walk(node, prefix):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[tuple[str, str], int] = {}
-            for k, v in node.value:
-                key = prefix + (str(k.value) if isinstance(k, yaml.ScalarNode) else "?",)
-                line = k.start_mark.line + 1
-                if k.tag == "tag:yaml.org,2002:merge":
-                    raise _Refused(k.start_mark, ".".join(key), "YAML merge keys (<<) are not accepted (write the "
-                                                                "keys out)")
-                if (k.tag, key[-1]) in seen:
-                    raise _Refused(k.start_mark, ".".join(key), f"duplicate key (lines {seen[k.tag, key[-1]]} and "
-                                                                f"{line}); YAML would silently keep the last one")
-                seen[k.tag, key[-1]] = out[key] = line
-                walk(v, key)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                out[prefix + (str(i),)] = v.start_mark.line + 1
-                walk(v, prefix + (str(i),))
-
-    walk(root, ())
-    return out
 
 
 def _nearest_line(lines: dict[tuple[str, ...], int], loc: list[str]) -> int | None:

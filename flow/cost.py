@@ -1,5 +1,5 @@
-"""Stage: latency and resources. The analytical estimate always; the vendor tool's reports when asked for (and
-found in the project); the report's primary figures are the best source available."""
+"""Stage: latency and resources of the HLS project. The analytical estimate always; the vendor tool's reports when
+asked for (and found in the project). Which figures are primary is decided once, by flow.report.forms."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from pathlib import Path
 @dataclass
 class Cost:
     estimate: dict  # flow.estimate.estimate(): latency, resources, expected_error (source: estimate)
-    latency: dict  # the primary latency figures (vendor when present, else the estimate)
-    resources: dict  # the primary resource figures
     vendor: dict | None = None  # parsed vendor reports
     vendor_error: str | None = None  # the vendor run failed (the project and the estimate are kept)
 
@@ -34,5 +32,4 @@ def cost(layers: list[dict], project: Path, backend: str, clock_ns: float, part:
 
     est = estimate(layers, clock_ns, part)
     vendor = parse_vendor_reports(project, backend)
-    return Cost(est, (vendor or {}).get("latency") or est["latency"], (vendor or {}).get("resources") or est["resources"],
-                vendor, vendor_error)
+    return Cost(est, vendor, vendor_error)

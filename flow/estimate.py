@@ -75,7 +75,7 @@ import math
 from functools import lru_cache
 from pathlib import Path as FilePath
 
-from flow.parts import resolve_part
+from flow.parts import fractions, resolve_part
 from models.ops import BY_COST_KIND
 from models.ops.costmodel import (AUTO_LUT_BITS, CLOCK_UNCERTAINTY, DSP_NARROW_BITS, FITTED, LUTROM_MAX_BITS, Fitted,
                                   Path, Res)
@@ -103,7 +103,7 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
     out)."""
     if clock_ns <= 0:
         raise ValueError("clock_ns must be positive")
-    full_name, cap = resolve_part(part)
+    full_name, _ = resolve_part(part)
     path = Path(clock_ns * (1 - CLOCK_UNCERTAINTY))
     lat_rows, res_rows = [], []
     tot = {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0}
@@ -139,7 +139,6 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
         lat_rows.append({"name": layer["name"], "cycles": cycles, "ns": round(cycles * clock_ns, 3), "ii": ii})
     path.reg()
     cycles = path.cycles
-    avail = {"DSP": cap.DSP, "LUT": cap.LUT, "FF": cap.FF, "BRAM_18K": cap.BRAM_18K}
     return {
         "latency": {
             "source": "estimate",
@@ -155,7 +154,7 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
                        "narrow constants -> LUT, else DSP48E2 27x18), ceil(products/R) instances, adders 1 LUT/bit, FF at register "
                        f"boundaries, tables > {LUTROM_MAX_BITS} bits and resource-strategy weights -> BRAM_18K"),
             **tot,
-            "fraction": {k: tot[k] / avail[k] if avail[k] else float("inf") for k in tot},
+            "fraction": fractions(tot, full_name),
             "part": full_name,
             "multipliers": mults,
             **({"da4ml_lut": da_lut, "da4ml_lut_method": DA_METHOD} if da_lut else {}),

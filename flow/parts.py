@@ -48,3 +48,18 @@ def resolve_part(name: str) -> tuple[str, Part]:
         if key.startswith(short) and (rest[:1] == "-" or rest[:1].isalpha()):
             return name.strip(), part
     raise KeyError(name)
+
+
+RESOURCES = ("DSP", "LUT", "FF", "BRAM_18K")
+
+
+def fractions(counts: dict, part: str) -> dict[str, float]:
+    """Each resource of `counts` as a fraction of `part` (this table's capacities): the one place a fraction of the
+    part is computed (estimate, vendor reports, Yosys, the budget verdict)."""
+    _, cap = resolve_part(part)
+    out = {}
+    for k in RESOURCES:
+        if isinstance(counts.get(k), (int, float)):
+            avail = getattr(cap, k)
+            out[k] = counts[k] / avail if avail else (float("inf") if counts[k] else 0.0)
+    return out

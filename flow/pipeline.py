@@ -44,6 +44,7 @@ class Options:
     fit: bool = False
     rtl: bool = False
     progress: bool = True
+    size_check: bool = True  # refuse a model whose estimate is far beyond the part, before training (flow.sizecheck)
     extra_overrides: dict = field(default_factory=dict)
     model: object = None  # a trained Keras model object (trigformer.synth(..., model=...))
     model_source: str | None = None  # how to name `model` in messages and the report
@@ -58,7 +59,8 @@ class Result:
 
     @property
     def exit_code(self) -> int:
-        """synth's exit code for this result: 0, or 1 (csim != emulator, vendor failure, budget not met)."""
+        """synth's exit code for this result: 0; 1 wrong or failed (csim/RTL != emulator, a tool failed); 4 budget
+        not met, everything verified (flow.report.verdict)."""
         from flow.report import exit_code
 
         return exit_code(self.report)
@@ -168,6 +170,7 @@ def synth(opts: Options) -> Result:
     check_plan(cfg, imported, provisional(cfg))
     if opts.rtl:
         from flow.rtl import check_tools
+        from sim.cache import CacheError
         from sim.rtl.verilator import ToolMissing
 
         if imported is not None and len(imported.input_shapes) > 1:
@@ -176,7 +179,7 @@ def synth(opts: Options) -> Result:
 
         try:
             check_tools(cfg.rtl)
-        except ToolMissing as e:
+        except (ToolMissing, CacheError) as e:
             raise UsageError(f"--rtl: {e}") from None
     if cfg.hls.strategy == "distributed_arithmetic":
         try:
@@ -193,6 +196,12 @@ def synth(opts: Options) -> Result:
         if why:
             raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
                              "reports the labelled estimate.")
+    if opts.size_check and imported is None:
+        from flow.sizecheck import too_large
+
+        why = too_large(cfg, opts.fit)
+        if why:
+            raise UsageError(why)
     with Output(out, opts.force) as o:
         result = _run(cfg, opts, o.work, out, imported)
         o.commit()
@@ -208,6 +217,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     from flow.parts import resolve_part
     from flow.convert import implementation
     from flow.report import judge_budget
+    from flow.report.forms import apply as apply_forms
     from flow.verify import verify
 
     timings: dict[str, float] = {}
@@ -285,8 +295,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
               "model": {"parameters": int(trained.fixed.count_params()), "layers": [l.name for l in trained.fixed.layers],
                         **(model_section(cfg, imported) if imported is not None else {})},
               "accuracy": {**trained.accuracy, "firmware": float(np.mean(np.argmax(ver.firmware_logits, -1) == ds.y_test))},
-              "verification": ver.section, "layers": fw.layers, "estimate": c.estimate, "latency": c.latency,
-              "resources": c.resources, "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
+              "verification": ver.section, "layers": fw.layers, "estimate": c.estimate,
+              "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
               "implementation": implementation(fw.layers, trained.fixed, cfg, overrides)}
     if rtl_result is not None:
         sec = rtl_result.section
@@ -294,16 +304,11 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
         from flow.report.text import estimate_vs_rtl_rows
 
         sec["vs_estimate"] = estimate_vs_rtl_rows({"estimate": c.estimate, "rtl": sec})
-        if not c.vendor and "latency" in sec:  # the RTL figures are the primary ones; the estimate stays beside
-            report["latency"] = sec["latency"]
-            if sec["resources"].get("source") == "yosys":
-                report["resources"] = sec["resources"]
     if fit_result is not None:
         report["fit"] = fit_result.section()
-        if not fit_result.feasible:
-            ver.messages.append(f"--fit: no setting meets the budget; {fit_result.advice}")
     if calibration:
         report["calibration"] = calibration
+    apply_forms(report)  # report["forms"] and the primary latency / resources, decided once
     report["budget"] = judge_budget(report, cfg.budget_dict())
     predictions = {"y_true": ds.y_test, "float": trained.logits["float"], "fixed": trained.logits["fixed"],
                    "firmware": ver.firmware_logits, "float_same_weights": trained.logits["float_same_weights"]}

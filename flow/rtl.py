@@ -62,7 +62,8 @@ class RTLResult:
 
 
 def check_tools(rcfg) -> None:
-    """Raise sim.rtl.verilator.ToolMissing (exit 2) when a tool --rtl needs is missing."""
+    """Raise sim.rtl.verilator.ToolMissing (exit 2) when a tool --rtl needs is missing, sim.cache.CacheError when
+    the Yosys result cache has nowhere to go."""
     from sim.rtl.verilator import verilator_env
     from sim.rtl.yosys import yosys_command
 
@@ -76,6 +77,9 @@ def check_tools(rcfg) -> None:
         verilator_env()
     if rcfg.yosys != "none":
         yosys_command(rcfg.yosys)
+        from sim.cache import check_location
+
+        check_location()  # sim.cache.CacheError (exit 2) for an unusable TRIGFORMER_CACHE, before any work
 
 
 def _interpreter_check(design, emulator, vals: dict, n: int) -> dict:
@@ -142,6 +146,9 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     t0 = time.perf_counter()
     design = rtl.generate(emulator, folder, cfg.name, cfg.hls.clock_period_ns, rcfg.latency_cutoff,
                           multipliers=cfg.hls.multipliers)
+    from sim.rtl.vivado import write_script
+
+    write_script(design, part)  # for users with Vivado; `synth report DIR` reads its reports back
     timings["generate_s"] = round(time.perf_counter() - t0, 1)
     timings.update(design.seconds)
     y_emu, vals = emulator.run(x_events, trace=True)
@@ -151,8 +158,9 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
                              "ii": 1, "clock_ns": cfg.hls.clock_period_ns, "latency_cutoff": design.cutoff,
                              "latency_cutoff_derived": design.cutoff_derived, "multipliers": design.multipliers,
                              "timing_model": timing_model(design),
-                             "per_layer": [{"name": u.name, "cycles": u.latency,
-                                            "ns": round(u.latency * cfg.hls.clock_period_ns, 3), "ii": 1}
+                             "convention": "input register to output register",
+                             "per_layer": [{"name": u.name, "cycles": design.cycles(u),
+                                            "ns": round(design.cycles(u) * cfg.hls.clock_period_ns, 3), "ii": 1}
                                            for u in design.layers]}}
     messages: list[str] = []
     t0 = time.perf_counter()
@@ -170,9 +178,13 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
             t0 = time.perf_counter()
             exe, build_s = V.build(design, simdir, jobs=jobs, log=folder / "verilator_build.log")
             timings["verilator_build_s"] = round(build_s, 1)
-            out, traces, rate = V.run(exe, design, vals[emulator.nodes[0].name], simdir)
+            out, traces, rate, measured = V.run(exe, design, vals[emulator.nodes[0].name], simdir)
             timings["cosim_events_per_s"] = round(rate)
             sec["cosim"] = _compare(design, out, traces, y_emu, vals)
+            sec["cosim"]["measured_latency_cycles"] = measured  # in_valid -> out_valid, aligning the data compared
+            if measured != design.latency:
+                sec["cosim"]["failed"] = (f"the testbench measured {measured} cycles from in_valid to out_valid; "
+                                          f"the design says {design.latency}")
         except (RuntimeError, OSError) as e:
             sec["cosim"] = {"failed": str(e)[:500], "n_events": int(len(x_events))}
         finally:
@@ -190,7 +202,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     else:
         sec["cosim"] = {"skipped": "rtl.cosim: false"}
     if rcfg.yosys != "none":
-        from flow.parts import resolve_part
+        from flow.parts import fractions
         from sim.rtl import yosys as Y
 
         t0 = time.perf_counter()
@@ -201,15 +213,14 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
             messages.append(f"Yosys failed: {str(e)[:300]}")
             return RTLResult(sec, messages)
         timings["yosys_s"] = round(time.perf_counter() - t0, 1)
-        _, cap = resolve_part(part)
         tot = syn["total"]
-        avail = {"LUT": cap.LUT, "FF": cap.FF, "DSP": cap.DSP, "BRAM_18K": cap.BRAM_18K}
         sec["resources"] = {"source": "yosys", **{k: tot[k] for k in ("LUT", "FF", "DSP", "BRAM_18K")},
                             "CARRY4": tot["CARRY4"], "MUXF": tot["MUXF"], "SRL": tot["SRL"], "URAM": tot["URAM"],
-                            "fraction": {k: tot[k] / avail[k] for k in avail if avail[k]}, "part": part,
+                            "fraction": fractions(tot, part), "part": part,
                             "ff_source": "pipeline register bits of every unit (what Yosys counts with the stage "
-                                         "hierarchy kept; no pruning across stages: an upper bound), plus the top's "
-                                         "residual delay lines",
+                                         "hierarchy kept; no pruning across stages: an upper bound), plus the "
+                                         "delivered top's registers (residual delay lines, valid pipeline)",
+                            "top_register_bits": design.top_register_bits,
                             "per_layer": [{k: u[k] for k in ("name", "members", "LUT", "FF", "DSP", "CARRY4",
                                                                "BRAM_18K")} for u in syn["units"]],
                             "yosys": syn["yosys"], "jobs": syn["jobs"], "cached_jobs": syn["cached"],
@@ -224,3 +235,31 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     else:
         sec["resources"] = {"skipped": "rtl.yosys: none"}
     return RTLResult(sec, messages)
+
+
+def vivado_section(rtl_dir: Path, name: str, part: str, clock_ns: float) -> dict | None:
+    """The delivered top's post-route utilization and timing, when rtl/vivado_impl.tcl has been run (sim.rtl.vivado),
+    read with da4ml's Vivado report parsers; None when the reports are not there."""
+    from da4ml._cli.report import parse_timing_summary_vivado, parse_utilization_vivado
+
+    from flow.parts import fractions
+    from sim.rtl.vivado import report_paths
+
+    util_path, timing_path = report_paths(rtl_dir, name)
+    if not util_path.is_file():
+        return None
+    # da4ml 0.5.2 puts the row name into its regex unescaped: "RAMB36/FIFO*" never matches its own text
+    u = parse_utilization_vivado(util_path.read_text(errors="replace").replace("RAMB36/FIFO*", "RAMB36/FIFO"))
+    res = {"source": "vivado", "LUT": u["LUT"], "FF": u["FF"], "DSP": u["DSP"],
+           "BRAM_18K": u["RAMB18"] + 2 * u["RAMB36/FIFO*"], "URAM": u["URAM"], "CARRY8": u["CARRY8"],
+           "LUT_as_memory": u["LUT as Memory"], "part": part, "report": util_path.name}
+    res["fraction"] = fractions(res, part)
+    sec = {"resources": res, "method": "Vivado out-of-context synthesis, place and route of the delivered top "
+                                      "(rtl/vivado_impl.tcl); reports read with da4ml's parsers"}
+    if timing_path.is_file():
+        t = parse_timing_summary_vivado(timing_path.read_text(errors="replace"))
+        wns = float(t["WNS(ns)"])
+        sec["timing"] = {"source": "vivado", "clock_ns": clock_ns, "wns_ns": wns, "whs_ns": float(t["WHS(ns)"]),
+                         "met": wns >= 0 and float(t["WHS(ns)"]) >= 0, "achieved_period_ns": round(clock_ns - wns, 3),
+                         "report": timing_path.name}
+    return sec

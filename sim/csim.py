@@ -101,13 +101,16 @@ def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_o
             scratch.rmdir()
 
 
-def _run_group(cmd: list[str], timeout: float, **kw) -> tuple[int | None, str, str]:
+def _run_group(cmd: list[str], timeout: float, started=None, **kw) -> tuple[int | None, str, str]:
     """Run `cmd` in a process group of its own: (exit code or None on timeout, stdout, stderr). On a timeout, and
     when the caller is interrupted (Ctrl-C, SIGTERM), the whole group is killed and gone before this returns: the
-    g++ processes build_lib.sh starts included, which would otherwise go on writing into the project folder."""
+    g++ processes build_lib.sh starts included, which would otherwise go on writing into the project folder.
+    `started(proc)`: called once the process runs (sim.rtl.yosys keeps its parallel jobs to kill them at once)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                             start_new_session=True, **kw)
     try:
+        if started is not None:
+            started(proc)
         out, err = proc.communicate(timeout=timeout)
         return proc.returncode, out, err
     except subprocess.TimeoutExpired:

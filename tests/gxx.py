@@ -2,6 +2,8 @@
 
 Binaries are cached by a sha256 of everything that determines them (source, flags, include directories, the g++
 version and the hls4ml version whose headers are used), so a test suite that compiles the same harness twice pays for one compile.
+Each binary has a verified record beside it (sim.cache: the binary's sha256 and the compiler version); a binary that
+does not match it (damaged, replaced, truncated) is compiled again, with one warning naming it.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ def ap_types_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("TRIGFORMER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "trigformer")
-    return Path(root) / "gxx"
+    from sim import cache
+
+    return cache.folder("gxx")
 
 
 def _gxx() -> str:
@@ -57,11 +60,17 @@ def compile_program(source: str, name: str, include_dirs=(), flags=DEFAULT_FLAGS
     incs = [str(ap_types_dir())] + [str(Path(d).resolve()) for d in include_dirs]
     flags = [str(f) for f in flags]
     key = hashlib.sha256("\0".join([source, *flags, "--", *incs, "--", _versions(gxx)]).encode()).hexdigest()
+    from sim import cache
+
     out_dir = cache_dir()
     exe = out_dir / f"{name}-{key[:20]}"
+    record, tool = exe.with_name(exe.name + ".json"), _versions(gxx)
     if exe.is_file() and os.access(exe, os.X_OK):
-        return exe
-    out_dir.mkdir(parents=True, exist_ok=True)
+        rec = cache.read(record, tool, lambda r: isinstance(r, dict) and set(r) == {"sha256"})
+        if rec is not None and rec["sha256"] == hashlib.sha256(exe.read_bytes()).hexdigest():
+            return exe
+        if rec is not None:
+            cache.bad(exe, "the binary does not match its recorded sha256")
     src = out_dir / f"{name}-{key[:20]}.cpp"
     _write_atomic(src, source)  # kept next to the binary for debugging; atomic for concurrent test runs
     fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".tmp", dir=out_dir)
@@ -72,6 +81,7 @@ def compile_program(source: str, name: str, include_dirs=(), flags=DEFAULT_FLAGS
         if res.returncode != 0:
             raise RuntimeError(f"g++ failed to compile {name} ({src}):\n{' '.join(cmd)}\n{res.stderr}")
         os.replace(tmp, exe)  # atomic: a killed compile never leaves a half-written binary under the final name
+        cache.write(record, tool, {"sha256": hashlib.sha256(exe.read_bytes()).hexdigest()})
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -78,3 +78,45 @@ def test_synth_fit_end_to_end(tmp_path):
     assert "Fit: latency against LUT" in (out / "report.html").read_text()  # the trade-off curve
     params = (out / "firmware" / "parameters.h").read_text()
     assert f"static const unsigned reuse_factor = {reuse['b0_mha']};" in params
+
+
+def test_the_default_margin_is_the_readme_error_band():
+    """Hand-copied from README (Latency and resources: |estimate/csynth - 1| medians on the held-out reports):
+    cycles 13 %, DSP 5 %, LUT 58 %, FF 92 %; BRAM has no published band."""
+    from flow.fit import margins
+
+    m, why = margins({"fit_margin": "band"})
+    assert m == {"cycles": 0.13, "DSP": 0.05, "LUT": 0.58, "FF": 0.92, "BRAM_18K": 0.0} and "held-out" in why
+    assert margins({"fit_margin": 0.2})[0]["LUT"] == 0.2 and margins({})[0]["LUT"] == 0.0
+
+
+def test_fit_keeps_the_margin(tiny_layers):
+    """With a 50 % margin the chosen point stays below limit / 1.5 (hand: the LUT limit 0.6 x the reuse-1 fraction,
+    divided by 1.5); without it, below the limit only. The margin-free point may sit in the band between the two."""
+    _, layers = tiny_layers
+    lut = estimate(layers, 5.0, "xcvu9p", band=False)["resources"]["fraction"]["LUT"]
+    budget = _budget(lut=lut * 0.6)
+    plain = fit(layers, 5.0, "xcvu9p", budget)
+    kept = fit(layers, 5.0, "xcvu9p", {**budget, "fit_margin": 0.5})
+    assert plain.feasible and kept.feasible
+    assert kept.estimate["resources"]["fraction"]["LUT"] <= lut * 0.6 / 1.5
+    assert kept.estimate["resources"]["fraction"]["LUT"] <= plain.estimate["resources"]["fraction"]["LUT"]
+    assert kept.section()["targets"]["LUT"] == pytest.approx(lut * 0.6 / 1.5, abs=1e-4)
+    assert kept.section()["margin"]["LUT"] == 0.5
+
+
+def test_a_fit_that_finds_nothing_exits_with_the_budget_code(tmp_path):
+    """An impossible LUT limit: --fit finds nothing; synth exits 4 (verified, over budget), also with --rtl, whose
+    RTL form is never shared and so cannot be what the fit promised."""
+    yaml = tmp_path / "m.yaml"
+    yaml.write_text(TINY.read_text().replace("name: tiny", "name: tinynofit") + "budget:\n  latency_ns: 5000\n"
+                    "  max_fraction:\n    LUT: 0.0001\nrtl:\n  cosim: false\n  yosys: none\n")
+    out = tmp_path / "out"
+    assert main([str(yaml), "--out", str(out), "-q", "--fit", "--epochs", "1", "--no-csim"]) == 4
+    r = json.loads((out / "report.json").read_text())
+    assert r["fit"]["feasible"] is False and not r["budget"]["met"]
+    assert any(v.startswith("--fit: no setting meets the budget") for v in r["budget"]["violations"])
+    out_rtl = tmp_path / "out_rtl"
+    assert main([str(yaml), "--out", str(out_rtl), "-q", "--fit", "--weights", str(out), "--no-csim", "--rtl"]) == 4
+    r = json.loads((out_rtl / "report.json").read_text())
+    assert r["budget"]["judged"] == ["hls", "rtl"] and r["fit"]["feasible"] is False

@@ -35,24 +35,25 @@ def test_budget_met_and_latency_violation():
     rep = full_report()
     ok = judge_budget(rep, {"latency_ns": 1000, "ii": 1})
     assert ok["met"] and ok["violations"] == [] and ok["latency_ns"] == 1000 and ok["ii"] == 1
-    rep["latency"] = {**rep["latency"], "ns": 1200.0}
+    rep["estimate"]["latency"] = {**rep["latency"], "ns": 1200.0}
     bad = judge_budget(rep, {"latency_ns": 1000, "ii": 1})
-    assert not bad["met"]
-    assert bad["violations"] == ["latency 1200 ns (estimate) > budget 1000 ns"]
+    assert not bad["met"] and bad["judged"] == ["hls"]
+    assert bad["violations"] == ["hls (estimate) latency 1200 ns > budget 1000 ns"]
 
 
 def test_budget_ii_and_part_overflow():
     rep = full_report()
+    del rep["estimate"]  # a report of vendor figures alone
     rep["latency"] = {"source": "csynth", "cycles": 40, "ns": 200.0, "ii": 4}
     rep["resources"] = {"source": "csynth", "DSP": 8000, "LUT": 10, "FF": 10, "BRAM_18K": 0,
                         "part": "xcvu9p-flga2104-2L-e"}  # no fraction given: computed from flow.parts
     v = judge_budget(rep, {"latency_ns": 1000, "ii": 1})["violations"]
-    assert "II 4 (csynth) > budget 1" in v
-    assert any(s.startswith("DSP 8,000 = 117.0% of xcvu9p") and "(csynth) does not fit" in s for s in v)
+    assert "hls (csynth) II 4 > budget 1" in v
+    assert any(s.startswith("hls (csynth) DSP 8,000 = 117.0% of xcvu9p") and s.endswith("does not fit") for s in v)
     assert len(v) == 2
     rep["resources"]["DSP"] = 4000  # 58 % of the part: fits, but not under a 50 % limit
     tight = judge_budget(rep, {"latency_ns": 1000, "ii": 4}, part_fraction_limit=0.5)
-    assert tight["violations"] == ["DSP 4,000 = 58.5% of xcvu9p-flga2104-2L-e (csynth) > limit 50%"]
+    assert tight["violations"] == ["hls (csynth) DSP 4,000 = 58.5% of xcvu9p-flga2104-2L-e > limit 50%"]
 
 
 def test_budget_without_results_is_not_met():
@@ -82,12 +83,13 @@ def test_html_has_plots_and_labels(tmp_path):
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", text)
     assert len(images) == 5  # latency, resources, part fractions, ROC, differences
     assert all(i.startswith("iVBORw0KGgo") for i in images)  # PNG signature
-    for label in ("Per-layer latency (estimate)", "Per-layer resources (estimate)",
-                  "Resource use against the part (estimate)", "ROC curves, float vs firmware",
+    for label in ("Per-layer latency hls (estimate)", "Per-layer resources hls (estimate)",
+                  "Resource use against the part hls (estimate)", "latency, hls (estimate)", "LUT, hls (estimate)",
+                  "Budget NOT met: hls (estimate) latency", "ROC curves, float vs firmware",
                   "Float - firmware output differences", "jet_tagger", "99.8% of 1000 events bit-exact",
                   "csim vs emulator", "NOT met", "latency", "estimate error", "AUC one-vs-rest", "<td>W</td>"):
         assert label in text, label
-    assert re.search(r"cycles = [\d.]+ ns \(estimate\)", text)
+    assert re.search(r"hls \(estimate\)</th><td class=''>\d+ cycles = [\d.]+ ns, II 1", text)
     assert "&gt; budget 1 ns" in text  # the violation message, HTML-escaped
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]  # no temp file left behind
 
@@ -121,9 +123,62 @@ def test_terminal_full_and_partial():
     assert "bare" in text and "no verification yet" in text and "not run" in text
     assert "no estimate or report" in text
     only_lat = _render({"name": "x", "latency": {"source": "cosim", "cycles": 12, "ns": 60.0, "ii": 9}})
-    assert "12 cycles = 60 ns, II 9 (cosim)" in only_lat and "(estimate)" not in only_lat
+    assert "Latency hls (cosim): 12 cycles = 60 ns, II 9" in only_lat and "(estimate)" not in only_lat
     flat = _render({"name": "f", "verification": {"n_events": 10, "bit_exact": 10, "source": "csim"},
                     "accuracy": {"fixed": 0.5}})
     assert "10/10 (100.0%)" in flat and "0.5000" in flat
     skipped = _render({"name": "s", "verification": {"n_events": 10, "csim_vs_emulator": {"skipped": "--no-csim"}}})
     assert "skipped (--no-csim)" in skipped
+
+
+def _two_forms(lut_est: int, lut_rtl: int) -> dict:
+    """An --rtl report: the HLS project by the estimate, the RTL form by Yosys (hand-set counts on the xcvu9p)."""
+    rep = full_report()
+    rep["estimate"]["resources"] = {**rep["estimate"]["resources"], "LUT": lut_est}
+    rep["rtl"] = {"latency": {"source": "rtl", "cycles": 7, "ns": 35.0, "ii": 1},
+                  "resources": {"source": "yosys", "LUT": lut_rtl, "FF": 100, "DSP": 3, "BRAM_18K": 0,
+                                "part": "xcvu9p-flga2104-2L-e"}}
+    from flow.report.forms import apply
+
+    return apply(rep)
+
+
+def test_every_form_is_judged_and_named():
+    """The budget is met only if every form meets it; each verdict names its form and source. 70 % of the xcvu9p's
+    1,182,240 LUTs is 827,568: 1,336,518 LUTs (113.0 %) is over, 463,698 (39.2 %) under."""
+    budget = {"latency_ns": 1000, "ii": 1, "max_fraction": {"LUT": 0.7, "FF": 0.7, "DSP": 0.7, "BRAM_18K": 0.7}}
+    rep = _two_forms(1_336_518, 463_698)
+    assert rep["latency"]["source"] == "rtl" and rep["resources"]["source"] == "yosys"  # primary: the RTL form
+    assert rep["forms"]["hls"]["resources"]["fraction"]["LUT"] == pytest.approx(1_336_518 / 1_182_240)
+    bud = judge_budget(rep, budget)
+    assert bud["judged"] == ["hls", "rtl"] and not bud["met"]
+    assert bud["violations"] == ["hls (estimate) LUT 1,336,518 = 113.0% of xcvu9p-flga2104-2L-e does not fit"]
+    assert rep["forms"]["hls"]["budget"]["met"] is False and rep["forms"]["rtl"]["budget"]["met"] is True
+    rep["budget"] = bud
+    text = _render(rep)
+    assert "Budget NOT met: hls (estimate) LUT 1,336,518 = 113.0%" in text and "; rtl (yosys) met" in text
+    assert "Latency hls (estimate):" in text and "Latency rtl (rtl): 7 cycles = 35 ns, II 1" in text
+    assert "rtl (yosys)" in text and "39.2%" in text and "113.0%" in text
+    ok = _two_forms(800_000, 463_698)
+    bud = judge_budget(ok, budget)
+    assert bud["met"] and bud["violations"] == []
+    ok["budget"] = bud
+    assert "Budget met: hls (estimate), rtl (yosys)" in _render(ok)
+    over_rtl = _two_forms(800_000, 900_000)
+    bud = judge_budget(over_rtl, budget)
+    assert not bud["met"] and bud["violations"][0].startswith("rtl (yosys) LUT 900,000")
+
+
+def test_a_fit_that_found_nothing_is_over_budget_whatever_the_forms_say():
+    """Every form within the budget, but --fit found no setting within its margin: not met, exit 4."""
+    from flow.report import exit_code
+
+    budget = {"latency_ns": 1000, "ii": 1, "max_fraction": {"LUT": 0.7, "FF": 0.7, "DSP": 0.7, "BRAM_18K": 0.7}}
+    rep = _two_forms(800_000, 463_698)
+    rep["verification"]["csim_vs_emulator"] = {"bit_exact_fraction": 1.0, "mismatched_values": 0}
+    rep["fit"] = {"feasible": False, "advice": "shrink the model"}
+    rep["budget"] = judge_budget(rep, budget)
+    assert not rep["budget"]["met"] and rep["forms"]["hls"]["budget"]["met"] and rep["forms"]["rtl"]["budget"]["met"]
+    assert exit_code(rep) == 4
+    rep["verification"]["csim_vs_emulator"] = {"mismatched_values": 3, "first_mismatching_layer": "fc1"}
+    assert exit_code(rep) == 1  # wrong beats over budget

@@ -13,7 +13,8 @@ from flow.pipeline import synth as _synth
 def synth(config_or_path=None, model=None, *, part: str | None = None, out=None, force: bool = False,
           weights=None, epochs: int | None = None, csim: bool = True, backend: str | None = None,
           clock: float | None = None, vendor_synth: bool = False, cosim: bool = False, vsynth: bool = False,
-          fit: bool = False, rtl: bool = False, progress: bool = True, overrides: dict | None = None) -> Result:
+          fit: bool = False, rtl: bool = False, progress: bool = True, overrides: dict | None = None,
+          size_check: bool = True) -> Result:
     """Run the whole flow (data, quantization, HLS project, C-simulation, emulator, estimate, report).
 
     config_or_path: a model.yaml path; a trained model file (.keras, .h5 or a SavedModel folder: defaults and the
@@ -22,7 +23,7 @@ def synth(config_or_path=None, model=None, *, part: str | None = None, out=None,
     model: a trained tf.keras.Model (stock Keras-2 or QKeras layers, see the README's table) used instead of
         model.file; with config None, the defaults as for a model file.
     The keyword arguments are synth's command-line options (`overrides`: {"dotted.key": value}, like the command
-    line's overrides of model.yaml keys).
+    line's overrides of model.yaml keys; `size_check=False` is --no-size-check).
 
     Returns a Result (report, out_dir, messages, exit_code). Bad input raises ConfigError (or flow.pipeline.
     UsageError, flow.outdir.OutputError, flow.train.WeightsError) before anything is written.
@@ -47,7 +48,7 @@ def synth(config_or_path=None, model=None, *, part: str | None = None, out=None,
     opts = Options(config=config, part=part, out=Path(out) if out is not None else None, force=force,
                    weights=Path(weights) if weights is not None else None, epochs=epochs, csim=csim, backend=backend,
                    clock=clock, vendor_synth=vendor_synth, cosim=cosim, vsynth=vsynth, fit=fit, rtl=rtl,
-                   progress=progress,
+                   progress=progress, size_check=size_check,
                    extra_overrides=dict(overrides or {}), model=model, model_source=source, config_base=base)
     return _synth(opts)
 

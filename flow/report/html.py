@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from flow.report.model import write_text_atomic
+from flow.parts import RESOURCES
+from flow.report.forms import forms_of, label
+from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
 from flow.report.timing import timing_lines
-from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, per_layer_rows, tag, verification_rows
-from flow.report.verdict import RESOURCES, fractions
+from flow.report.verdict import fractions, verdict_line
 
 
 def roc_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -51,8 +53,8 @@ def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(8, 0.3 * len(lrows) + 1.5))
         ax.barh([r["name"] for r in lrows][::-1], [r["cycles"] for r in lrows][::-1], color="tab:blue")
         ax.set_xlabel("clock cycles")
-        ax.set_title(f"Per-layer latency {tag(lat)}")
-        out.append((f"Per-layer latency {tag(lat)}", png_base64(fig)))
+        ax.set_title(f"Per-layer latency {form_tag(lat)}")
+        out.append((f"Per-layer latency {form_tag(lat)}", png_base64(fig)))
     rrows = res.get("per_layer") or []
     keys = [k for k in RESOURCES if any(r.get(k) for r in rrows)]
     if rrows and keys:
@@ -60,8 +62,8 @@ def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
         for ax, k in zip(np.atleast_1d(axes), keys):
             ax.barh([r["name"] for r in rrows][::-1], [r.get(k) or 0 for r in rrows][::-1], color="tab:orange")
             ax.set_xlabel(k)
-        fig.suptitle(f"Per-layer resources {tag(res)}")
-        out.append((f"Per-layer resources {tag(res)}", png_base64(fig)))
+        fig.suptitle(f"Per-layer resources {form_tag(res)}")
+        out.append((f"Per-layer resources {form_tag(res)}", png_base64(fig)))
     fr = fractions(report) if res else {}
     if fr:
         ks = [k for k in RESOURCES if k in fr]
@@ -71,8 +73,8 @@ def _plots(report: dict, extra: dict) -> list[tuple[str, str]]:
         ax.axhline(100, color="k", ls="--", lw=1, label="100 % of the part")
         ax.set_ylabel("% of part")
         ax.legend()
-        ax.set_title(f"Resource use on {res.get('part') or report.get('part', '?')} {tag(res)}")
-        out.append((f"Resource use against the part {tag(res)}", png_base64(fig)))
+        ax.set_title(f"Resource use on {res.get('part') or report.get('part', '?')} {form_tag(res)}")
+        out.append((f"Resource use against the part {form_tag(res)}", png_base64(fig)))
     fit = report.get("fit") or {}
     if fit.get("points_tried"):
         pts = fit["points_tried"]
@@ -130,24 +132,31 @@ def _summary_html(report: dict) -> str:
     for k in ("float", "fixed", "firmware"):
         if acc.get(k) is not None:
             rows.append((f"accuracy ({k})", f"{acc[k]:.4f}"))
-    rows += [(label, text) for label, text, _ in verification_rows(report.get("verification") or {})]
-    if lat.get("cycles") is not None:
-        rows.append(("latency", f"{lat['cycles']} cycles = {lat['ns']:g} ns {tag(lat)}"))
-        rows.append(("II", f"{lat['ii']} {tag(lat)}"))
-    fr = fractions(report) if res else {}
-    for k in RESOURCES:
-        if k in res:
-            pct = f" ({fr[k]:.1%} of part)" if k in fr else ""
-            rows.append((k, f"{res[k]:,}{pct} {tag(res)}"))
-    if expected_error(report) and "estimate" in (lat.get("source"), res.get("source")):
+    rows += [(what, text) for what, text, _ in verification_rows(report.get("verification") or {})]
+    forms = report.get("forms")
+    if forms is None:
+        forms = forms_of(report)
+    for name, f in forms.items():  # every figure names its form and source
+        fl, fr = f.get("latency"), f.get("resources")
+        if fl:
+            rows.append((f"latency, {label(name, fl)}", f"{fl['cycles']} cycles = {fl['ns']:g} ns, II {fl['ii']}"))
+        for k in RESOURCES:
+            if fr and k in fr:
+                pct = f" ({fr['fraction'][k]:.1%} of part)" if k in (fr.get("fraction") or {}) else ""
+                rows.append((f"{k}, {label(name, fr)}", f"{fr[k]:,}{pct}"))
+        tm = f.get("timing")
+        if tm:
+            rows.append((f"timing, {label(name, tm)}", f"WNS {tm['wns_ns']:g} ns at the {tm['clock_ns']:g} ns clock: "
+                                                         f"{'met' if tm.get('met') else 'NOT met'} (post-route)"))
+    sources = [(f.get(k) or {}).get("source") for f in forms.values() for k in ("latency", "resources")]
+    if expected_error(report) and "estimate" in sources:
         rows.append(("estimate error", expected_error(report)))
-    for sec, label in ((lat, "latency method"), (res, "resource method")):
+    for sec, what in ((lat, "latency method"), (res, "resource method")):
         if sec.get("method"):
-            rows.append((label, sec["method"]))
+            rows.append((f"{what}, {form_tag(sec)}", sec["method"]))
     bud = report.get("budget")
     if bud:
-        verdict = "met" if bud.get("met") else "NOT met"
-        rows.append(("budget", verdict))
+        rows.append(("budget", verdict_line(bud)))
         rows += [("violation", v) for v in bud.get("violations", [])]
         rows += [("not checked", u) for u in bud.get("unchecked", [])]
     body = "".join(f"<tr><th>{e(a)}</th><td class='{'bad' if a == 'violation' else ''}'>{e(str(b))}</td></tr>"
@@ -166,7 +175,8 @@ def _layer_tables(report: dict) -> str:
         body = "".join("<tr><td>" + e(r["name"]) + "</td>" + "".join(
             f"<td>{'' if r.get(c) is None else f'{r[c]:,}' if isinstance(r[c], int) else f'{r[c]:g}'}</td>"
             for c in cols) + "</tr>" for r in rows)
-        out += (f"<h2>Per layer {e(tag(lat) or tag(res))}</h2><table><tr><th>layer</th>"
+        tags = " / ".join(dict.fromkeys(x for x in (form_tag(lat), form_tag(res)) if x))
+        out += (f"<h2>Per layer: {e(tags)}</h2><table><tr><th>layer</th>"
                 + "".join(f"<th>{c}</th>" for c in cols) + f"</tr>{body}</table>")
     cmp_rows = estimate_vs_rtl_rows(report)
     if cmp_rows:

@@ -48,6 +48,7 @@ class Resources(_Open):
 
 class Budget(_Open):
     met: bool
+    judged: list[str] = Field(default_factory=list)  # the forms judged (older reports: empty)
     violations: list[str] = Field(default_factory=list)
     unchecked: list[str] = Field(default_factory=list)
 
@@ -76,6 +77,7 @@ class Report(BaseModel):
     vendor: dict | None = None
     vendor_error: str | None = None
     budget: Budget
+    forms: dict | None = None  # per firmware form produced (hls, rtl): latency, resources, budget (flow.report.forms)
     timings: dict = Field(default_factory=dict)
     implementation: dict = Field(default_factory=dict)  # per layer: reuse factor, strategy, and why if changed
     fit: dict | None = None  # synth --fit: settings chosen, points tried, advice

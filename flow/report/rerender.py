@@ -41,6 +41,8 @@ def rerender(out_dir: Path) -> int:
     from flow.cost import cost
     from flow.pipeline import render_outputs
     from flow.report import Report, exit_code, judge_budget, render_terminal
+    from flow.report.forms import apply as apply_forms
+    from flow.rtl import vivado_section
     from flow.report.model import write_text_atomic
 
     out_dir = Path(out_dir)
@@ -60,8 +62,16 @@ def rerender(out_dir: Path) -> int:
         c = cost(rep["layers"], out_dir, rep["backend"], cfg.hls.clock_period_ns, rep["part"], rep.get("vendor_error"))
     except Exception as e:  # a layer row or vendor report the figures cannot be computed from
         raise ReportError(f"{path}: cannot recompute the figures ({type(e).__name__}: {e})") from None
-    rep.update(estimate=c.estimate, latency=c.latency, resources=c.resources, vendor=c.vendor)
+    rep.update(estimate=c.estimate, vendor=c.vendor)
+    if rep.get("rtl") and (out_dir / "rtl").is_dir():
+        try:  # Vivado's post-route reports of the delivered top (rtl/vivado_impl.tcl), when the user ran it
+            viv = vivado_section(out_dir / "rtl", rep["name"], rep["part"], cfg.hls.clock_period_ns)
+        except Exception as e:  # a truncated or foreign report: refused, nothing rewritten
+            raise ReportError(f"{out_dir / 'rtl' / 'vivado'}: unreadable Vivado report ({type(e).__name__}: {e})") from None
+        if viv is not None:
+            rep["rtl"]["vivado"] = viv
     try:
+        apply_forms(rep)  # old reports (no "forms") get them from their sections, like new ones
         rep["budget"] = judge_budget(rep, cfg.budget_dict())
         rep, text, page = render_outputs(rep, pred)  # everything in memory before the first write
     except Exception as e:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, per_layer_rows, tag, verification_rows
+from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
+from flow.parts import RESOURCES
+from flow.report.forms import forms_of, label
 from flow.report.timing import timing_lines
-from flow.report.verdict import RESOURCES, fractions
+from flow.report.verdict import verdict_line
 
 
 def render_terminal(report: dict, console=None) -> None:
@@ -31,42 +33,58 @@ def render_terminal(report: dict, console=None) -> None:
         t = Table(title="Verification (bit-exact)")
         t.add_column("comparison")
         t.add_column("result")
-        for label, text, ok in checks:
+        for what, text, ok in checks:
             style = "dim" if ok is None else "green" if ok else "red"
-            t.add_row(label, f"[{style}]{text}[/{style}]")
+            t.add_row(what, f"[{style}]{text}[/{style}]")
         con.print(t)
     else:
         con.print("Verification: [dim]no verification yet[/dim]")
 
-    lat = report.get("latency") or {}
-    if lat.get("cycles") is not None:
-        con.print(f"Latency {lat['cycles']} cycles = {lat['ns']:g} ns, II {lat['ii']} {tag(lat)}")
-        if lat.get("method"):
-            con.print(f"  [dim]method: {lat['method']}[/dim]")
-    else:
+    lat, res = report.get("latency") or {}, report.get("resources") or {}
+    forms = report.get("forms")
+    if forms is None:
+        forms = forms_of(report)
+    for name, f in forms.items():  # every figure names its form and source
+        fl = f.get("latency")
+        if fl:
+            con.print(f"Latency {label(name, fl)}: {fl['cycles']} cycles = {fl['ns']:g} ns, II {fl['ii']}")
+    for name, f in forms.items():
+        tm = f.get("timing")
+        if tm:
+            verdict = "met" if tm.get("met") else "[red]NOT met[/red]"
+            con.print(f"Timing {label(name, tm)}: WNS {tm['wns_ns']:g} ns at the {tm['clock_ns']:g} ns clock, {verdict} "
+                      f"(post-route)")
+    if not any(f.get("latency") for f in forms.values()):
         con.print("Latency: [dim]no estimate or report[/dim]")
-
-    res = report.get("resources") or {}
-    fr = fractions(report) if res else {}
-    if any(k in res for k in RESOURCES):
-        t = Table(title=f"Resources {tag(res)} on {res.get('part') or report.get('part', '?')}")
-        for col in ("resource", "used", "of part"):
-            t.add_column(col, justify="right" if col != "resource" else "left")
+    elif lat.get("method"):
+        con.print(f"  [dim]{label('latency', lat)} method: {lat['method']}[/dim]")
+    with_res = {n: f["resources"] for n, f in forms.items() if f.get("resources")}
+    if with_res:
+        parts = sorted({r.get("part") or report.get("part", "?") for r in with_res.values()})
+        t = Table(title=f"Resources on {', '.join(parts)}")
+        t.add_column("resource")
+        for name, r in with_res.items():
+            t.add_column(label(name, r), justify="right")
+            t.add_column("of part", justify="right")
         for k in RESOURCES:
-            if k in res:
-                f = fr.get(k)
-                pct = "" if f is None else f"[red]{f:.1%}[/red]" if f > 1 else f"{f:.1%}"
-                t.add_row(k, f"{res[k]:,}", pct)
+            if any(k in r for r in with_res.values()):
+                cells = []
+                for r in with_res.values():
+                    f = (r.get("fraction") or {}).get(k)
+                    cells += ["" if r.get(k) is None else f"{r[k]:,}",
+                              "" if f is None else f"[red]{f:.1%}[/red]" if f > 1 else f"{f:.1%}"]
+                t.add_row(k, *cells)
         con.print(t)
     else:
         con.print("Resources: [dim]no estimate or report[/dim]")
-    if expected_error(report) and "estimate" in (lat.get("source"), res.get("source")):
+    if expected_error(report) and "estimate" in [(f.get("latency") or {}).get("source") for f in forms.values()] + \
+            [(f.get("resources") or {}).get("source") for f in forms.values()]:
         con.print(f"  [dim]estimate error: {expected_error(report)}[/dim]")
 
     bud = report.get("budget")
     if bud:
-        if bud.get("met"):
-            con.print("[green]Budget met[/green]")
+        line = verdict_line(bud)
+        con.print(f"[green]{line}[/green]" if bud.get("met") else f"[bold red]{line}[/bold red]")
         for v in bud.get("violations", []):
             con.print(f"[bold red]VIOLATION[/bold red] [red]{v}[/red]")
         for u in bud.get("unchecked", []):
@@ -75,7 +93,8 @@ def render_terminal(report: dict, console=None) -> None:
     rows = per_layer_rows(report)
     if rows:
         cols = [c for c in ("cycles", "ns", "ii", "DSP", "LUT", "FF", "BRAM_18K") if any(c in r for r in rows)]
-        t = Table(title=f"Per layer {tag(lat) or tag(res)}")
+        tags = " / ".join(dict.fromkeys(x for x in (form_tag(lat), form_tag(res)) if x))
+        t = Table(title=f"Per layer: {tags}")
         t.add_column("layer", overflow="fold")
         for c in cols:
             t.add_column(c, justify="right")

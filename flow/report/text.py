@@ -8,6 +8,14 @@ def tag(section: dict | None) -> str:
     return "(estimate)" if src == "estimate" else f"({src})" if src else ""
 
 
+def form_tag(section: dict | None) -> str:
+    """`hls (estimate)`, `rtl (yosys)`: the form a section's figures describe, and their source."""
+    from flow.report.forms import SOURCE_FORM, label
+
+    src = (section or {}).get("source")
+    return label(SOURCE_FORM[src], section) if src in SOURCE_FORM else (f"({src})" if src else "")
+
+
 def verification_rows(ver: dict) -> list[tuple[str, str, bool | None]]:
     """(label, text, ok) per bit-exactness comparison; ok is None for skipped ones."""
     out = []

@@ -5,7 +5,8 @@ LocalCluster, an existing scheduler or an HTCondor/Slurm cluster (dask-jobqueue)
     DIR/results.csv, DIR/results.json, DIR/sweep.html
 
 Exit codes: 0 every point ok; 1 some point failed or missed its budget (all results written); 2 bad sweep.yaml
-(nothing run); 130 interrupted (finished points are kept; rerun the same command to resume).
+(nothing run), more points than --max-points, a bad or unreachable --scheduler (nothing written); 130 interrupted
+(finished points are kept; interrupted points are rerun by the same command).
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flow.sweep.spec import Point, Sweep, SweepError, load_sweep
+from flow.sweep.spec import MAX_POINTS, Point, Sweep, SweepError, load_sweep
 
 __all__ = ["main", "run_sweep", "load_sweep", "Sweep", "Point", "SweepError", "Summary"]
+
+
+# Statuses of a point that ran to the end and verified: within budget, or over it (a result, not an error).
+DONE = ("ok", "over_budget")
 
 
 @dataclass
@@ -35,7 +40,7 @@ class Summary:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 0 if all(r["status"] == "ok" for r in self.rows) else 1
+        return 0 if all(r["status"] in DONE for r in self.rows) else 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="sweep folder (default: firmware/sweep_<sweep file name>/); rerunning "
                                             "into the same folder skips finished points")
     p.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--max-points", type=int, metavar="N", default=MAX_POINTS,
+                   help=f"refuse a sweep of more than N points before expanding it (default {MAX_POINTS:,})")
     p.add_argument("--workers", type=int, help="local workers (default: cluster.workers, else the usable cores); "
                                                "for htcondor/slurm: scale to N workers instead of cluster.scale")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -56,8 +63,13 @@ def main(argv: list[str]) -> int:
     if args.workers is not None and args.workers < 1:
         print(f"synth sweep: error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
         return 2
+    if args.max_points < 1:
+        print(f"synth sweep: error: --max-points must be >= 1, got {args.max_points}", file=sys.stderr)
+        return 2
     try:
-        sweep = load_sweep(args.sweep)
+        if args.scheduler is not None:
+            check_scheduler(args.scheduler)
+        sweep = load_sweep(args.sweep, args.max_points)
     except SweepError as e:
         print(f"synth sweep: error: {e}", file=sys.stderr)
         return 2
@@ -68,8 +80,27 @@ def main(argv: list[str]) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)
-    summary = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    try:
+        summary = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    except SweepError as e:
+        print(f"synth sweep: error: {e}", file=sys.stderr)
+        return 2
     return summary.exit_code
+
+
+def check_scheduler(address: str) -> None:
+    """A Dask scheduler address (tcp://host:port, tls://, ws://, wss:// or host:port), else SweepError naming
+    --scheduler: checked before anything is read or written."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    try:
+        scheme, _ = parse_address(address, strict=False)
+        host, port = get_address_host_port(address, strict=False)
+        if scheme not in ("tcp", "tls", "ws", "wss") or not host or any(c.isspace() for c in address) \
+                or not 0 < int(port) < 65536:
+            raise ValueError
+    except (ValueError, TypeError):
+        raise SweepError(f"--scheduler {address!r}: not a Dask scheduler address (e.g. tcp://host:8786)") from None
 
 
 def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: int | None = None,
@@ -82,7 +113,6 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
 
     console = Console(stderr=False, highlight=False)
     out = Path(out)
-    (out / "points").mkdir(parents=True, exist_ok=True)
     records: dict[str, dict] = {}
     pending: list[Point] = []
     for p in sweep.points:
@@ -105,18 +135,22 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
                 rows_cache[p.key] = make_row(p, records.get(p.key), out / "points" / p.key, p.key in ran)
         return [rows_cache[p.key] for p in sweep.points]
 
-    if pending:
+    def write_configs():  # the client writes every point's config; workers read it (shared filesystem)
         import yaml
 
-        for p in pending:  # the client writes every point's config; workers read it (shared filesystem)
+        for p in pending:
             d = out / "points" / p.key
-            d.mkdir(exist_ok=True)
+            d.mkdir(parents=True, exist_ok=True)
             varied = ", ".join(f"{k}={v}" for k, v in p.varied.items()) or "the base config"
             write_atomic(d / "model.yaml", f"# sweep point {p.key} of {sweep.path}: {varied}\n"
                                            + yaml.safe_dump(p.config, sort_keys=False))
+
+    if pending:
         summary.interrupted = _run_pending(sweep, pending, out, scheduler, workers, progress, console, records,
-                                           ran, rows_cache, summary, lambda: write_results(out, rows(), sweep))
+                                           ran, rows_cache, summary, lambda: write_results(out, rows(), sweep),
+                                           write_configs)
         summary.ran = len(ran)
+    out.mkdir(parents=True, exist_ok=True)  # interrupted before any point was written: the results still are
     summary.rows = rows()
     write_results(out, summary.rows, sweep)
     write_html(out, summary.rows, sweep, sweep.points)
@@ -126,17 +160,20 @@ def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: in
     console.print(f"synth sweep: {counts}; ran {summary.ran}, skipped {summary.skipped}. Wrote {out}/results.csv, "
                   "results.json, sweep.html")
     for r in summary.rows:
-        if r["status"] not in ("ok", "not_met") and r.get("error"):
+        if r["status"] not in DONE and r.get("error"):
             first = str(r["error"]).strip().splitlines()[-1]
             console.print(f"  {r['key']} {r['status']} (exit {r['exit_code']}): {first}", markup=False)
     if summary.interrupted:
-        console.print("synth sweep: interrupted; finished points are kept. Rerun the same command to resume.")
+        left = sum(1 for p in sweep.points if not (records.get(p.key) or {}).get("finished"))
+        console.print(f"synth sweep: interrupted; finished points are kept, {left} point{'s' * (left != 1)} not "
+                      "finished (interrupted or not started) have no record. Rerun the same command to run them.")
     return summary
 
 
 def _run_pending(sweep, pending, out, scheduler, workers, progress, console, records, ran, rows_cache, summary,
-                 flush) -> bool:
-    """Submit the pending points and collect their records; True when interrupted by Ctrl-C."""
+                 flush, write_configs) -> bool:
+    """Connect, write the points' configs, submit them and collect their records; True when interrupted by Ctrl-C.
+    An unreachable --scheduler is a SweepError raised before anything is written."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
@@ -147,7 +184,13 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
     try:
         if sweep.cluster.type == "local" and not scheduler:
             workers = min(workers or sweep.cluster.workers or _cores(), len(pending))
-        client, cluster, summary.cluster = start_client(sweep.cluster, scheduler, workers)
+        try:
+            client, cluster, summary.cluster = start_client(sweep.cluster, scheduler, workers)
+        except (OSError, TimeoutError) as e:
+            if not scheduler:
+                raise
+            raise SweepError(f"--scheduler {scheduler}: cannot connect ({str(e).splitlines()[0][:200]}); nothing "
+                             "was written") from None
         link = dashboard_link(client)
         if link and not scheduler:  # the scheduler runs in this process: its dashboard needs bokeh here
             import importlib.util
@@ -157,11 +200,12 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
         console.print(f"synth sweep: {summary.cluster}" + (f"; dashboard {link}" if link else ""), markup=False)
         from distributed import as_completed
 
+        write_configs()
         for p in pending:
             fut = client.submit(run_point, str((out / "points" / p.key).resolve()), p.synth_args,
                                 sweep.point_timeout_s, key=f"point-{p.key}", pure=False)
             futures[fut] = p
-        counts = {"ok": 0, "not met": 0, "failed": 0}
+        counts = {"ok": 0, "over budget": 0, "failed": 0}
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TimeRemainingColumn(), console=console, disable=not progress) as bar:
             task = bar.add_task("points", total=len(pending))
@@ -177,7 +221,7 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                 ran.add(p.key)
                 rows_cache.pop(p.key, None)
                 st = rec.get("status")
-                counts["ok" if st == "ok" else "not met" if st == "not_met" else "failed"] += 1
+                counts["ok" if st == "ok" else "over budget" if st == "over_budget" else "failed"] += 1
                 bar.update(task, advance=1, description=", ".join(f"{n} {k}" for k, n in counts.items()))
                 if time.monotonic() - last_flush > 20:  # live results for long sweeps
                     flush()

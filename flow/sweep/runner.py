@@ -6,8 +6,9 @@ Point folder `DIR/points/<key>/`:
     stdout.log, stderr.log
     result.json         the record, written atomically once the point has ended: status, exit code, wall time
 
-A point is *finished* when result.json parses, carries `finished: true` and this folder's key, and (for exit
-codes 0 and 1, which promise "everything written") firmware/report.json exists. Anything else is rerun.
+A point is *finished* when result.json parses, carries `finished: true` and this folder's key, is not an
+interruption (exit 130 / 143 as recorded by earlier versions), and (for exit codes 0, 1 and 4, which promise
+"everything written") firmware/report.json exists. Anything else is rerun.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
 
 # Exits by these signals are interruptions (Ctrl-C, batch eviction, kill): not recorded, so a rerun retries them.
+# So are the exit codes 128 + N a program gives when it handles one of them and exits (synth: 130 SIGINT, 143
+# SIGTERM): Ctrl-C to the process group reaches the point's synth, which ends cleanly with 130.
 _INTERRUPT_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL}
+_INTERRUPT_EXITS = {128 + int(s) for s in _INTERRUPT_SIGNALS}
 
 
 def read_record(point_dir: Path) -> dict | None:
@@ -55,7 +59,9 @@ def read_record(point_dir: Path) -> dict | None:
         return None
     if not isinstance(rec, dict) or rec.get("finished") is not True or rec.get("key") != point_dir.name:
         return None
-    if rec.get("exit_code") in (0, 1) and rec.get("status") in ("ok", "not_met") and \
+    if rec.get("exit_code") in _INTERRUPT_EXITS or rec.get("status") == "interrupted":  # recorded by an older sweep
+        return None
+    if rec.get("exit_code") in (0, 1, 4) and rec.get("status") in ("ok", "failed", "over_budget", "not_met") and \
             not (point_dir / OUT / "report.json").is_file():
         return None
     return rec
@@ -66,7 +72,8 @@ def run_point(point_dir: str, synth_args: list[str], timeout_s: float | None = N
     """Run `python -m flow.cli model.yaml --out firmware --force -q ARGS` in `point_dir` (inside a Dask task).
 
     Returns the record. Finished points (any exit code, a crash, a timeout) are written to result.json atomically;
-    interrupted ones (SIGINT/SIGTERM/SIGHUP/SIGKILL) are returned with `finished: false` and not written."""
+    interrupted ones (killed by SIGINT/SIGTERM/SIGHUP/SIGKILL, or exit 128 + one of them, e.g. synth's 130 and 143)
+    are returned with `finished: false` and not written."""
     d = Path(point_dir)
     done = read_record(d)
     if done is not None:  # another sweep on the same folder finished it meanwhile
@@ -113,14 +120,14 @@ def _classify(code: int, report: dict | None, d: Path) -> tuple[str, str | None]
         return "ok", None
     if code < 0 and -code in {int(s) for s in _INTERRUPT_SIGNALS}:
         return "interrupted", f"killed by {_signame(code)}"
-    if code == 1 and report is not None:  # synth's documented exit 1: budget or verification, all written
-        why = list((report.get("budget") or {}).get("violations") or [])
-        csim = (report.get("verification") or {}).get("csim_vs_emulator") or {}
-        if csim.get("first_mismatching_layer") or csim.get("mismatched_values"):
-            why.insert(0, f"csim != emulator from layer {csim.get('first_mismatching_layer')}")
-        if report.get("vendor_error"):
-            why.insert(0, f"vendor tool: {report['vendor_error']}")
-        return "not_met", "; ".join(why) or "synth exited 1"
+    if code in _INTERRUPT_EXITS:
+        return "interrupted", f"exit {code} ({signal.Signals(code - 128).name})"
+    if code == 4 and report is not None:  # synth's budget code: verified, all written, over the budget
+        return "over_budget", "; ".join((report.get("budget") or {}).get("violations") or []) or "budget not met"
+    if code == 1 and report is not None:  # synth's documented exit 1: wrong or a tool failed, all written
+        from flow.report.verdict import failures
+
+        return "failed", "; ".join(failures(report)) or "synth exited 1"
     tail = stderr_tail(d)
     if code < 0:
         return "crashed", f"killed by {_signame(code)}" + (f": {tail}" if tail else "")

@@ -26,10 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from flow import yamlio
 from flow.config import Config, ConfigError, load_config
+
+
+# A sweep point is a whole synth run (minutes to hours): 10,000 of them is a very large scan already, and validating
+# each costs ~2 ms, so a grid past the cap is refused before anything is expanded (override: --max-points N).
+MAX_POINTS = 10_000
 
 
 class SweepError(Exception):
@@ -199,19 +204,15 @@ _CONFIG_FLAGS = {"--part": "hls.part", "--epochs": "training.epochs", "--clock":
                  "--backend": "hls.backend"}
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate sweep.yaml and every point it makes; SweepError names the culprit key."""
+def load_sweep(path: str | Path, max_points: int | None = None) -> Sweep:
+    """Read and validate sweep.yaml and every point it makes; SweepError names the culprit key. More than
+    `max_points` points (default MAX_POINTS) is refused before any point is expanded or validated."""
     path = Path(path)
-    if not path.is_file():
-        raise SweepError(f"{path}: no such file")
-    text = path.read_text()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise SweepError(f"{path}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    max_points = MAX_POINTS if max_points is None else max_points
+    text = yamlio.read_text(path, SweepError, "sweep.yaml", typical="a few kB")
+    raw, lines = yamlio.parse(path, text, SweepError, "sweep.yaml", "sweep.yaml needs 5")
     if not isinstance(raw, dict):
         raise SweepError(f"{path}: expected a mapping with base, grid, random, synth_args, cluster")
-    lines = _key_lines(text)
     spec = _validate(SweepFile, raw, path, lines, ())
     cluster = _cluster_spec(spec.cluster, path, lines)
     base = (path.parent / spec.base) if not Path(spec.base).is_absolute() else Path(spec.base)
@@ -224,6 +225,11 @@ def load_sweep(path: str | Path) -> Sweep:
 
     grid = dict(spec.grid)
     space = dict(spec.random.space) if spec.random else {}
+    n_points = math.prod(len(v) for v in grid.values()) * (spec.random.n if spec.random else 1)
+    if n_points > max_points:
+        sizes = " x ".join([str(len(v)) for v in grid.values()] + ([f"{spec.random.n} random"] if spec.random else []))
+        raise SweepError(f"{path}: {n_points:,} points ({sizes}) is more than the cap of {max_points:,}; narrow the "
+                         f"grid, or pass --max-points {n_points} to run them all")
     for section, keys in (("grid", grid), ("random.space", space)):
         for k, values in keys.items():
             if k == "synth_args":
@@ -404,23 +410,6 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
                 if isinstance(sub, type) and issubclass(sub, BaseModel):
                     model = sub
     return model
-
-
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    out: dict[tuple[str, ...], int] = {}
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return out
-
-    def walk(node, prefix):
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                out[prefix + (str(k.value),)] = k.start_mark.line + 1
-                walk(v, prefix + (str(k.value),))
-
-    walk(root, ())
-    return out
 
 
 def _at(path: Path, lines, loc: tuple) -> str:

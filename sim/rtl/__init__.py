@@ -4,14 +4,22 @@ Each layer of the emulator plan (sim/emulator.py nodes: the same specs, tables a
 uses) is traced by its op (models/ops/*/trace.py). Element-wise layers (casts, ReLU, residual adds) join the layer
 that produces their input: a *unit* is one layer with the element-wise layers after it, traced from fresh inputs of
 its declared input types, pipelined by da4ml (`to_pipeline`, a latency cutoff per stage) and written as its own
-Verilog module by da4ml's RTLModel (`layers/<unit>/`). A unit is what Yosys synthesizes on its own. trigformer then writes the network top (`<name>_top.v`): it converts every element between
-the layers' packed ports (da4ml packs each element at its own minimal width) and the declared fixed-point types,
-delays the earlier inputs of a multi-input layer (the residual adds) so that both arrive in the same cycle, and, for
-simulation, brings every layer's output out on `trace_out`, delayed to the network's latency.
+Verilog module by da4ml's RTLModel (`layers/<unit>/`). A unit is what Yosys synthesizes on its own. trigformer then
+writes the network top, the delivered one (`<name>_top.v`): the model's ports and a valid signal (`in_valid` ->
+`out_valid`, a shift register as long as the data's path); it converts every element between the layers' packed
+ports (da4ml packs each element at its own minimal width) and the declared fixed-point types and delays the earlier
+inputs of a multi-input layer (the residual adds) so that both arrive in the same cycle. The co-simulation top
+(`tb/<name>_trace_top.v`) is the same network plus a `trace_out` port bringing every layer's output out, delayed to
+the network's latency; it is never delivered.
 
-Latency: each layer's module takes its number of stages N plus one register (input capture); the network's latency
-is the sum along the path, in clock cycles at the configured clock (II = 1). The pipelining uses da4ml's delay
-model; timing closure is not verified without vendor place-and-route.
+Latency, one convention everywhere (the integrator's: input register to output register): cycle 0 is the clock
+edge at which the first unit's input register captures `model_inp` (and `in_valid`); the latency L is the edge at
+which the last unit's output register holds the result (and `out_valid` rises). A unit of N da4ml stages has N + 1
+register levels (its input register, N - 1 between stages, its output register); it adds N cycles to the path when
+the network's input feeds it (its input register is the reference) and N + 1 otherwise (the previous unit's output
+register to its own input register is one cycle). The per-unit cycles along the path sum to L by definition, and the
+Verilator testbench measures L from `in_valid` to `out_valid` on data that must then match the emulator. The
+pipelining uses da4ml's delay model; timing closure is not verified without vendor place-and-route.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import numpy as np
 from models.fixed import FixedType
 
 TOP_SUFFIX = "_top"
+TRACE_SUFFIX = "_trace_top"  # the co-simulation top (rtl/tb/), with the trace port
 
 
 @dataclass
@@ -48,7 +57,7 @@ class LayerRTL:
     module: str
     folder: Path
     inputs: list[str]
-    stages: int  # da4ml pipeline stages; the module's latency is stages + 1 cycles
+    stages: int  # da4ml pipeline stages; the module has stages + 1 register levels
     reg_bits: int
     ops: int
     cost: float
@@ -61,7 +70,8 @@ class LayerRTL:
     dsp_mults: int = 0  # of the var_mults, those bound to DSP48E2 by hls.multipliers (sim/rtl/timing.py on_dsp)
 
     @property
-    def latency(self) -> int:
+    def levels(self) -> int:
+        """Register levels from the module's input port to its output port."""
         return self.stages + 1
 
 
@@ -75,9 +85,9 @@ class RTLDesign:
     output_t: FixedType
     types: dict[str, FixedType]  # every layer's declared output type
     sizes: dict[str, int]  # every layer's output elements
-    latency: int  # cycles from an input word to its output word (II = 1)
-    arrival: dict[str, int]  # cycles at which each layer's output is valid
-    balance_bits: int  # delay-line register bits added by the top for the residual paths
+    latency: int  # cycles, input register to output register (module doc; II = 1)
+    arrival: dict[str, int]  # cycle at which each layer's output is in its output register (the input: -1)
+    balance_bits: int  # delay-line register bits the delivered top adds for the residual paths
     clock_ns: float
     cutoff: float
     multipliers: str = "auto"  # hls.multipliers: the binding of every variable product
@@ -97,13 +107,39 @@ class RTLDesign:
     def trace_bits(self) -> int:
         return sum(self.types[n].width * self.sizes[n] for n in self.trace_layers)
 
+    @property
+    def valid_bits(self) -> int:
+        """The valid pipeline: in_valid captured with the input, out_valid out of the output register's level."""
+        return self.latency + 1
+
+    @property
+    def top_register_bits(self) -> int:
+        """Every register the delivered top adds to the units': residual delay lines and the valid pipeline."""
+        return self.balance_bits + self.valid_bits
+
+    def cycles(self, unit: LayerRTL) -> int:
+        """What `unit` adds to the path (module doc): its stages, plus one unless the network's input feeds it."""
+        return self.arrival[unit.name] - max(0, max(self.arrival[i] for i in unit.inputs))
+
+    @property
+    def top_file(self) -> Path:
+        return self.folder / f"{self.name}{TOP_SUFFIX}.v"
+
+    @property
+    def trace_top_file(self) -> Path:
+        return self.folder / "tb" / f"{self.name}{TRACE_SUFFIX}.v"
+
     def manifest(self) -> dict:
-        return {"name": self.name, "latency_cycles": self.latency, "clock_ns": self.clock_ns,
+        return {"name": self.name, "latency_cycles": self.latency,
+                "latency_convention": "input register to output register (sim/rtl module doc)",
+                "clock_ns": self.clock_ns, "top": self.top_file.name, "cosim_top": f"tb/{self.trace_top_file.name}",
                 "latency_cutoff": self.cutoff, "latency_cutoff_derived": self.cutoff_derived,
                 "multipliers": self.multipliers, "input_type": self.input_t.ap_type, "n_inputs": self.n_inputs,
                 "output_type": self.output_t.ap_type, "balance_register_bits": self.balance_bits,
+                "valid_register_bits": self.valid_bits,
                 "units": [{"name": l.name, "kind": l.kind, "members": l.members, "module": l.module, "stages": l.stages,
-                            "latency": l.latency, "arrival": self.arrival[l.name], "register_bits": l.reg_bits,
+                            "latency": self.cycles(l), "register_levels": l.levels, "arrival": self.arrival[l.name],
+                            "register_bits": l.reg_bits,
                             "ops": l.ops, "da4ml_cost": l.cost, "var_mults": l.var_mults, "dsp_mults": l.dsp_mults,
                             "da4ml_lut_cost": round(l.lut_cost, 1)} for l in self.layers],
                 "trace_layers": self.trace_layers}
@@ -199,13 +235,16 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
                                out_ports, in_bits, out_bits, sum(op.opcode == 7 for op in comb.ops),
                                float(sum(op.cost for op in comb.ops if op.opcode != 7)), bound["dsp"]))
     first = nodes[0]
-    arrival = {first.name: 0}
+    arrival = {first.name: -1}  # on the ports before edge 0, when the first input register captures it
     for l in layers:
-        arrival[l.name] = max(arrival[i] for i in l.inputs) + l.latency
+        arrival[l.name] = max(arrival[i] for i in l.inputs) + l.levels
     design = RTLDesign(name, folder, layers, first.out_t, sizes[first.name], nodes[-1].out_t, types, sizes,
-                       arrival[layers[-1].name] - 1, arrival, 0, clock_ns, cutoff, multipliers, derived,
+                       arrival[layers[-1].name], arrival, 0, clock_ns, cutoff, multipliers, derived,
                        [l.name for l in layers] if trace else [], {k: round(v, 1) for k, v in seconds.items()})
-    (folder / f"{name}{TOP_SUFFIX}.v").write_text(_top_verilog(design))
+    design.top_file.write_text(_top_verilog(design, trace=False))
+    if design.trace_layers:
+        design.trace_top_file.parent.mkdir()
+        design.trace_top_file.write_text(_top_verilog(design, trace=True))
     (folder / "manifest.json").write_text(json.dumps(design.manifest(), indent=1))
     return design
 
@@ -271,13 +310,24 @@ def _convert(src: str, src_port: Port, dst_width: int, shift: int) -> str:
     return "{" + ", ".join(parts) + "}" if len(parts) > 1 else parts[0]
 
 
-def _top_verilog(d: RTLDesign) -> str:
-    """The network top: packed declared-type words in and out, one module per layer, converters, delay lines."""
-    lines = [f"// {d.name}: network top generated by trigformer (sim/rtl). Latency {d.latency} cycles (II = 1).",
-             "`timescale 1 ns / 1 ps", f"module {d.name}{TOP_SUFFIX} (", "    input clk,",
-             f"    input [{d.in_bits - 1}:0] model_inp,", f"    output [{d.out_bits - 1}:0] model_out"
-             + (f",\n    output [{d.trace_bits - 1}:0] trace_out" if d.trace_layers else ""), ");"]
+def _top_verilog(d: RTLDesign, trace: bool) -> str:
+    """The network top: packed declared-type words in and out, a valid pipeline, one module per layer, converters,
+    delay lines; with `trace`, the co-simulation top: the same plus every layer's output on `trace_out`."""
+    what = ("co-simulation top (not delivered: rtl/<name>_top.v is the production top)" if trace else
+            "network top")
+    lines = [f"// {d.name}: {what} generated by trigformer (sim/rtl).",
+             f"// Latency {d.latency} cycles, input register to output register (II = 1): in_valid is captured with",
+             "// model_inp; out_valid rises with model_out.",
+             "`timescale 1 ns / 1 ps", f"module {d.name}{TRACE_SUFFIX if trace else TOP_SUFFIX} (", "    input clk,",
+             "    input in_valid,", f"    input [{d.in_bits - 1}:0] model_inp,", "    output out_valid,",
+             f"    output [{d.out_bits - 1}:0] model_out"
+             + (f",\n    output [{d.trace_bits - 1}:0] trace_out" if trace else ""), ");"]
     body: list[str] = []
+    nv = d.valid_bits  # the valid bit follows the data through as many register levels
+    body.append(f"    reg [{nv - 1}:0] valid_sr = {nv}'d0;")
+    body.append("    always @(posedge clk) valid_sr <= "
+                + (f"{{valid_sr[{nv - 2}:0], in_valid}};" if nv > 1 else "in_valid;"))
+    body.append(f"    assign out_valid = valid_sr[{nv - 1}];")
     # every layer's output as declared-type elements: <layer>_e<j>
     first = d.layers[0].inputs[0]
     w_in = d.input_t.width
@@ -316,7 +366,7 @@ def _top_verilog(d: RTLDesign) -> str:
     last = d.layers[-1].name
     n_out = d.sizes[last]
     body.append(f"    assign model_out = {{{', '.join(f'{_v(last)}_e{j}' for j in reversed(range(n_out)))}}};")
-    if d.trace_layers:
+    if trace:
         parts = []
         for name in d.trace_layers:
             delay = d.arrival[last] - d.arrival[name]
@@ -324,7 +374,8 @@ def _top_verilog(d: RTLDesign) -> str:
             src = _delayed(body, name, t.width, n, delay, tag="trace") if delay else _v(name)
             parts += [f"{src}_e{j}" for j in range(n)]
         body.append(f"    assign trace_out = {{{', '.join(reversed(parts))}}};")
-    d.balance_bits = balance
+    if not trace:
+        d.balance_bits = balance
     return "\n".join(lines + body + ["endmodule", ""])
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+
+from sim.csim import _run_group
 
 TB = Path(__file__).with_name("tb.cpp")
 BUILD_TIMEOUT_S = 3600
@@ -38,8 +40,9 @@ def verilator_env() -> dict:
                 MAKEFLAGS="CFG_CXXFLAGS_PCH_I=-include")
 
 
-def sources(design) -> tuple[list[Path], list[Path]]:
-    """(Verilog files, table memory files) of a design: each layer's modules, the shared primitives once, the top."""
+def sources(design, top: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """(Verilog files, table memory files) of a design: each layer's modules, the shared primitives once, and `top`
+    (default: the co-simulation top with the trace port)."""
     verilog, mems, static = [], [], {}
     for layer in design.layers:
         src = layer.folder / "src"
@@ -51,7 +54,7 @@ def sources(design) -> tuple[list[Path], list[Path]]:
             if p.name not in {q.name for q in verilog}:
                 verilog.append(p)
         mems += sorted((src / "memfiles").glob("*.mem"))
-    verilog.append(design.folder / f"{design.name}_top.v")
+    verilog.append(top or design.trace_top_file)
     return verilog, mems
 
 
@@ -63,20 +66,23 @@ def build(design, workdir: Path, jobs: int = 1, log: Path | None = None) -> tupl
     verilog, mems = sources(design)
     for m in mems:
         shutil.copy(m, workdir / m.name)  # $readmemh resolves table files against the working directory
-    top = f"{design.name}_top"
+    top = design.trace_top_file.stem
     cflags = (f"-O0 -DVTOP=V{top} -DVTOP_HEADER='\"V{top}.h\"' -DTB_IN_BITS={design.in_bits} "
               f"-DTB_OUT_BITS={design.out_bits} -DTB_TRACE_BITS={design.trace_bits}")
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", top, "-Wno-fatal",
            "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-CFLAGS", cflags, "-o", "Vtb", str(TB)]
     cmd += [str(p.resolve()) for p in verilog]
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    # a process group of its own: a timeout or an interrupt kills verilator_bin, make and g++ with it, at once
+    code, out, err = _run_group(cmd, BUILD_TIMEOUT_S, cwd=workdir, env=env)
     seconds = time.perf_counter() - t0
     if log is not None:
-        log.write_text(r.stdout + r.stderr)
-    if r.returncode != 0:
-        err = next((ln for ln in (r.stdout + r.stderr).splitlines() if "%Error" in ln or "error" in ln), "")
-        raise RuntimeError(f"Verilator build failed (exit {r.returncode}): {err.strip()[:300]}")
+        log.write_text(out + err)
+    if code is None:
+        raise RuntimeError(f"Verilator build took longer than {BUILD_TIMEOUT_S} s (killed)")
+    if code != 0:
+        line = next((ln for ln in (out + err).splitlines() if "%Error" in ln or "error" in ln), "")
+        raise RuntimeError(f"Verilator build failed (exit {code}): {line.strip()[:300]}")
     return workdir / "obj" / "Vtb", seconds
 
 
@@ -101,17 +107,23 @@ def unpack(words: np.ndarray, width: int, n: int, signed: bool, offset: int = 0)
     return val
 
 
-def run(exe: Path, design, in_raw: np.ndarray, workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], float]:
-    """Simulate the events (raw input words); returns (output raws, {layer: raws}, events per second)."""
+def run(exe: Path, design, in_raw: np.ndarray, workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], float, int]:
+    """Simulate the events (raw input words, one per clock with in_valid); returns (output raws, {layer: raws},
+    events per second, the latency the testbench measured from in_valid to out_valid)."""
     exe, workdir = exe.resolve(), workdir.resolve()
     words = pack(in_raw, design.input_t.width)
     (workdir / "in.bin").write_bytes(words.tobytes())
     t0 = time.perf_counter()
-    r = subprocess.run([str(exe), str(design.latency), "in.bin", "out.bin"], cwd=workdir, capture_output=True,
-                       text=True, timeout=RUN_TIMEOUT_S)
+    wait = 2 * design.latency + 16  # cycles the testbench waits for out_valid after the last input
+    code, _, err = _run_group([str(exe), str(wait), "in.bin", "out.bin"], RUN_TIMEOUT_S, cwd=workdir)
     seconds = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise RuntimeError(f"the Verilator simulation exited with {r.returncode}: {r.stderr.strip()[-300:]}")
+    if code is None:
+        raise RuntimeError(f"the Verilator simulation ran longer than {RUN_TIMEOUT_S} s (killed)")
+    if code != 0:
+        raise RuntimeError(f"the Verilator simulation exited with {code}: {err.strip()[-300:]}")
+    m = re.search(r"measured latency (\d+)", err)
+    if m is None:
+        raise RuntimeError(f"the Verilator testbench reported no latency: {err.strip()[-300:]}")
     out_words, trace_words = (design.out_bits + 31) // 32, (design.trace_bits + 31) // 32
     rows = np.frombuffer((workdir / "out.bin").read_bytes(), dtype="<u4").reshape(len(in_raw), out_words + trace_words)
     last = design.layers[-1].name
@@ -122,4 +134,4 @@ def run(exe: Path, design, in_raw: np.ndarray, workdir: Path) -> tuple[np.ndarra
         t, n = design.types[name], design.sizes[name]
         traces[name] = unpack(tw, t.width, n, t.signed, pos)
         pos += t.width * n
-    return out, traces, len(in_raw) / max(seconds, 1e-9)
+    return out, traces, len(in_raw) / max(seconds, 1e-9), int(m[1])

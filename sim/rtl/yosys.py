@@ -17,23 +17,24 @@ are not Vivado's numbers for the HLS project.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
+from sim.csim import _kill_group, _run_group
 from sim.rtl.verilator import ToolMissing
 
 CELL = re.compile(r"^\s+(?:(\d+)\s+([A-Za-z][A-Za-z0-9_]*)|([A-Za-z][A-Za-z0-9_]*)\s+(\d+))\s*$")
 JOB_TIMEOUT_S = 3600
-SCRIPT_VERSION = 2  # bump when the script or the parsing changes (invalidates the cache)
+SCRIPT_VERSION = 3  # bump when the script, the parsing or the entry format changes (2: verified entries, sim.cache;
+# 3: the logic depth of sim/rtl/timing.py and the multiplier binding)
 
 
 def yosys_command(which: str = "auto") -> list[str]:
@@ -109,53 +110,101 @@ def script(sources: list[str], top: str, keep: str = "", flatten: bool = True, d
         f"stat -top {top}", ""])
 
 
+class _Jobs:
+    """The running Yosys jobs (each a process group, sim.csim._run_group), so an interrupt kills them at once instead
+    of waiting up to JOB_TIMEOUT_S for each; after stop() a job that is just starting is killed as it starts."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running: set = set()
+        self.stopping = False
+
+    def add(self, proc) -> None:
+        with self.lock:
+            self.running = {p for p in self.running if p.poll() is None}
+            self.running.add(proc)
+            late = self.stopping
+        if late:
+            _kill_group(proc)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+
+    def kill_all(self) -> None:
+        with self.lock:
+            procs = list(self.running)
+        for p in procs:
+            _kill_group(p)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.running, self.stopping = set(), False
+
+
+_jobs = _Jobs()
+
+
 def cache_dir() -> Path:
-    root = os.environ.get("TRIGFORMER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "trigformer")
-    d = Path(root) / "yosys"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    from sim import cache
+
+    return cache.folder("yosys")
+
+
+def _valid_result(r) -> bool:
+    """The shape of a cached job result: {"module": str, "cells": {CELL: count >= 0}, "seconds": number >= 0} and,
+    from a depth job, "depth" (sim/rtl/timing.py parse_ltp)."""
+    return (isinstance(r, dict) and set(r) - {"depth"} == {"module", "cells", "seconds"}
+            and isinstance(r.get("depth", {}), dict) and isinstance(r["module"], str)
+            and isinstance(r["cells"], dict) and all(isinstance(k, str) and type(v) is int and v >= 0
+                                                     for k, v in r["cells"].items())
+            and type(r["seconds"]) in (int, float) and r["seconds"] >= 0)
 
 
 def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", depth: bool = False) -> dict:
     """Synthesize Verilog `files` (plus the $readmemh files among them) with `top` as top module; returns
-    {"module", "cells", "seconds"} (and "depth": the longest path, with `depth`). Cached by content. `keep`: module
-    patterns mapped on their own."""
+    {"module", "cells", "seconds"} (and "depth": the longest path, with `depth`). Cached by content (sim.cache: a
+    verified entry, else recomputed and rewritten). `keep`: module patterns mapped on their own."""
+    from sim import cache
+
     verilog = [p for p in files if p.suffix == ".v"]
     text = script([p.name for p in verilog], top, keep, depth=depth)
-    h = hashlib.sha256(f"{SCRIPT_VERSION}\n{version(which)}\n{text}".encode())
+    tool = version(which)
+    h = hashlib.sha256(f"{SCRIPT_VERSION}\n{tool}\n{text}".encode())
     for p in files:
         h.update(p.name.encode() + b"\0" + p.read_bytes())
     cached = cache_dir() / f"{h.hexdigest()}.json"
-    if cached.exists():
-        return {**json.loads(cached.read_text()), "cached": True}
+    hit = cache.read(cached, tool, _valid_result)
+    if hit is not None and hit["module"] == top:
+        return {**hit, "cached": True}
     with tempfile.TemporaryDirectory(prefix="trigformer-yosys-") as tmp:
         work = Path(tmp)
         for p in files:  # yowasp sees only its working directory; $readmemh reads from it
             shutil.copy(p, work / p.name)
         (work / "job.ys").write_text(text)
         t0 = time.perf_counter()
-        r = subprocess.run(yosys_command(which) + ["-q", "-l", "job.log", "job.ys"], cwd=work, capture_output=True,
-                           text=True, timeout=JOB_TIMEOUT_S)
+        code, _, err = _run_group(yosys_command(which) + ["-q", "-l", "job.log", "job.ys"], JOB_TIMEOUT_S,
+                                  started=_jobs.add, cwd=work)
         seconds = time.perf_counter() - t0
-        log = (work / "job.log").read_text() if (work / "job.log").exists() else ""
-        if r.returncode != 0:
-            tail = (log + r.stderr).strip().splitlines()[-3:]
+        log = (work / "job.log").read_text(errors="replace") if (work / "job.log").exists() else ""
+        if code is None:
+            raise RuntimeError(f"Yosys took longer than {JOB_TIMEOUT_S} s on {top} (killed)")
+        if code != 0:
+            tail = (log + err).strip().splitlines()[-3:]
             raise RuntimeError(f"Yosys failed on {top}: {' / '.join(tail)[:400]}")
     result = {"module": top, "cells": parse_stat(log), "seconds": round(seconds, 2)}
     if depth:
         from sim.rtl.timing import parse_ltp
 
         result["depth"] = parse_ltp(log, top)
-    tmp_file = cached.with_suffix(f".tmp-{os.getpid()}")
-    tmp_file.write_text(json.dumps(result))
-    os.replace(tmp_file, cached)
+    cache.write(cached, tool, result)
     return {**result, "cached": False}
 
 
 def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
     """Per-unit and total counts of a design (sim.rtl.RTLDesign): {"units": [...], "total": {...}, ...}.
-    One job per pipeline-stage module; a unit's flip-flops are its pipeline register bits, and the network top's
-    residual delay lines (design.balance_bits) are added to the total."""
+    One job per pipeline-stage module; a unit's flip-flops are its pipeline register bits, and the delivered top's
+    registers (residual delay lines and the valid pipeline: design.top_register_bits) are added to the total."""
     work = []
     for u in design.layers:
         src = u.folder / "src"
@@ -163,9 +212,18 @@ def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
         work += [(u, f, common) for f in sorted(src.glob(f"{u.module}_stage*.v"))]
     work.sort(key=lambda w: -w[1].stat().st_size)  # the long jobs start first
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         results = list(pool.map(lambda w: run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*",
                                                     depth=True), work))
+    except BaseException:  # Ctrl-C, SIGTERM (raised here, in the main thread), or a failed job: stop the others now
+        _jobs.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        _jobs.kill_all()
+        raise
+    finally:
+        pool.shutdown(wait=True)  # every job has ended or was killed above: this returns at once
+        _jobs.reset()
     cells: dict[str, dict[str, int]] = {u.name: {} for u in design.layers}
     seconds = {u.name: 0.0 for u in design.layers}
     for (u, _, _), res in zip(work, results):
@@ -188,7 +246,7 @@ def synthesize(design, jobs: int = 1, which: str = "auto") -> dict:
                       "timing": timing[u.name]})
         for k in total:
             total[k] += s[k]
-    total["FF"] += design.balance_bits
+    total["FF"] += design.top_register_bits  # the delivered top's delay lines and valid pipeline
     return {"units": units, "total": total, "jobs": len(work), "cached": sum(r["cached"] for r in results),
             "seconds": round(time.perf_counter() - t0, 1),
             "cpu_seconds": round(sum(r["seconds"] for r in results if not r["cached"]), 1), "yosys": version(which)}
