@@ -44,7 +44,9 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override training.epochs (0: a model file, quantized as trained)")
     p.add_argument("--no-csim", dest="csim", action="store_false", help="skip the g++ C-simulation (emulator only)")
     p.add_argument("--backend", choices=["Vitis", "Vivado"], help="override hls.backend")
-    p.add_argument("--clock", type=float, metavar="NS", help="override hls.clock_period_ns")
+    p.add_argument("--clock", type=float, metavar="NS",
+                   help="override hls.clock_period_ns (with --rtl it also sets the pipeline's stages per clock unless "
+                        "rtl.latency_cutoff is set)")
     p.add_argument("--synth", dest="vendor_synth", action="store_true",
                    help="run C synthesis with vitis-run or vitis_hls (Vitis) / vivado_hls (Vivado); must be on PATH")
     p.add_argument("--cosim", action="store_true", help="add RTL co-simulation with tb_data (needs the vendor tool)")

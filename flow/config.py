@@ -225,6 +225,9 @@ class HLSConfig(_Section):
     # other layers keep their kernels at the latency strategy. Fully parallel: reuse_factor 1 (II = 1) only.
     strategy: Literal["latency", "resource", "distributed_arithmetic"] = "latency"
     reuse_factor: int = Field(1, ge=1, le=4096)
+    # where every variable x variable product goes, the same in the Verilog, the HLS C++, the estimate and --fit:
+    # lut, dsp (DSP48E2 when both operands have >= 2 bits) or auto (LUTs when both operands have <= 4 bits)
+    multipliers: Literal["auto", "lut", "dsp"] = "auto"
 
 
 RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K")
@@ -305,7 +308,8 @@ class VerifyConfig(_Section):
 class RTLConfig(_Section):
     """`synth --rtl`: the network as pipelined Verilog (da4ml), co-simulated (Verilator) and synthesized (Yosys)."""
 
-    latency_cutoff: float = Field(5.0, ge=1, le=64)  # da4ml delay units (adders) per pipeline stage
+    # da4ml delay units (adders) per pipeline stage; unset: derived from hls.clock_period_ns (sim/rtl/timing.py)
+    latency_cutoff: float | None = Field(None, ge=1, le=64)
     cosim: bool = True  # Verilator co-simulation of verify.n_events events
     # system: yosys on PATH (native, faster); yowasp: the PyPI WebAssembly build; auto: system if present, else yowasp
     yosys: Literal["auto", "system", "yowasp", "none"] = "auto"

@@ -186,6 +186,7 @@ def hls_config(model, cfg, qt: QuantTypes, trace: bool = True, overrides: dict |
     conf["Model"]["Strategy"] = STRATEGY_NAMES[cfg.hls.strategy] if cfg.hls.strategy != "distributed_arithmetic" \
         else "Latency"
     conf["Model"]["ReuseFactor"] = cfg.hls.reuse_factor
+    conf["Model"]["Multipliers"] = cfg.hls.multipliers  # models/ops/hls_common.py mul_impl
     settings = layer_settings(model, cfg, overrides)
     plan = layer_types(model, qt)
     for name, types in plan.items():
@@ -241,7 +242,8 @@ def layer_descriptions(hls_model, cfg) -> list[dict]:
         shape = layer.get_output_variable().shape
         d = {"name": layer.name, "n_tokens": int(shape[0]) if len(shape) > 1 else 1, "n_out": int(shape[-1]),
              "out_bits": res.width, "strategy": str(layer.get_attr("strategy", "latency")).lower(),
-             "reuse_factor": int(layer.get_attr("reuse_factor", 1)), "table_entries": 0, "table_bits": 0}
+             "reuse_factor": int(layer.get_attr("reuse_factor", 1)), "table_entries": 0, "table_bits": 0,
+             "multipliers": cfg.hls.multipliers}  # the binding of its variable products (costmodel.var_on_dsp)
         if cls != "Input":
             inp = layer.get_input_variable()
             d["n_in"] = int(inp.shape[-1])

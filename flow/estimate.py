@@ -77,7 +77,8 @@ from pathlib import Path as FilePath
 
 from flow.parts import fractions, resolve_part
 from models.ops import BY_COST_KIND
-from models.ops.costmodel import CLOCK_UNCERTAINTY, DSP_NARROW_BITS, FITTED, LUTROM_MAX_BITS, Fitted, Path, Res
+from models.ops.costmodel import (AUTO_LUT_BITS, CLOCK_UNCERTAINTY, DSP_NARROW_BITS, FITTED, LUTROM_MAX_BITS, Fitted,
+                                  Path, Res)
 
 DA_METHOD = ("distributed_arithmetic layers: DSP 0; LUT = da4ml's cost of each solved shift-and-add graph (its adder "
              "bits) x the kernel's instances per inference, a computed figure of the graph, not synthesis; latency = "
@@ -148,8 +149,9 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
         },
         "resources": {
             "source": "estimate",
-            "method": (f"multipliers by operand width (both <= {DSP_NARROW_BITS} bits or narrow constants -> LUT, "
-                       "else DSP48E2 27x18), ceil(products/R) instances, adders 1 LUT/bit, FF at register "
+            "method": ("variable x variable products bound by hls.multipliers (auto: LUT when both operands <= "
+                       f"{AUTO_LUT_BITS} bits), other multipliers by operand width (both <= {DSP_NARROW_BITS} bits or "
+                       "narrow constants -> LUT, else DSP48E2 27x18), ceil(products/R) instances, adders 1 LUT/bit, FF at register "
                        f"boundaries, tables > {LUTROM_MAX_BITS} bits and resource-strategy weights -> BRAM_18K"),
             **tot,
             "fraction": fractions(tot, full_name),

@@ -23,11 +23,33 @@ import numpy as np
 
 from flow.progress import stage
 
-TIMING_MODEL = ("da4ml pipelining: at most `latency_cutoff` adder delays per stage (a var x var product of b bits "
-                "counts b of them). Cycles from the input register to the output register: a unit of N stages adds N, "
-                "plus 1 for its input register unless the network's input feeds it; the per-unit cycles sum to the "
-                "total. One event per clock (II = 1). Timing closure at the configured clock is NOT verified: that "
-                "needs vendor place-and-route.")
+
+def timing_section(syn: dict, design) -> dict:
+    """report.json["rtl"]["timing"]: the longest path Yosys finds in every mapped stage (LUT levels, carry and MUXF
+    cells, DSP48E2), its delay under the proxy (sim/rtl/timing.py), per unit and for the worst stage, and the stages
+    deeper than the clock allows."""
+    from sim.rtl import timing as T
+
+    per_unit, deep, worst = [], [], None
+    for u in syn["units"]:
+        t = u["timing"]
+        w = t["worst"]
+        per_unit.append({"name": u["name"], "stages": len(t["stages"]), "worst_stage": w,
+                         "too_deep": t["too_deep"]})
+        deep += [{"unit": u["name"], **r} for r in t["stages"] if r["stage"] in t["too_deep"]]
+        if w and (worst is None or w["path_ns"] > worst["path_ns"]):
+            worst = {"unit": u["name"], **w}
+    return {"label": T.LABEL, "source": "yosys ltp -noff after synth_xilinx (one job per stage)",
+            "clock_ns": design.clock_ns, "worst_stage": worst, "per_unit": per_unit, "too_deep": deep,
+            "model": {"ns_per_lut_level": round(T.T_LUT_LEVEL, 3), "ns_per_carry4": T.T_CARRY4,
+                      "ns_per_muxf": T.T_MUXF, "ns_dsp48e2": T.T_DSP_COMB,
+                      "calibration": "JEDI-linear post-route periods (README: timing proxy)"}}
+
+
+def timing_model(design) -> str:
+    from sim.rtl.timing import model_description
+
+    return model_description(design.clock_ns, design.cutoff, design.cutoff_derived, design.multipliers)
 
 
 @dataclass
@@ -127,6 +149,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     t0 = time.perf_counter()
     with stage("trace + Verilog (da4ml)", unit="units") as st:
         design = rtl.generate(emulator, folder, cfg.name, cfg.hls.clock_period_ns, rcfg.latency_cutoff,
+                              multipliers=cfg.hls.multipliers,
                               on_unit=lambda done, total, name: st.update(done, total, note=f"last: {name}"))
     from sim.rtl.vivado import write_script
 
@@ -137,8 +160,9 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     sec: dict = {"folder": folder.name, "units": design.manifest()["units"], "timings": timings,
                  "latency": {"source": "rtl", "cycles": design.latency, "ns": round(design.latency *
                                                                                     cfg.hls.clock_period_ns, 3),
-                             "ii": 1, "clock_ns": cfg.hls.clock_period_ns, "latency_cutoff": rcfg.latency_cutoff,
-                             "timing_model": TIMING_MODEL,
+                             "ii": 1, "clock_ns": cfg.hls.clock_period_ns, "latency_cutoff": design.cutoff,
+                             "latency_cutoff_derived": design.cutoff_derived, "multipliers": design.multipliers,
+                             "timing_model": timing_model(design),
                              "convention": "input register to output register",
                              "per_layer": [{"name": u.name, "cycles": design.cycles(u),
                                             "ns": round(design.cycles(u) * cfg.hls.clock_period_ns, 3), "ii": 1}
@@ -214,6 +238,11 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
                             "cpu_seconds": syn["cpu_seconds"],
                             "method": "Yosys synth_xilinx -family xcup, one job per pipeline stage (tables as logic), "
                                       "summed per unit"}
+        sec["timing"] = timing_section(syn, design)
+        deep, worst = sec["timing"]["too_deep"], sec["timing"]["worst_stage"]
+        if deep:
+            messages.append(f"{sec['timing']['label']}: {len(deep)} stage(s) deeper than the {design.clock_ns:g} ns "
+                            f"clock allows; worst {worst['unit']} {worst['stage']} ~{worst['path_ns']:g} ns")
     else:
         sec["resources"] = {"skipped": "rtl.yosys: none"}
     return RTLResult(sec, messages)

@@ -20,6 +20,30 @@ namespace tf_strategy {
 enum { latency = 0, resource = 1, distributed_arithmetic = 2 };
 }
 
+// Every variable x variable product is tf_mul<IMPL>::mul(a, b): the exact product, bound by hls.multipliers
+// (fabric = LUTs, dsp = DSP48E2; the writer picks IMPL per product with the rule the RTL and the estimate use,
+// models/ops/hls_common.py mul_impl). A BIND_OP pragma takes no template argument, hence one specialization each.
+namespace tf_mult {
+enum { fabric = 0, dsp = 1 };
+}
+template <int IMPL> struct tf_mul;
+template <> struct tf_mul<tf_mult::fabric> {
+    template <class A, class B> static auto mul(const A &a, const B &b) -> decltype(a * b) {
+        #pragma HLS INLINE
+        decltype(a * b) p = a * b;
+        #pragma HLS BIND_OP variable=p op=mul impl=fabric
+        return p;
+    }
+};
+template <> struct tf_mul<tf_mult::dsp> {
+    template <class A, class B> static auto mul(const A &a, const B &b) -> decltype(a * b) {
+        #pragma HLS INLINE
+        decltype(a * b) p = a * b;
+        #pragma HLS BIND_OP variable=p op=mul impl=dsp
+        return p;
+    }
+};
+
 // Raw two's-complement bits of a fixed-point value as an integer of the same width.
 template <int W, class T> ap_int<W> tf_raw_signed(T x) {
     #pragma HLS INLINE

@@ -352,6 +352,12 @@ CASES: list[Case] = [
     yaml_case("budget-fraction", "scalar-true", "name: a\nbudget:\n  max_fraction: true\n", "budget.max_fraction",
               "boolean"),
     # --- part names
+    # --- hls.multipliers (auto | lut | dsp) and the RTL stage limit it works with
+    yaml_case("multipliers", "unknown", "name: a\nhls:\n  multipliers: fabric\n", "hls.multipliers", "line 3"),
+    yaml_case("multipliers", "case", "name: a\nhls:\n  multipliers: LUT\n", "hls.multipliers"),
+    yaml_case("multipliers", "boolean", "name: a\nhls:\n  multipliers: yes\n", "hls.multipliers"),
+    yaml_case("multipliers", "list", "name: a\nhls:\n  multipliers: [lut, dsp]\n", "hls.multipliers"),
+    yaml_case("float-range", "cutoff-below-one-adder", "name: a\nrtl:\n  latency_cutoff: 0.5\n", "rtl.latency_cutoff"),
     yaml_case("part", "cli-garbage", "name: a\n", "hls.part", args=["--part", "xcvu9p-garbage!!"]),
     yaml_case("part", "cli-dash", "name: a\n", "hls.part", args=["--part", "xcvu9p-"]),
     yaml_case("part", "cli-suffix", "name: a\n", "hls.part", args=["--part", "xcvu9pxyz"]),

@@ -13,6 +13,7 @@ from flow.report.model import write_text_atomic
 from flow.parts import RESOURCES
 from flow.report.forms import forms_of, label
 from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
+from flow.report.timing import timing_lines
 from flow.report.verdict import fractions, verdict_line
 
 
@@ -187,6 +188,10 @@ def _layer_tables(report: dict) -> str:
                 "pipeline (cycles) and Yosys on its netlist (LUT, DSP, FF). Different micro-architectures and "
                 "synthesizers: the ratio estimate / RTL is a comparison, not an error of either.</p>"
                 f"<table><tr><th>unit</th>{head}</tr>{body}</table>")
+    lines = timing_lines(report)
+    if lines:
+        out += "<h2>RTL timing estimate (logic depth), not closure</h2><ul>" + "".join(
+            f"<li class='{'bad' if deep else ''}'>{e(line)}</li>" for line, deep in lines) + "</ul>"
     return out
 
 
@@ -212,7 +217,7 @@ def render_html(report: dict, extra: dict | None = None) -> str:
                    for cap, b64 in _plots(report, extra or {}))
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
             "body{font-family:sans-serif;max-width:1000px;margin:auto}th{text-align:left;padding-right:1em}"
-            "td.bad{color:#b00;font-weight:bold}img{max-width:100%}</style></head><body>"
+            ".bad{color:#b00;font-weight:bold}img{max-width:100%}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p>{_summary_html(report)}{_layer_tables(report)}{_auc_table(extra or {})}"
             f"{figs}</body></html>")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
 from flow.parts import RESOURCES
 from flow.report.forms import forms_of, label
+from flow.report.timing import timing_lines
 from flow.report.verdict import verdict_line
 
 
@@ -125,4 +126,5 @@ def render_terminal(report: dict, console=None) -> None:
                 cells.append(f"{e} / {m}" + (f" ({q})" if q else "") if (e or m) else "")
             t.add_row(r["unit"], *cells)
         con.print(t)
-
+    for line, deep in timing_lines(report):
+        con.print(line, style="yellow" if deep else None, highlight=False, markup=False)

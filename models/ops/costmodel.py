@@ -11,7 +11,11 @@ import math
 from dataclasses import dataclass
 
 CLOCK_UNCERTAINTY = 0.125  # hls4ml's default ClockUncertainty (12.5 %)
-DSP_NARROW_BITS = 10  # both operands at or below this -> LUT multiplier
+DSP_NARROW_BITS = 10  # a shared constant-weight product (reuse > 1), both operands at or below this -> LUT multiplier
+MULTIPLIERS = ("auto", "lut", "dsp")  # hls.multipliers: the binding of every variable x variable product
+AUTO_LUT_BITS = 4  # auto: a variable product goes to LUTs when both operands have <= 4 bits (Yosys's LUT array of a
+# 4 x 4 product is a few LUTs; wider ones are cheaper on a DSP48E2)
+DSP_MIN_BITS = 2  # a product with a 1-bit operand is an AND gate: never a DSP48E2 (Yosys mul2dsp's minimum too)
 LUTROM_MAX_BITS = 1024  # a table copy at or below this many bits is distributed ROM
 SCALE_BITS = 18  # width of the fixed constants in the templates (1/sqrt(d), 1/n, 1/dim)
 T_DSP = 2.4  # ns, DSP48E2 multiply without internal pipeline registers
@@ -31,6 +35,17 @@ class Fitted:
 
 
 FITTED = Fitted()
+
+
+def var_on_dsp(wa: int, wb: int, policy: str = "auto") -> bool:
+    """The one multiplier rule (hls.multipliers) for a variable x variable product of wa x wb bits, used by the RTL
+    (sim/rtl/timing.py), the HLS C++ (models/ops/hls_common.py mul_impl), the estimate and --fit: lut -> never a
+    DSP48E2; dsp -> whenever both operands have >= 2 bits; auto -> when either operand has more than 4 bits."""
+    if policy not in MULTIPLIERS:
+        raise ValueError(f"hls.multipliers must be one of {', '.join(MULTIPLIERS)}, got {policy!r}")
+    if min(wa, wb) < DSP_MIN_BITS or policy == "lut":
+        return False
+    return policy == "dsp" or max(wa, wb) > AUTO_LUT_BITS
 
 
 def t_add(w: float) -> float:
@@ -112,6 +127,19 @@ class Res:
             return False
         self.dsp += inst * math.ceil(max(wa, wb) / 27) * math.ceil(min(wa, wb) / 18)
         self.n_dsp_mult += inst
+        return True
+
+    def var_mult(self, count: int, wa: int, wb: int, layer: dict) -> bool:
+        """`count` variable x variable products of wa x wb bits, each its own multiplier, bound by the layer's
+        hls.multipliers (var_on_dsp, as in the RTL and the C++). Returns True if DSP."""
+        if count <= 0:
+            return False
+        if not var_on_dsp(wa, wb, layer.get("multipliers", "auto")):
+            self.lut += count * (math.ceil(wa * wb / 2) + wa + wb)
+            self.n_lut_mult += count
+            return False
+        self.dsp += count * math.ceil(max(wa, wb) / 27) * math.ceil(min(wa, wb) / 18)
+        self.n_dsp_mult += count
         return True
 
     def adders(self, count: int, width: int, reuse: int = 1) -> None:

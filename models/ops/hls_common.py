@@ -64,3 +64,17 @@ def replicated(table, copies: int):
     import numpy as np
 
     return np.tile(np.asarray(table), copies)
+
+
+def multipliers(node) -> str:
+    """hls.multipliers of the model (flow/convert.py puts it in the hls4ml config's Model section)."""
+    cfg = getattr(node.model.config, "config", {}) or {}
+    return ((cfg.get("HLSConfig") or {}).get("Model") or {}).get("Multipliers", "auto")
+
+
+def mul_impl(node, a: FixedType, b: FixedType) -> str:
+    """The C++ binding (nnet_tf_common.h tf_mult) of a variable product of types a x b under hls.multipliers: the
+    rule the RTL and the estimate use (models/ops/costmodel.py var_on_dsp)."""
+    from models.ops.costmodel import var_on_dsp
+
+    return "nnet::tf_mult::" + ("dsp" if var_on_dsp(a.width, b.width, multipliers(node)) else "fabric")

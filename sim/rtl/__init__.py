@@ -25,6 +25,7 @@ pipelining uses da4ml's delay model; timing closure is not verified without vend
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -64,8 +65,9 @@ class LayerRTL:
     out_ports: list[Port]
     in_bits: int
     out_bits: int
-    var_mults: int = 0  # variable x variable products (da4ml opcode 7): what Yosys maps to DSP48E2
+    var_mults: int = 0  # variable x variable products (da4ml opcode 7)
     lut_cost: float = 0.0  # da4ml's cost of everything else (adders, tables, muxes): its LUT estimate
+    dsp_mults: int = 0  # of the var_mults, those bound to DSP48E2 by hls.multipliers (sim/rtl/timing.py on_dsp)
 
     @property
     def levels(self) -> int:
@@ -88,6 +90,8 @@ class RTLDesign:
     balance_bits: int  # delay-line register bits the delivered top adds for the residual paths
     clock_ns: float
     cutoff: float
+    multipliers: str = "auto"  # hls.multipliers: the binding of every variable product
+    cutoff_derived: bool = True  # the cutoff follows the clock (sim/rtl/timing.py cutoff_for)
     trace_layers: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # trace, pipelining and Verilog writing (all units)
 
@@ -129,13 +133,14 @@ class RTLDesign:
         return {"name": self.name, "latency_cycles": self.latency,
                 "latency_convention": "input register to output register (sim/rtl module doc)",
                 "clock_ns": self.clock_ns, "top": self.top_file.name, "cosim_top": f"tb/{self.trace_top_file.name}",
-                "latency_cutoff": self.cutoff, "input_type": self.input_t.ap_type, "n_inputs": self.n_inputs,
+                "latency_cutoff": self.cutoff, "latency_cutoff_derived": self.cutoff_derived,
+                "multipliers": self.multipliers, "input_type": self.input_t.ap_type, "n_inputs": self.n_inputs,
                 "output_type": self.output_t.ap_type, "balance_register_bits": self.balance_bits,
                 "valid_register_bits": self.valid_bits,
                 "units": [{"name": l.name, "kind": l.kind, "members": l.members, "module": l.module, "stages": l.stages,
                             "latency": self.cycles(l), "register_levels": l.levels, "arrival": self.arrival[l.name],
                             "register_bits": l.reg_bits,
-                            "ops": l.ops, "da4ml_cost": l.cost, "var_mults": l.var_mults,
+                            "ops": l.ops, "da4ml_cost": l.cost, "var_mults": l.var_mults, "dsp_mults": l.dsp_mults,
                             "da4ml_lut_cost": round(l.lut_cost, 1)} for l in self.layers],
                 "trace_layers": self.trace_layers}
 
@@ -190,13 +195,17 @@ def trace_unit(members, types: dict[str, FixedType], sizes: dict[str, int]):
     return comb_trace(flat_in, list(vals[members[-1].name])), external
 
 
-def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, trace: bool = True,
-             on_unit=None) -> RTLDesign:
-    """Write `folder`/layers/<unit>/ (da4ml) and `folder`/<name>_top.v; return the design's description.
-    `on_unit(done, total, name)`: called after each unit is written (progress lines)."""
+def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float | None = None, trace: bool = True,
+             multipliers: str = "auto", on_unit=None) -> RTLDesign:
+    """Write `folder`/layers/<unit>/ (da4ml) and `folder`/<name>_top.v; return the design's description. `cutoff`
+    None: derived from the clock (sim/rtl/timing.py); `multipliers`: hls.multipliers. `on_unit(done, total, name)`:
+    called after each unit is written (progress lines)."""
     from da4ml.codegen import RTLModel
-    from da4ml.trace.pipeline import to_pipeline
 
+    from sim.rtl import timing
+
+    derived = cutoff is None
+    cutoff = timing.cutoff_for(clock_ns) if derived else cutoff
     folder = Path(folder)
     if folder.exists():
         shutil.rmtree(folder)
@@ -211,13 +220,14 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
         t0 = time.perf_counter()
         comb, external = trace_unit(members, types, sizes)
         t1 = time.perf_counter()
-        pipe = to_pipeline(comb, cutoff, verbose=False)
+        pipe, bound = pipeline(comb, cutoff, clock_ns, multipliers)
         t2 = time.perf_counter()
         last = members[-1].name
         module = f"U{len(layers) + 1}_{members[0].name}"[:60]
         lf = folder / "layers" / last
         RTLModel(pipe, module, lf, flavor="verilog", latency_cutoff=cutoff, clock_period=clock_ns,
                  print_latency=False).write()
+        bind_verilog(lf / "src", module, multipliers)
         for k, dt in (("trace_s", t1 - t0), ("pipeline_s", t2 - t1), ("verilog_s", time.perf_counter() - t2)):
             seconds[k] += dt
         in_ports, in_bits = _ports(pipe.solutions[0].inp_qint)
@@ -225,7 +235,7 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
         layers.append(LayerRTL(last, members[0].kind, [m.name for m in members], module, lf, external,
                                len(pipe.solutions), int(pipe.reg_bits), len(comb.ops), float(comb.cost), in_ports,
                                out_ports, in_bits, out_bits, sum(op.opcode == 7 for op in comb.ops),
-                               float(sum(op.cost for op in comb.ops if op.opcode != 7))))
+                               float(sum(op.cost for op in comb.ops if op.opcode != 7)), bound["dsp"]))
         if on_unit is not None:
             on_unit(len(layers), len(groups), last)
     first = nodes[0]
@@ -233,7 +243,7 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
     for l in layers:
         arrival[l.name] = max(arrival[i] for i in l.inputs) + l.levels
     design = RTLDesign(name, folder, layers, first.out_t, sizes[first.name], nodes[-1].out_t, types, sizes,
-                       arrival[layers[-1].name], arrival, 0, clock_ns, cutoff,
+                       arrival[layers[-1].name], arrival, 0, clock_ns, cutoff, multipliers, derived,
                        [l.name for l in layers] if trace else [], {k: round(v, 1) for k, v in seconds.items()})
     design.top_file.write_text(_top_verilog(design, trace=False))
     if design.trace_layers:
@@ -241,6 +251,44 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float, 
         design.trace_top_file.write_text(_top_verilog(design, trace=True))
     (folder / "manifest.json").write_text(json.dumps(design.manifest(), indent=1))
     return design
+
+
+def pipeline(comb, cutoff: float, clock_ns: float, multipliers: str):
+    """da4ml's pipeline of a unit with its variable products bound and registered (sim/rtl/timing.py
+    bind_products); returns (Pipeline, {"dsp": n, "lut": n})."""
+    from da4ml.trace.pipeline import to_pipeline
+
+    from sim.rtl.timing import bind_products
+
+    comb, bound = bind_products(comb, cutoff, clock_ns, multipliers)
+    # da4ml's retiming re-traces the pipeline with its own delays (a product = a shift-and-add array): it would move
+    # the DSP48E2 products off their registers, so units with such products are cut as bound, without retiming
+    return to_pipeline(comb, cutoff, retiming=not bound["dsp"], verbose=False), bound
+
+
+_MULT = re.compile(r"\bmultiplier #\((\d+), (\d+), ")
+
+
+def bind_verilog(src: Path, module: str, multipliers: str) -> None:
+    """The binding in the Verilog, for Vivado and Yosys alike: DSP-bound products instantiate da4ml's `multiplier`
+    (marked use_dsp "yes"), LUT-bound ones its copy `multiplier_lut` (use_dsp "no"; the Yosys job keeps them off the
+    DSP48E2s: sim/rtl/yosys.py). The rule is timing.on_dsp on the operands' widths, as in bind_products."""
+    from sim.rtl.timing import on_dsp
+
+    static = src / "static" / "multiplier.v"
+    if not static.exists():
+        return
+    text = static.read_text()
+    if "use_dsp" not in text:
+        static.write_text(text.replace("module multiplier #", '(* use_dsp = "yes" *)\nmodule multiplier #', 1))
+        (src / "static" / "multiplier_lut.v").write_text(
+            text.replace("module multiplier #", '(* use_dsp = "no" *)\nmodule multiplier_lut #', 1))
+    for f in sorted(src.glob(f"{module}_stage*.v")):
+        v = f.read_text()
+        w = _MULT.sub(lambda m: m[0] if on_dsp(int(m[1]), int(m[2]), multipliers) else
+                      f"multiplier_lut #({m[1]}, {m[2]}, ", v)
+        if w != v:
+            f.write_text(w)
 
 
 def _convert(src: str, src_port: Port, dst_width: int, shift: int) -> str:

@@ -33,7 +33,8 @@ from sim.rtl.verilator import ToolMissing
 
 CELL = re.compile(r"^\s+(?:(\d+)\s+([A-Za-z][A-Za-z0-9_]*)|([A-Za-z][A-Za-z0-9_]*)\s+(\d+))\s*$")
 JOB_TIMEOUT_S = 3600
-SCRIPT_VERSION = 2  # bump when the script, the parsing or the entry format changes (2: verified entries, sim.cache)
+SCRIPT_VERSION = 3  # bump when the script, the parsing or the entry format changes (2: verified entries, sim.cache;
+# 3: the logic depth of sim/rtl/timing.py and the multiplier binding)
 
 
 def yosys_command(which: str = "auto") -> list[str]:
@@ -92,13 +93,20 @@ def summarize(cells: dict[str, int]) -> dict[str, int]:
             "BRAM_18K": g("RAMB18E2") + 2 * g("RAMB36E2"), "URAM": g("URAM288")}
 
 
-def script(sources: list[str], top: str, keep: str = "", flatten: bool = True) -> str:
+def script(sources: list[str], top: str, keep: str = "", flatten: bool = True, depth: bool = False) -> str:
+    """The job script. `depth`: also the timing proxy's logic depth (sim/rtl/timing.py LTP_SCRIPT) and the
+    multiplier binding: the products sim.rtl writes as `multiplier_lut` (hls.multipliers) are kept off the DSP48E2s
+    ($__soft_mul before map_dsp, which Yosys then maps to LUTs)."""
+    from sim.rtl.timing import LTP_SCRIPT
+
+    synth = f"synth_xilinx -family xcup -top {top}{' -flatten' if flatten else ''} -noiopad -noclkbuf"
     return "\n".join([
         f"read_verilog -defer {' '.join(sources)}",  # -defer: the table file name is a module parameter
         f"hierarchy -top {top}",
         'setattr -set rom_style "logic" m:*',  # tables as logic (Yosys finds no LUTRAM/BRAM map for async ROMs)
         *([f"setattr -mod -set keep_hierarchy 1 {keep}"] if keep else []),  # each table/stage mapped on its own
-        f"synth_xilinx -family xcup -top {top}{' -flatten' if flatten else ''} -noiopad -noclkbuf",
+        *([f"{synth} -run :map_dsp", "chtype -set $__soft_mul t:$mul a:src=*multiplier_lut.v:* %i",
+           f"{synth} -run map_dsp:", *LTP_SCRIPT] if depth else [synth]),
         f"stat -top {top}", ""])
 
 
@@ -144,21 +152,23 @@ def cache_dir() -> Path:
 
 
 def _valid_result(r) -> bool:
-    """The shape of a cached job result: {"module": str, "cells": {CELL: count >= 0}, "seconds": number >= 0}."""
-    return (isinstance(r, dict) and set(r) == {"module", "cells", "seconds"} and isinstance(r["module"], str)
+    """The shape of a cached job result: {"module": str, "cells": {CELL: count >= 0}, "seconds": number >= 0} and,
+    from a depth job, "depth" (sim/rtl/timing.py parse_ltp)."""
+    return (isinstance(r, dict) and set(r) - {"depth"} == {"module", "cells", "seconds"}
+            and isinstance(r.get("depth", {}), dict) and isinstance(r["module"], str)
             and isinstance(r["cells"], dict) and all(isinstance(k, str) and type(v) is int and v >= 0
                                                      for k, v in r["cells"].items())
             and type(r["seconds"]) in (int, float) and r["seconds"] >= 0)
 
 
-def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "") -> dict:
+def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", depth: bool = False) -> dict:
     """Synthesize Verilog `files` (plus the $readmemh files among them) with `top` as top module; returns
-    {"module", "cells", "seconds"}. Cached by content (sim.cache: a verified entry, else recomputed and rewritten).
-    `keep`: module patterns mapped on their own."""
+    {"module", "cells", "seconds"} (and "depth": the longest path, with `depth`). Cached by content (sim.cache: a
+    verified entry, else recomputed and rewritten). `keep`: module patterns mapped on their own."""
     from sim import cache
 
     verilog = [p for p in files if p.suffix == ".v"]
-    text = script([p.name for p in verilog], top, keep)
+    text = script([p.name for p in verilog], top, keep, depth=depth)
     tool = version(which)
     h = hashlib.sha256(f"{SCRIPT_VERSION}\n{tool}\n{text}".encode())
     for p in files:
@@ -183,6 +193,10 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "") 
             tail = (log + err).strip().splitlines()[-3:]
             raise RuntimeError(f"Yosys failed on {top}: {' / '.join(tail)[:400]}")
     result = {"module": top, "cells": parse_stat(log), "seconds": round(seconds, 2)}
+    if depth:
+        from sim.rtl.timing import parse_ltp
+
+        result["depth"] = parse_ltp(log, top)
     cache.write(cached, tool, result)
     return {**result, "cached": False}
 
@@ -204,7 +218,7 @@ def synthesize(design, jobs: int = 1, which: str = "auto", on_job=None) -> dict:
     finished, lock = [0, 0], threading.Lock()
 
     def one(w):
-        res = run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*")
+        res = run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*", depth=True)
         if on_job is not None:
             with lock:
                 finished[0] += 1
@@ -231,15 +245,28 @@ def synthesize(design, jobs: int = 1, which: str = "auto", on_job=None) -> dict:
         for k, v in res["cells"].items():
             cells[u.name][k] = cells[u.name].get(k, 0) + v
         seconds[u.name] += 0.0 if res["cached"] else res["seconds"]
+    from sim.rtl.timing import judge
+
+    stages: dict[str, list[dict]] = {u.name: [] for u in design.layers}
+    for (u, f, _), res in zip(work, results):
+        stages[u.name].append({"stage": f.stem, **res["depth"]})
+    timing = {u.name: judge(sorted(stages[u.name], key=lambda r: _stage_no(r["stage"])), design.clock_ns)
+              for u in design.layers}
     units = []
     total = {k: 0 for k in ("LUT", "FF", "DSP", "CARRY4", "CARRY8", "MUXF", "SRL", "LUTRAM", "BRAM_18K", "URAM")}
     for u in design.layers:
         s = summarize(cells[u.name])
         s["FF"] = u.reg_bits  # the registers live in the unit's top module (not in its stage modules)
-        units.append({"name": u.name, "members": u.members, "kind": u.kind, **s, "seconds": round(seconds[u.name], 1)})
+        units.append({"name": u.name, "members": u.members, "kind": u.kind, **s, "seconds": round(seconds[u.name], 1),
+                      "timing": timing[u.name]})
         for k in total:
             total[k] += s[k]
     total["FF"] += design.top_register_bits  # the delivered top's delay lines and valid pipeline
     return {"units": units, "total": total, "jobs": len(work), "cached": sum(r["cached"] for r in results),
             "seconds": round(time.perf_counter() - t0, 1),
             "cpu_seconds": round(sum(r["seconds"] for r in results if not r["cached"]), 1), "yosys": version(which)}
+
+
+def _stage_no(stem: str) -> int:
+    m = re.search(r"_stage(\d+)$", stem)
+    return int(m[1]) if m else 0

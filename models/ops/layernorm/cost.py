@@ -16,8 +16,8 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     rs_w = tab_w + 10  # the shifted 1/sqrt: table bits plus the shift range
     nw = mult_weights(layer, n, n)  # gamma (beta is an add)
     dsp_mean = r.mult(tp * 2, wacc, SCALE_BITS, 1, const=True)  # mean and variance * 1/dim
-    dsp_sq = r.mult(tp * n, wd, wd, 1)
-    dsp_rs = r.mult(tp * n, wd, rs_w, 1)
+    dsp_sq = r.var_mult(tp * n, wd, wd, layer)
+    dsp_rs = r.var_mult(tp * n, wd, rs_w, layer)
     dsp_g = r.mult(tp * nw, wd, d.ww, 1, const=True, weights=True)
     r.adders(tp * 4 * n, wacc)  # sum, subtract, square-sum, beta
     r.lut += tp * (wacc * depth(wacc) + rs_w * depth(10))  # leading-one detector + one shift per token

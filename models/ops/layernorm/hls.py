@@ -6,7 +6,8 @@ from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
 from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, configure, ctype, on_grid, replicated, set_internal_types
+from models.ops.hls_common import (attr_type, base_layer, configure, ctype, mul_impl, on_grid, replicated,
+                                   set_internal_types)
 from models.ops.layernorm.spec import LayerNormSpec
 
 
@@ -77,6 +78,8 @@ def config(node) -> str:
     static const unsigned tokens_parallel = {tokens};
     static const unsigned iterations = {iterations};
     static const unsigned table_copies = {(tokens + 1) // 2};
+    static const int sq_mult = {mul_impl(node, sp.diff_t, sp.diff_t)};
+    static const int rs_mult = {mul_impl(node, sp.diff_t, sp.rsqrt.rs_t)};
     typedef {ctype(node, 'sum_t')} sum_t;
     typedef {ctype(node, 'invdim_t')} invdim_t;
     typedef {ctype(node, 'mean_t')} mean_t;

@@ -21,6 +21,8 @@ struct tf_layernorm_config : tf_rsqrt_config {
     static const unsigned tokens_parallel = 16;
     static const unsigned iterations = 1;
     static const unsigned table_copies = 8;
+    static const int sq_mult = tf_mult::dsp;  // x.x and x * 1/sqrt products: fabric or dsp (hls.multipliers)
+    static const int rs_mult = tf_mult::dsp;
     typedef ap_fixed<14, 5> sum_t;
     typedef ap_ufixed<22, 1> invdim_t;
     typedef ap_fixed<14, 5, AP_RND_CONV, AP_SAT> mean_t;
@@ -56,7 +58,7 @@ void tf_layernorm_token(const data_T x[CONFIG_T::dim], res_T y[CONFIG_T::dim],
     for (unsigned i = 0; i < CONFIG_T::dim; i++) {
         #pragma HLS UNROLL
         diff[i] = x[i] - mean;
-        sq += diff[i] * diff[i];
+        sq += tf_mul<CONFIG_T::sq_mult>::mul(diff[i], diff[i]);
     }
     var_t var = sq * invdim;
     ap_uint<VW> v = tf_raw_unsigned<var_t::width>(var);
@@ -66,7 +68,7 @@ void tf_layernorm_token(const data_T x[CONFIG_T::dim], res_T y[CONFIG_T::dim],
 Normalize:
     for (unsigned i = 0; i < CONFIG_T::dim; i++) {
         #pragma HLS UNROLL
-        typename CONFIG_T::norm_t n = diff[i] * rs;
+        typename CONFIG_T::norm_t n = tf_mul<CONFIG_T::rs_mult>::mul(diff[i], rs);
         y[i] = n * gamma[i] + beta[i];
     }
 }

@@ -47,9 +47,9 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
         r.adders(round(tp * (n_proj_in + n_out * HV)), wacc)
     # attention rows
     rows, iters = units(layer, H * N, "rows_parallel")
-    dsp_qk = r.mult(rows * N_kv * K, wq, wq, 1)
-    dsp_pn = r.mult(rows * N_kv, tab_w, tab_w, 1)
-    dsp_pv = r.mult(rows * N_kv * V, wq, wq, 1)
+    dsp_qk = r.var_mult(rows * N_kv * K, wq, wq, layer)
+    dsp_pn = r.var_mult(rows * N_kv, tab_w, tab_w, layer)
+    dsp_pv = r.var_mult(rows * N_kv * V, wq, wq, layer)
     r.adders(rows * (N_kv * K + 3 * N_kv + V * N_kv), wacc)  # dots, softmax max/subtract/sum, context sums
     tab_n = d.tab_entries // 2
     copies = rows * math.ceil(N_kv / 2)

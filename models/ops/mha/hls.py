@@ -11,8 +11,8 @@ from hls4ml.model.layers import Layer
 from models.fixed import FixedType
 from models.ops.common import split_units
 from models.ops.da import function_name
-from models.ops.hls_common import (attr_type, base_layer, configure, ctype, input_type, on_grid, replicated,
-                                   set_internal_types)
+from models.ops.hls_common import (attr_type, base_layer, configure, ctype, input_type, mul_impl, on_grid,
+                                   replicated, set_internal_types)
 from models.ops.mha.spec import MHASpec
 from models.ops.softmax.hls import softmax_config_struct
 from models.ops.tokendense.hls import dense_config_struct, strategy_of, weight_layout
@@ -111,6 +111,8 @@ def config(node) -> str:
     static const unsigned rows_parallel = {rows};
     static const unsigned iterations = {iterations};
     static const unsigned exp_copies = {rows * sp.softmax.row_exp_copies};
+    static const int qk_mult = {mul_impl(node, sp.qkv_t, sp.qkv_t)};
+    static const int pv_mult = {mul_impl(node, sp.prob_t, sp.qkv_t)};
     typedef {ctype(node, 'qkv_t')} qkv_t;
     typedef {ctype(node, 'dot_t')} dot_t;
     typedef {ctype(node, 'prob_t')} prob_t;

@@ -33,6 +33,8 @@ struct tf_mha_config {
     static const unsigned rows_parallel = 32; // attention rows per iteration
     static const unsigned iterations = 1;     // the attention stage's II
     static const unsigned exp_copies = 256;   // rows_parallel * softmax_config::row_exp_copies
+    static const int qk_mult = tf_mult::dsp;  // Q.K^T and P.V products: fabric or dsp (hls.multipliers)
+    static const int pv_mult = tf_mult::dsp;
     typedef ap_fixed<10, 5, AP_RND_CONV, AP_SAT> qkv_t;
     typedef ap_fixed<24, 10> dot_t;
     typedef ap_ufixed<10, 1, AP_RND_CONV, AP_SAT> prob_t;
@@ -68,7 +70,7 @@ Keys:
         typename CONFIG_T::dot_t dot = 0;
         for (unsigned c = 0; c < K; c++) {
             #pragma HLS UNROLL
-            dot += q[c] * k_h[j * K + c];
+            dot += tf_mul<CONFIG_T::qk_mult>::mul(q[c], k_h[j * K + c]);
         }
         s[j] = dot;
     }
@@ -80,7 +82,7 @@ Context:
         typename CONFIG_T::ctx_accum_t acc = 0;
         for (unsigned j = 0; j < M; j++) {
             #pragma HLS UNROLL
-            acc += p[j] * v_h[j * V + c];
+            acc += tf_mul<CONFIG_T::pv_mult>::mul(p[j], v_h[j * V + c]);
         }
         ctx[c] = acc;
     }

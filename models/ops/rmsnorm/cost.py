@@ -13,8 +13,8 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     tp, iters = units(layer, d.n_tok, "tokens_parallel")
     rs_w = tab_w + 10
     dsp_ms = r.mult(tp, wacc, SCALE_BITS, 1, const=True)  # mean square * 1/dim
-    dsp_sq = r.mult(tp * n, d.wi, d.wi, 1)
-    dsp_rs = r.mult(tp * n, d.wi, rs_w, 1)
+    dsp_sq = r.var_mult(tp * n, d.wi, d.wi, layer)
+    dsp_rs = r.var_mult(tp * n, d.wi, rs_w, layer)
     dsp_g = r.mult(tp * mult_weights(layer, n, 0), d.wi, d.ww, 1, const=True, weights=True)
     r.adders(tp * n, wacc)  # square-sum
     r.lut += tp * (wacc * depth(wacc) + rs_w * depth(10))  # leading-one detector + the shift

@@ -6,7 +6,7 @@ from hls4ml.model.layers import Layer
 
 from models.fixed import FixedType
 from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, configure, ctype, on_grid, set_internal_types
+from models.ops.hls_common import attr_type, base_layer, configure, ctype, mul_impl, on_grid, set_internal_types
 from models.ops.layernorm.hls import add_rsqrt_table, rsqrt_fields
 from models.ops.rmsnorm.spec import RMSNormSpec
 
@@ -55,6 +55,8 @@ def config(node) -> str:
     static const unsigned tokens_parallel = {tokens};
     static const unsigned iterations = {iterations};
     static const unsigned table_copies = {(tokens + 1) // 2};
+    static const int sq_mult = {mul_impl(node, sp.in_t, sp.in_t)};
+    static const int rs_mult = {mul_impl(node, sp.in_t, sp.rsqrt.rs_t)};
     typedef {ctype(node, 'invdim_t')} invdim_t;
     typedef {ctype(node, 'sqsum_t')} sqsum_t;
     typedef {ctype(node, 'norm_t')} norm_t;

@@ -18,6 +18,8 @@ struct tf_rmsnorm_config : tf_rsqrt_config {
     static const unsigned tokens_parallel = 16;
     static const unsigned iterations = 1;
     static const unsigned table_copies = 8;
+    static const int sq_mult = tf_mult::dsp;  // x.x and x * 1/sqrt products: fabric or dsp (hls.multipliers)
+    static const int rs_mult = tf_mult::dsp;
     typedef ap_ufixed<22, 1> invdim_t;
     typedef ap_ufixed<34, 13> sqsum_t;
     typedef ap_fixed<14, 4, AP_RND_CONV, AP_SAT> norm_t;
@@ -37,7 +39,7 @@ void tf_rmsnorm_token(const data_T x[CONFIG_T::dim], res_T y[CONFIG_T::dim],
     typename CONFIG_T::sqsum_t sq = 0;
     for (unsigned i = 0; i < CONFIG_T::dim; i++) {
         #pragma HLS UNROLL
-        sq += x[i] * x[i];
+        sq += tf_mul<CONFIG_T::sq_mult>::mul(x[i], x[i]);
     }
     var_t ms = sq * invdim;
     ap_uint<VW> v = tf_raw_unsigned<var_t::width>(ms);
@@ -46,7 +48,7 @@ void tf_rmsnorm_token(const data_T x[CONFIG_T::dim], res_T y[CONFIG_T::dim],
 Normalize:
     for (unsigned i = 0; i < CONFIG_T::dim; i++) {
         #pragma HLS UNROLL
-        typename CONFIG_T::norm_t n = x[i] * rs;
+        typename CONFIG_T::norm_t n = tf_mul<CONFIG_T::rs_mult>::mul(x[i], rs);
         y[i] = n * gamma[i];
     }
 }

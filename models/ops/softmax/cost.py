@@ -22,7 +22,7 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     d = Dims.of(layer)
     n, tab_n = d.n_in, d.tab_entries // 2  # exp and 1/sum tables of equal size
     rows, iters = units(layer, d.n_tok, "rows_parallel")
-    dsp = r.mult(rows * n, d.tab_w, d.tab_w, 1)
+    dsp = r.var_mult(rows * n, d.tab_w, d.tab_w, layer)
     r.adders(rows * (2 * (n - 1) + n), max(d.wi, d.tab_w) + depth(n))  # max tree, subtract, sum tree
     bram = r.table(2 * rows * math.ceil(n / 2), tab_n, d.tab_w, 1) | r.table(rows, tab_n, d.tab_w, 1)
     share_mux(r, rows * n * d.wi, iters)

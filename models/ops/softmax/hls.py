@@ -7,7 +7,7 @@ import numpy as np
 from hls4ml.model.layers import Layer
 
 from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, configure, ctype, replicated, set_internal_types
+from models.ops.hls_common import attr_type, base_layer, configure, ctype, mul_impl, replicated, set_internal_types
 from models.ops.softmax.spec import SoftmaxSpec
 
 
@@ -24,6 +24,7 @@ def softmax_config_struct(name: str, sp: SoftmaxSpec, node, n_rows: int, rows_pa
     static const unsigned rows_parallel = {rows_parallel};
     static const unsigned iterations = {iterations};
     static const unsigned exp_copies = {rows_parallel * sp.row_exp_copies};
+    static const int norm_mult = {mul_impl(node, sp.exp_t, sp.inv_t)};
     typedef {ctype(node, 'diff_t')} diff_t;
     typedef {node.get_weights('exp_table').type.name} exp_t;
     typedef {ctype(node, 'sum_t')} sum_t;

@@ -21,6 +21,7 @@ struct tf_softmax_config {
     static const unsigned reuse_factor = 1;
     static const unsigned rows_parallel = 1;   // stand-alone layer: rows per iteration
     static const unsigned iterations = 1;
+    static const int norm_mult = tf_mult::dsp;  // exp x 1/sum: fabric or dsp (hls.multipliers)
     typedef ap_fixed<15, 7> diff_t;
     typedef ap_ufixed<18, 1, AP_RND, AP_SAT> exp_t;
     typedef ap_ufixed<22, 5> sum_t;
@@ -63,7 +64,7 @@ ExpLookup:
 Normalize:
     for (unsigned i = 0; i < CONFIG_T::n; i++) {
         #pragma HLS UNROLL
-        y[i] = e[i] * inv;
+        y[i] = tf_mul<CONFIG_T::norm_mult>::mul(e[i], inv);
     }
 }
 
