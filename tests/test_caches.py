@@ -239,9 +239,10 @@ print("finished", flush=True)
 VERILATOR_CHILD = CHILD_PRELUDE + """import os
 from sim.rtl import verilator as V
 V.verilator_env = lambda: dict(os.environ)  # the planted verilator first on PATH
-(tmp / "d").mkdir()
-(tmp / "d" / "x_top.v").write_text("module x_top(); endmodule\\n")
-design = SimpleNamespace(layers=[], folder=tmp / "d", name="x", in_bits=1, out_bits=1, trace_bits=0)
+(tmp / "d" / "tb").mkdir(parents=True)
+(tmp / "d" / "tb" / "x_trace_top.v").write_text("module x_trace_top(); endmodule\\n")
+design = SimpleNamespace(layers=[], folder=tmp / "d", name="x", in_bits=1, out_bits=1, trace_bits=0,
+                         trace_top_file=tmp / "d" / "tb" / "x_trace_top.v")
 V.build(design, tmp / "work")
 print("finished", flush=True)
 """
