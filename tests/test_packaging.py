@@ -178,8 +178,9 @@ def test_the_wheel_holds_one_top_level_package_with_its_data(wheel):
     YAMLs, the estimate's JSON) of the mapped folders is in it, under trigformer/; the entry point is namespaced."""
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"trigformer", wheel.name.split("-py")[0] + ".dist-info"}
+    shipped = (".py", ".h", ".cpp", ".yaml", ".json", ".tcl")
     want = {f"trigformer/{p.relative_to(REPO).as_posix()}" for d in MAPPED for p in (REPO / d).rglob("*")
-            if p.is_file() and p.suffix in (".py", ".h", ".cpp", ".yaml", ".json", ".tcl") and "__pycache__" not in p.parts}
+            if p.is_file() and p.suffix in shipped and "__pycache__" not in p.parts}
     want |= {f"trigformer/{p.name}" for p in (REPO / "trigformer").glob("*.py")}
     assert want - set(names) == set()
     entry = next(n for n in names if n.endswith("entry_points.txt"))
