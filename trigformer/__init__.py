@@ -14,11 +14,31 @@ LUTSoftmax, ...) with hls4ml for the Vivado and Vitis backends, so hls4ml's own
 
 from __future__ import annotations
 
-import models  # noqa: F401  (sets the TensorFlow environment before TensorFlow is imported)
-from flow.pipeline import Result
-from hls_templates.extension import register as _register
-from trigformer.api import synth
+from pathlib import Path as _Path
+
+# The code lives in the project's folders flow/, models/, sim/ and hls_templates/, mapped to trigformer.flow, ... by
+# the packaging (setup.py: a wheel holds them under trigformer/; an editable install maps them). In a source checkout
+# run with PYTHONPATH=<checkout> they are the folders beside this one: the namespace also searches there.
+if not (_Path(__file__).parent / "flow").is_dir() and (_Path(__file__).parents[1] / "flow" / "__init__.py").is_file():
+    __path__.append(str(_Path(__file__).resolve().parents[1]))
+
+import trigformer.models  # noqa: E402, F401  (sets the TensorFlow environment before TensorFlow is imported)
+from trigformer.hls_templates.extension import register as _register  # noqa: E402
 
 _register()
 
 __all__ = ["synth", "Result"]
+
+
+def __getattr__(name: str):
+    """synth and Result on first use: `python -m trigformer.sim.csim` (a C-simulation child) imports this package
+    first and needs neither the flow nor its imports."""
+    if name == "synth":
+        from trigformer.api import synth
+
+        return synth
+    if name == "Result":
+        from trigformer.flow.pipeline import Result
+
+        return Result
+    raise AttributeError(f"module 'trigformer' has no attribute {name!r}")
