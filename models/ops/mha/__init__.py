@@ -4,6 +4,7 @@ models.ops.softmax."""
 
 from __future__ import annotations
 
+from models.fixed import FixedType
 from models.ops.base import OpDef
 from models.ops.common import raw_on_grid
 from models.ops.mha.spec import WEIGHTS, MHASpec
@@ -50,6 +51,9 @@ class MHA(OpDef):
         return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
                 "value_dim": layer.get_attr("value_dim"), "n_kv": layer.get_attr("n_kv"),
                 "kv_dim": layer.get_attr("kv_dim"),
+                # the spec's widths: q, k, v, context (quantization.attention_bits) and probabilities (prob_bits)
+                "qkv_bits": FixedType.from_hls4ml(layer.types["qkv_t"].precision).width,
+                "prob_bits": FixedType.from_hls4ml(layer.types["prob_t"].precision).width,
                 "rows_parallel": rows, "iterations": iterations,
                 "table_entries": 2 * layer.get_attr("table_size"),  # one exp and one 1/sum table (copies apart)
                 **da.describe(layer)}
