@@ -40,6 +40,16 @@ class OpDef:
     spec_class = None  # Spec subclass of the node, if any
     package: str = ""  # the op's package (for keras.py / hls.py / headers)
     da_capable: bool = False  # has constant-weight products that hls.strategy distributed_arithmetic computes
+    tunable: bool = False  # `synth --fit` may change its reuse factor (trigformer's own layers split by it)
+    weighted: bool = False  # has weights whose place (constants, ROM) the strategy changes: --fit may switch it
+    elementwise: bool = False  # folds into the unit of the layer before it (sim/rtl: one pipeline unit)
+    norm_choice: str | None = None  # the `model.norm` value that puts this op after each residual add
+
+    @classmethod
+    def units(cls, layer: dict) -> int:
+        """Independent units of work of a layer description (what its reuse factor shares hardware over,
+        models.ops.common.split_units): one per token unless the op says otherwise."""
+        return int(layer.get("n_tokens", 1))
 
     # ---- conversion --------------------------------------------------------------------------------------------
     @classmethod

@@ -138,6 +138,7 @@ class Cast(OpDef):
     """QActivation with quantized_bits (and hls4ml's linear activation): a cast to the result type."""
 
     kind = "cast"
+    elementwise = True
     cost_kind = "activation"
     keras_classes = ("QActivation",)
     hls_classes = ("Activation",)
@@ -173,6 +174,7 @@ class Cast(OpDef):
 
 class Relu(Cast):
     kind = "relu"
+    elementwise = True
     keras_classes = ()  # a QActivation with quantized_relu is planned by Cast
 
     @classmethod
@@ -192,6 +194,7 @@ class Relu(Cast):
 
 class Add(OpDef):
     kind = "add"
+    elementwise = True
     keras_classes = ("Add",)
     hls_classes = ("Merge",)
 

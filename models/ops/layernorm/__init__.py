@@ -10,6 +10,7 @@ from models.ops.layernorm.spec import LayerNormSpec
 
 class LayerNorm(OpDef):
     kind = "layernorm"
+    tunable = True
     norm_choice = "layernorm"  # the model.norm value that builds this op
     keras_classes = ("QLayerNormalization",)
     hls_classes = ("TFLayerNorm",)

@@ -12,6 +12,12 @@ from models.ops.mha.spec import WEIGHTS, MHASpec
 
 class MHA(OpDef):
     kind = "mha"
+    tunable = True
+    weighted = True
+
+    @classmethod
+    def units(cls, layer: dict) -> int:
+        return int(layer.get("n_tokens", 1)) * int(layer.get("num_heads", 1))  # attention rows
     keras_classes = ("QMultiHeadAttention",)
     hls_classes = ("TFMultiHeadAttention",)
     spec_class = MHASpec

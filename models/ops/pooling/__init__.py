@@ -8,6 +8,11 @@ from models.ops.pooling.spec import PoolSpec
 
 class Pooling(OpDef):
     kind = "pool"
+    tunable = True
+
+    @classmethod
+    def units(cls, layer: dict) -> int:
+        return int(layer.get("n_out", 1))  # one unit per feature
     keras_classes = ("TokenPooling",)
     hls_classes = ("TFTokenPooling",)
     spec_class = PoolSpec

@@ -9,6 +9,7 @@ from models.ops.softmax.spec import SoftmaxSpec
 
 class Softmax(OpDef):
     kind = "softmax"
+    tunable = True
     keras_classes = ("LUTSoftmax",)
     hls_classes = ("TFLUTSoftmax",)
     spec_class = SoftmaxSpec
