@@ -6,6 +6,7 @@
     softmax/    LUT softmax
     layernorm/  LayerNorm (uses rsqrt/)
     rmsnorm/    RMSNorm (uses rsqrt/)
+    dyt/        DyT, gamma * tanh(alpha * x) + beta (a tanh table per element)
     pooling/    token pooling
     rsqrt/      exponent-normalised 1/sqrt table (a building block, not a layer)
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from models.ops.base import Node, OpDef
 from models.ops.dense import Add, Cast, Dense, Flatten, Input, Relu
+from models.ops.dyt import DyT
 from models.ops.layernorm import LayerNorm
 from models.ops.mha import MHA
 from models.ops.pooling import Pooling
@@ -24,7 +26,7 @@ from models.ops.softmax import Softmax
 from models.ops.tokendense import TokenDense
 
 OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, Flatten, MHA, Softmax, LayerNorm, RMSNorm,
-                                Pooling)
+                                Pooling, DyT)
 
 BY_KIND: dict[str, type[OpDef]] = {op.kind: op for op in OPS}
 BY_COST_KIND: dict[str, type[OpDef]] = {op.cost_kind or op.kind: op for op in OPS}
