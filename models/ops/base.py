@@ -44,6 +44,13 @@ class OpDef:
     weighted: bool = False  # has weights whose place (constants, ROM) the strategy changes: --fit may switch it
     elementwise: bool = False  # folds into the unit of the layer before it (sim/rtl: one pipeline unit)
     norm_choice: str | None = None  # the `model.norm` value that puts this op after each residual add
+    # Keras / QKeras classes a saved model (models/byom.py) may hold for this op -> the ImportedModel method that maps
+    # them; None: each of `keras_classes` is kept as itself ("_own", trigformer's own single-input layers)
+    byom: dict[str, str] | None = None
+
+    @classmethod
+    def byom_handlers(cls) -> dict[str, str]:
+        return dict(cls.byom) if cls.byom is not None else {c: "_own" for c in cls.keras_classes}
 
     @classmethod
     def units(cls, layer: dict) -> int:

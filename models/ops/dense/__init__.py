@@ -30,6 +30,7 @@ def next_layers(model, layer) -> list:
 class Input(OpDef):
     kind = "input"
     keras_classes = ("InputLayer",)
+    byom = {}  # models/byom.py reads the model inputs itself
     hls_classes = ("Input",)
 
     @classmethod
@@ -53,6 +54,7 @@ class Input(OpDef):
 class Dense(OpDef):
     kind = "dense"
     keras_classes = ("QDense",)
+    byom = {"Dense": "_dense", "EinsumDense": "_dense", "QDense": "_dense"}  # stock Dense of any rank
     hls_classes = ("Dense", "PointwiseConv1D")
     spec_class = DenseSpec
     da_capable = True  # the classifier (hls4ml's Dense; its DA template calls the kernel models/ops/da.py writes)
@@ -141,6 +143,7 @@ class Cast(OpDef):
     elementwise = True
     cost_kind = "activation"
     keras_classes = ("QActivation",)
+    byom = {"QActivation": "_qactivation"}
     hls_classes = ("Activation",)
 
     @classmethod
@@ -176,6 +179,7 @@ class Relu(Cast):
     kind = "relu"
     elementwise = True
     keras_classes = ()  # a QActivation with quantized_relu is planned by Cast
+    byom = {"Activation": "_activation", "ReLU": "_activation"}  # relu, linear (softmax: Softmax)
 
     @classmethod
     def matches_hls(cls, layer) -> bool:
@@ -196,6 +200,7 @@ class Add(OpDef):
     kind = "add"
     elementwise = True
     keras_classes = ("Add",)
+    byom = {"Add": "_add"}
     hls_classes = ("Merge",)
 
     @classmethod
@@ -237,6 +242,7 @@ class Flatten(OpDef):
 
     kind = "flatten"
     keras_classes = ("Flatten",)
+    byom = {"Flatten": "_flatten"}
     hls_classes = ("Reshape",)
 
     @classmethod

@@ -19,6 +19,7 @@ class MHA(OpDef):
     def units(cls, layer: dict) -> int:
         return int(layer.get("n_tokens", 1)) * int(layer.get("num_heads", 1))  # attention rows
     keras_classes = ("QMultiHeadAttention",)
+    byom = {"MultiHeadAttention": "_mha", "QMultiHeadAttention": "_own_mha"}
     hls_classes = ("TFMultiHeadAttention",)
     spec_class = MHASpec
     package = __name__

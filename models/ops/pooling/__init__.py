@@ -14,6 +14,7 @@ class Pooling(OpDef):
     def units(cls, layer: dict) -> int:
         return int(layer.get("n_out", 1))  # one unit per feature
     keras_classes = ("TokenPooling",)
+    byom = {"TokenPooling": "_own", "GlobalAveragePooling1D": "_pool", "GlobalMaxPooling1D": "_pool"}
     hls_classes = ("TFTokenPooling",)
     spec_class = PoolSpec
     package = __name__

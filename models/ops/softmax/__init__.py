@@ -11,6 +11,7 @@ class Softmax(OpDef):
     kind = "softmax"
     tunable = True
     keras_classes = ("LUTSoftmax",)
+    byom = {"LUTSoftmax": "_own", "Softmax": "_activation"}
     hls_classes = ("TFLUTSoftmax",)
     spec_class = SoftmaxSpec
     package = __name__

@@ -20,6 +20,7 @@ class TokenDense(OpDef):
     def units(cls, layer: dict) -> int:
         return max(int(layer.get("n_tokens", 1)), int(layer.get("n_out", 1)))  # tokens or output features
     keras_classes = ("QTokenDense",)
+    byom = {"QTokenDense": "_dense"}
     hls_classes = ("TFTokenDense",)
     spec_class = DenseSpec
     package = __name__
