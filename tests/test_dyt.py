@@ -134,3 +134,33 @@ def test_dyt_from_yaml_csim_trace_rtl_bit_exact(tmp_path, monkeypatch):
     assert r["rtl"]["trace_vs_emulator"]["mismatched_values"] == 0
     assert r["rtl"]["cosim"]["mismatched_values"] == 0 and r["rtl"]["cosim"]["n_events"] == 1000
     assert "tf_dyt_config" in (tmp_path / "out" / "firmware" / "parameters.h").read_text()
+
+
+def test_saved_model_with_dyt_is_brought_in(tmp_path):
+    """Bring your own model: a saved Keras model holding QDyT maps through the registry (OpDef.byom_handlers) and
+    its firmware is csim == emulator."""
+    import tensorflow as tf
+
+    from flow.cli import main
+    from models.data import make_synthetic
+    from models.ops.dyt.keras import QDyT
+
+    L = tf.keras.layers
+    tf.keras.utils.set_random_seed(4)
+    x, y = make_synthetic(300, 6, ["pt_rel", "eta_rel", "phi_rel"], seed=3)
+    inp = L.Input((6, 3), name="particles")
+    h = L.Dense(6, name="embed")(inp)
+    h = QDyT("ap_fixed<10,4,AP_RND_CONV,AP_SAT>", table_size=64, table_bits=10, alpha_init=0.9, name="dyt")(h)
+    out = L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D(name="pool")(h))
+    model = tf.keras.Model(inp, out)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    model.save(tmp_path / "m.keras")
+    cfg = {"name": "byom_dyt", "seed": 5, "model": {"file": "m.keras"},
+           "data": {"n_particles": 6, "n_train": 300, "n_test": 200}, "verify": {"n_events": 100}}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(cfg))
+    code = main([str(tmp_path / "m.yaml"), "--out", str(tmp_path / "out"), "-q"])
+    r = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert code in (0, 4), code
+    assert r["verification"]["csim_vs_emulator"]["bit_exact_fraction"] == 1.0
+    assert next(row["becomes"] for row in r["model"]["mapping"] if row["layer"] == "dyt") == ["QDyT"]
