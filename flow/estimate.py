@@ -110,11 +110,10 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
     mults = {"dsp": 0, "lut": 0}
     da_lut = 0
     ii_net = 1
-    prev_tokens = 1
+    prev = None
     for layer in layers:
-        if layer["kind"] == "pool" and "n_tokens_in" not in layer:  # its input is the previous layer's output
-            layer = {**layer, "n_tokens_in": prev_tokens}
-        prev_tokens = int(layer.get("n_tokens", 1))
+        op = BY_COST_KIND.get(layer["kind"])
+        layer, prev = (op.after(layer, prev) if op else layer), layer
         before = path.cycles
         r, reuse, ends, live = _layer(layer, path, fitted)
         ii = reuse

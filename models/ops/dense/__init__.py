@@ -27,10 +27,27 @@ def next_layers(model, layer) -> list:
             if layer in (node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers])]
 
 
+def hls_dense_reuse(backend: str, n_in: int, n_out: int, requested: int) -> tuple[int, str | None]:
+    """The reuse factor hls4ml's own Dense gets: hls4ml accepts only some values for an n_in x n_out layer (its
+    FPGABackend.get_valid_reuse_factors); the closest one is used, and the note says why (None if unchanged)."""
+    import hls4ml
+
+    be = hls4ml.backends.get_backend(backend)
+    valid = be.get_valid_reuse_factors(n_in, n_out)
+    used = requested if requested in valid else be.get_closest_reuse_factor(valid, requested)
+    if used == requested:
+        return used, None
+    shown = ", ".join(map(str, valid[:12])) + (", ..." if len(valid) > 12 else "")
+    return used, (f"requested {requested}; hls4ml's Dense accepts only {shown} for {n_in}x{n_out}: the closest, "
+                  f"{used}, is used")
+
+
+
 class Input(OpDef):
     kind = "input"
     keras_classes = ("InputLayer",)
     byom = {}  # models/byom.py reads the model inputs itself
+    graph_input = True
     hls_classes = ("Input",)
 
     @classmethod
@@ -58,6 +75,23 @@ class Dense(OpDef):
     hls_classes = ("Dense", "PointwiseConv1D")
     spec_class = DenseSpec
     da_capable = True  # the classifier (hls4ml's Dense; its DA template calls the kernel models/ops/da.py writes)
+
+    @classmethod
+    def settings(cls, layer, s, backend):
+        if s["strategy"] == "distributed_arithmetic":
+            if len(layer.input_shape) != 2:
+                s["strategy"] = "latency"
+                s["note"] = "a QDense on tokens becomes hls4ml's PointwiseConv1D, outside trigformer's DA"
+        else:  # hls4ml's own Dense (the classifier): its valid reuse factors only
+            used, note = hls_dense_reuse(backend, int(layer.input_shape[-1]), int(layer.units), s["reuse_factor"])
+            s["reuse_factor"] = used
+            if note:
+                s["note"] = note
+        return s
+
+    @classmethod
+    def ii(cls, d):
+        return d["reuse_factor"]  # hls4ml's Dense: II = its reuse factor
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):

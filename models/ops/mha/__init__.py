@@ -18,6 +18,13 @@ class MHA(OpDef):
     @classmethod
     def units(cls, layer: dict) -> int:
         return int(layer.get("n_tokens", 1)) * int(layer.get("num_heads", 1))  # attention rows
+
+    @staticmethod
+    def attention_scores(node, vals):
+        sp = node.spec
+        s, prob, _ = sp.attention(vals[node.inputs[0]], node.arrays, vals[node.inputs[1]] if len(node.inputs) > 1 else None)
+        scores = sp.dot_t.to_float(s) * sp.softmax.in_scale  # the scaled scores the softmax sees
+        return scores.swapaxes(-1, -2), sp.prob_t.to_float(prob).swapaxes(-1, -2)
     keras_classes = ("QMultiHeadAttention",)
     byom = {"MultiHeadAttention": "_mha", "QMultiHeadAttention": "_own_mha"}
     hls_classes = ("TFMultiHeadAttention",)
