@@ -1,6 +1,7 @@
 """trigformer's ops, one package each, and the registry that maps Keras classes, hls4ml classes and kinds to them.
 
-    dense/      input cast, Dense, activations, residual add, flatten (C++ by hls4ml)
+    glue/       model input, casts and ReLU (QActivation), residual add, flatten (C++ by hls4ml)
+    dense/      Dense, per token or flat (C++ by hls4ml)
     tokendense/ Dense applied to every token
     mha/        multi-head self- and cross-attention (uses softmax/)
     softmax/    LUT softmax
@@ -16,8 +17,9 @@ Everything else (emulator, conversion, cost model, hls4ml registration) asks the
 from __future__ import annotations
 
 from models.ops.base import Node, OpDef
-from models.ops.dense import Add, Cast, Dense, Flatten, Input, Relu
+from models.ops.dense import Dense
 from models.ops.dyt import DyT
+from models.ops.glue import Add, Cast, Flatten, Input, Relu
 from models.ops.layernorm import LayerNorm
 from models.ops.mha import MHA
 from models.ops.pooling import Pooling

@@ -1,7 +1,6 @@
-"""Glue around the attention ops, computed by hls4ml's own layers: input cast, per-token Dense (QDense; hls4ml
-makes it a PointwiseConv1D on tokens), activations (QActivation: a cast, or a ReLU cast), the residual Add and
-Flatten (hls4ml's Reshape: in io_parallel a renaming of the same array, no C++ call).
-spec.py holds their integer arithmetic, cost.py their cost model; the C++ is hls4ml's."""
+"""Dense (QDense; per token hls4ml makes it a PointwiseConv1D), computed by hls4ml's own layer: spec.py (integer
+arithmetic), cost.py (estimate), trace.py (RTL); the C++ is hls4ml's. The other glue (input, casts, ReLU, residual
+Add, Flatten) is models/ops/glue."""
 
 from __future__ import annotations
 
@@ -9,22 +8,8 @@ import numpy as np
 
 from models.fixed import FixedType
 from models.ops.base import OpDef
-from models.ops.common import dot_accum_t, float_for, raw_on_grid
-from models.ops.dense.spec import DenseSpec, add_raw, dense_raw
-
-
-def quantizer_type(q) -> FixedType:
-    """The ap type a QKeras quantizer rounds to (half to even, saturating)."""
-    if type(q).__name__ == "quantized_relu":
-        return FixedType(q.bits, q.integer, False, "RND_CONV", "SAT")
-    if type(q).__name__ == "quantized_bits":
-        return FixedType.from_qkeras(q.bits, q.integer, bool(q.keep_negative))
-    raise ValueError(f"unsupported quantizer {q}")
-
-
-def next_layers(model, layer) -> list:
-    return [other for other in model.layers for node in other._inbound_nodes
-            if layer in (node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers])]
+from models.ops.common import dot_accum_t, next_layers, quantizer_type, raw_on_grid
+from models.ops.dense.spec import DenseSpec, dense_raw
 
 
 def hls_dense_reuse(backend: str, n_in: int, n_out: int, requested: int) -> tuple[int, str | None]:
@@ -41,31 +26,6 @@ def hls_dense_reuse(backend: str, n_in: int, n_out: int, requested: int) -> tupl
     return used, (f"requested {requested}; hls4ml's Dense accepts only {shown} for {n_in}x{n_out}: the closest, "
                   f"{used}, is used")
 
-
-
-class Input(OpDef):
-    kind = "input"
-    keras_classes = ("InputLayer",)
-    byom = {}  # models/byom.py reads the model inputs itself
-    graph_input = True
-    hls_classes = ("Input",)
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        return {layer.name: {"result": qt.input_t}}
-
-    @staticmethod
-    def run(node, ins, in_t):
-        x = ins[0]  # the testbench feeds floats; ap_fixed rounds them
-        return node.out_t.quantize(x.reshape(len(x), -1)).astype(float_for(node.out_t.width))
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        return np.asarray(ins[0], dtype=object)  # the RTL's inputs are already raw input_t words
-
-    @staticmethod
-    def cost(layer, path, res):
-        return 1, False, 0
 
 
 class Dense(OpDef):
@@ -168,129 +128,3 @@ class Dense(OpDef):
         from models.ops.dense.cost import dense
 
         return dense(layer, path, res)
-
-
-class Cast(OpDef):
-    """QActivation with quantized_bits (and hls4ml's linear activation): a cast to the result type."""
-
-    kind = "cast"
-    elementwise = True
-    cost_kind = "activation"
-    keras_classes = ("QActivation",)
-    byom = {"QActivation": "_qactivation"}
-    hls_classes = ("Activation",)
-
-    @classmethod
-    def matches_hls(cls, layer) -> bool:
-        return layer.class_name == "Activation" and layer.get_attr("activation") == "linear"
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        return {layer.name: {"result": quantizer_type(layer.quantizer)}}
-
-    @staticmethod
-    def run(node, ins, in_t):
-        return node.out_t.cast_any(ins[0], in_t[0].frac)
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        from models.ops.dense.trace import cast_trace
-
-        return cast_trace(node, ins, in_t)
-
-    @classmethod
-    def describe(cls, layer) -> dict:
-        return {"activation": layer.get_attr("activation")}
-
-    @staticmethod
-    def cost(layer, path, res):
-        from models.ops.dense.cost import activation
-
-        return activation(layer, path, res)
-
-
-class Relu(Cast):
-    kind = "relu"
-    elementwise = True
-    keras_classes = ()  # a QActivation with quantized_relu is planned by Cast
-    byom = {"Activation": "_activation", "ReLU": "_activation"}  # relu, linear (softmax: Softmax)
-
-    @classmethod
-    def matches_hls(cls, layer) -> bool:
-        return layer.class_name == "Activation" and layer.get_attr("activation") == "relu"
-
-    @staticmethod
-    def run(node, ins, in_t):
-        return node.out_t.cast_any(np.maximum(ins[0], 0), in_t[0].frac, inplace=True)
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        from models.ops.dense.trace import relu_trace
-
-        return relu_trace(node, ins, in_t)
-
-
-class Add(OpDef):
-    kind = "add"
-    elementwise = True
-    keras_classes = ("Add",)
-    byom = {"Add": "_add"}
-    hls_classes = ("Merge",)
-
-    @classmethod
-    def matches_hls(cls, layer) -> bool:
-        if layer.class_name != "Merge":
-            return False
-        if layer.get_attr("op") != "add":
-            raise NotImplementedError(f"merge op {layer.get_attr('op')} ({layer.name})")
-        return True
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        # one rounding, as in Keras: straight to the type of the QActivation that follows (quantized_bits), else
-        # the activation type
-        nxt = next_layers(model, layer)
-        q = getattr(nxt[0], "quantizer", None) if len(nxt) == 1 else None
-        res = quantizer_type(q) if q is not None and type(q).__name__ == "quantized_bits" else qt.act_t
-        return {layer.name: {"result": res}}
-
-    @staticmethod
-    def run(node, ins, in_t):
-        return add_raw(ins, in_t, node.out_t)
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        from models.ops.dense.trace import add_trace
-
-        return add_trace(node, ins, in_t)
-
-    @staticmethod
-    def cost(layer, path, res):
-        from models.ops.dense.cost import add
-
-        return add(layer, path, res)
-
-
-class Flatten(OpDef):
-    """[tokens, features] -> [tokens * features] before a Dense: the same values in the same (row-major) order."""
-
-    kind = "flatten"
-    keras_classes = ("Flatten",)
-    byom = {"Flatten": "_flatten"}
-    hls_classes = ("Reshape",)
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        return {layer.name: {"result": in_types[0]}}
-
-    @staticmethod
-    def run(node, ins, in_t):
-        return ins[0]  # raws are [events, values] already
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        return np.asarray(ins[0], dtype=object).ravel()  # wiring only
-
-    @staticmethod
-    def cost(layer, path, res):
-        return 1, False, 0  # wiring only
