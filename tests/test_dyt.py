@@ -115,6 +115,22 @@ def test_fit_tunes_dyt():
     assert res.feasible and res.settings["n"]["reuse_factor"] == 2
 
 
+def test_a_sweep_varies_model_norm_over_the_registry(tmp_path):
+    """A sweep's grid over model.norm takes dyt (the choices come from the registry) and refuses an unknown one."""
+    from flow.cli import main
+    from flow.sweep import load_sweep
+
+    base = {"name": "s", "model": {"embed_dim": 4, "num_heads": 1, "key_dim": 2, "num_blocks": 1, "ffn_dim": 4}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({"base": "base.yaml", "grid": {"model.norm": ["layernorm", "rmsnorm", "dyt"]}}))
+    points = load_sweep(sweep).points
+    assert [p.config["model"]["norm"] for p in points] == ["layernorm", "rmsnorm", "dyt"]
+    sweep.write_text(yaml.safe_dump({"base": "base.yaml", "grid": {"model.norm": ["dyt", "tanh"]}}))
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_dyt_from_yaml_csim_trace_rtl_bit_exact(tmp_path, monkeypatch):
     """synth on a DyT model from YAML with --rtl: csim == emulator, trace == emulator, Verilator == emulator."""
