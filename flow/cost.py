@@ -16,7 +16,7 @@ class Cost:
 
 def run_vendor_tool(project: Path, backend: str, cosim: bool, vsynth: bool) -> str | None:
     """Run C synthesis (+ cosim / vsynth) with the vendor tool; returns an error message instead of raising."""
-    from flow.vendor import VendorBuildFailed, run_vendor
+    from trigformer.flow.vendor import VendorBuildFailed, run_vendor
 
     try:
         run_vendor(project, backend, synth=True, cosim=cosim, vsynth=vsynth)
@@ -27,8 +27,8 @@ def run_vendor_tool(project: Path, backend: str, cosim: bool, vsynth: bool) -> s
 
 def cost(layers: list[dict], project: Path, backend: str, clock_ns: float, part: str,
          vendor_error: str | None = None) -> Cost:
-    from flow.estimate import estimate
-    from flow.vendor import parse_vendor_reports
+    from trigformer.flow.estimate import estimate
+    from trigformer.flow.vendor import parse_vendor_reports
 
     est = estimate(layers, clock_ns, part)
     vendor = parse_vendor_reports(project, backend)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from flow.estimate import estimate
+from trigformer.flow.estimate import estimate
 
 
 def _dsp(layer: dict) -> int:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from models.fixed import FixedType
-from models.ops.dyt.spec import DyTSpec
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.dyt.spec import DyTSpec
 
 IN_T = FixedType.parse("ap_fixed<6,3,AP_RND_CONV,AP_SAT>")  # raw -32..31, lsb 1/8
 G_T = FixedType.parse("ap_fixed<8,2,AP_RND_CONV,AP_SAT>")  # lsb 1/64
@@ -59,7 +59,7 @@ def test_integer_reference_vs_float(alpha):
 
 
 def test_keras_layer_equals_integer_reference():
-    from models.ops.dyt.keras import QDyT
+    from trigformer.models.ops.dyt.keras import QDyT
 
     rng = np.random.default_rng(2)
     in_t = FixedType.parse("ap_fixed<10,4,AP_RND_CONV,AP_SAT>")
@@ -78,7 +78,7 @@ def test_alpha_trains():
     """The straight-through gradient reaches alpha (the float DyT's derivative), so QAT moves it."""
     import tensorflow as tf
 
-    from models.ops.dyt.keras import QDyT
+    from trigformer.models.ops.dyt.keras import QDyT
 
     layer = QDyT(table_size=64, table_bits=10)
     x = tf.constant(np.random.default_rng(3).normal(0, 1, (8, 4, 3)), tf.float32)
@@ -89,7 +89,7 @@ def test_alpha_trains():
 
 
 def test_model_norm_accepts_dyt_from_the_registry():
-    from flow.config import Config
+    from trigformer.flow.config import Config
 
     cfg = Config.model_validate({"name": "n", "model": {"norm": "dyt"}})
     assert cfg.model.norm == "dyt"
@@ -101,8 +101,8 @@ def test_fit_tunes_dyt():
     """--fit gives a DyT layer a reuse factor (its op says tunable, units = tokens): 16 tokens x 16 elements read a
     1024 x 18-bit table, 2 reads per BRAM_18K (1 BRAM each) -> 128 at reuse 1; a budget of half that is met by
     sharing the token units (II 2: 8 tokens, 64 BRAM)."""
-    from flow.estimate import estimate
-    from flow.fit import fit
+    from trigformer.flow.estimate import estimate
+    from trigformer.flow.fit import fit
 
     dyt = {"name": "n", "kind": "dyt", "n_tokens": 16, "n_in": 16, "n_out": 16, "in_bits": 10, "out_bits": 10,
            "weight_bits": 8, "n_weights": 32, "n_nonzero_weights": 32, "table_entries": 1024, "table_bits": 18,
@@ -117,8 +117,8 @@ def test_fit_tunes_dyt():
 
 def test_a_sweep_varies_model_norm_over_the_registry(tmp_path):
     """A sweep's grid over model.norm takes dyt (the choices come from the registry) and refuses an unknown one."""
-    from flow.cli import main
-    from flow.sweep import load_sweep
+    from trigformer.flow.cli import main
+    from trigformer.flow.sweep import load_sweep
 
     base = {"name": "s", "model": {"embed_dim": 4, "num_heads": 1, "key_dim": 2, "num_blocks": 1, "ffn_dim": 4}}
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
@@ -134,7 +134,7 @@ def test_a_sweep_varies_model_norm_over_the_registry(tmp_path):
 @pytest.mark.slow
 def test_dyt_from_yaml_csim_trace_rtl_bit_exact(tmp_path, monkeypatch):
     """synth on a DyT model from YAML with --rtl: csim == emulator, trace == emulator, Verilator == emulator."""
-    from flow.cli import main
+    from trigformer.flow.cli import main
 
     cfg = {"name": "dyt_tiny", "seed": 3, "data": {"n_particles": 5, "n_train": 300, "n_test": 1000},
            "model": {"embed_dim": 6, "num_heads": 1, "key_dim": 3, "num_blocks": 1, "ffn_dim": 5, "norm": "dyt"},
@@ -157,9 +157,9 @@ def test_saved_model_with_dyt_is_brought_in(tmp_path):
     its firmware is csim == emulator."""
     import tensorflow as tf
 
-    from flow.cli import main
-    from models.data import make_synthetic
-    from models.ops.dyt.keras import QDyT
+    from trigformer.flow.cli import main
+    from trigformer.models.data import make_synthetic
+    from trigformer.models.ops.dyt.keras import QDyT
 
     L = tf.keras.layers
     tf.keras.utils.set_random_seed(4)

@@ -9,7 +9,7 @@ import io
 import tokenize
 from pathlib import Path
 
-from models.ops import OPS
+from trigformer.models.ops import OPS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("flow", "sim", "trigformer")

@@ -224,7 +224,7 @@ def inv_dim_product(r: Res, path: Path, count: int, n: int, wa: int) -> None:
 def units(layer: dict, n_units: int, par_key: str) -> tuple[int, int]:
     """(parallel units, iterations) of a trigformer layer: from its description when flow.convert recorded them,
     else from its reuse factor (models.ops.common.split_units, as the configs are generated)."""
-    from models.ops.common import split_units
+    from trigformer.models.ops.common import split_units
 
     if par_key in layer and "iterations" in layer:
         return int(layer[par_key]), int(layer["iterations"])

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.base import OpDef
-from models.ops.common import dot_accum_t, next_layers, quantizer_type, raw_on_grid
-from models.ops.dense.spec import DenseSpec, dense_raw
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import dot_accum_t, next_layers, quantizer_type, raw_on_grid
+from trigformer.models.ops.dense.spec import DenseSpec, dense_raw
 
 
 def hls_dense_reuse(backend: str, n_in: int, n_out: int, requested: int) -> tuple[int, str | None]:
@@ -87,20 +87,20 @@ class Dense(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.dense.trace import dense_trace
+        from trigformer.models.ops.dense.trace import dense_trace
 
         return dense_trace(node, ins, in_t)
 
     @classmethod
     def products(cls, spec, arrays, in_t, n_tokens):
-        from models.ops.trace_common import Product
+        from trigformer.models.ops.trace_common import Product
 
         return [Product("", arrays["w"], spec.weight_t, arrays["b"], spec.bias_t, in_t[0], n_tokens)]
 
     @classmethod
     def da_products(cls, layer) -> list:
         """The classifier's product, from hls4ml's Dense before its DA template drops the weight arrays."""
-        from models.ops.hls_common import input_type
+        from trigformer.models.ops.hls_common import input_type
 
         if layer.class_name != "Dense":
             raise ValueError(f"{layer.name}: distributed arithmetic covers hls4ml's Dense, not {layer.class_name}")
@@ -112,7 +112,7 @@ class Dense(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
-        from models.ops import da
+        from trigformer.models.ops import da
 
         return da.describe(layer)
 
@@ -125,6 +125,6 @@ class Dense(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.dense.cost import dense
+        from trigformer.models.ops.dense.cost import dense
 
         return dense(layer, path, res)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.common import Spec, align, dot_accum_t, matmul_raw
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import Spec, align, dot_accum_t, matmul_raw
 
 
 @dataclass(frozen=True)

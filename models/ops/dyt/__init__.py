@@ -5,9 +5,9 @@ reductions over the features and its 1/sqrt table."""
 
 from __future__ import annotations
 
-from models.ops.base import OpDef
-from models.ops.common import raw_on_grid
-from models.ops.dyt.spec import DyTSpec
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import raw_on_grid
+from trigformer.models.ops.dyt.spec import DyTSpec
 
 
 class DyT(OpDef):
@@ -38,7 +38,7 @@ class DyT(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.dyt.trace import dyt_trace
+        from trigformer.models.ops.dyt.trace import dyt_trace
 
         return dyt_trace(node, ins, in_t)
 
@@ -49,14 +49,14 @@ class DyT(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.dyt.cost import cost
+        from trigformer.models.ops.dyt.cost import cost
 
         return cost(layer, path, res)
 
     @staticmethod
     def keras_layer(qt, quantized: bool, name: str):
         """The layer `model.norm: dyt` puts after each residual add (alpha starts at 0.5, the paper's default)."""
-        from models.ops.dyt.keras import QDyT
+        from trigformer.models.ops.dyt.keras import QDyT
 
         return QDyT(in_type=qt.act_t.ap_type, gamma_type=qt.gamma_t.ap_type, table_size=qt.layernorm_table_size,
                     table_bits=qt.table_bits, quantized=quantized, name=name)

@@ -3,7 +3,7 @@ elements per ROM copy), the product with gamma (a constant) and the sum with bet
 
 from __future__ import annotations
 
-from models.ops.costmodel import Dims, Path, Res, mult_weights, share_mux, t_add, t_mul, units
+from trigformer.models.ops.costmodel import Dims, Path, Res, mult_weights, share_mux, t_add, t_mul, units
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:

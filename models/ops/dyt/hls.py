@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.layers import Layer
 
-from models.fixed import FixedType
-from models.ops.common import split_units
-from models.ops.dyt.spec import DyTSpec
-from models.ops.hls_common import attr_type, base_layer, configure, ctype, on_grid, replicated, set_internal_types
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import split_units
+from trigformer.models.ops.dyt.spec import DyTSpec
+from trigformer.models.ops.hls_common import attr_type, base_layer, configure, ctype, on_grid, replicated, set_internal_types
 
 
 class TFDyT(Layer):

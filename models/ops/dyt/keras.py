@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.fixed import FixedType
-from models.ops.dyt.spec import DyTSpec
-from models.ops.keras_common import F64, fake_quant, types_config, value_of_second, weight_quantizer
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.dyt.spec import DyTSpec
+from trigformer.models.ops.keras_common import F64, fake_quant, types_config, value_of_second, weight_quantizer
 
 
 class QDyT(tf.keras.layers.Layer):

@@ -14,8 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.common import Spec, check_products, to_raw
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import Spec, check_products, to_raw
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.ops.trace_common import cast, is_const, lookup, real_table
+from trigformer.models.ops.trace_common import cast, is_const, lookup, real_table
 
 
 def _index(x, sp):

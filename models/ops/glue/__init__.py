@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.ops.base import OpDef
-from models.ops.common import float_for, next_layers, quantizer_type
-from models.ops.glue.spec import add_raw
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import float_for, next_layers, quantizer_type
+from trigformer.models.ops.glue.spec import add_raw
 
 
 class Input(OpDef):
@@ -61,7 +61,7 @@ class Cast(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.glue.trace import cast_trace
+        from trigformer.models.ops.glue.trace import cast_trace
 
         return cast_trace(node, ins, in_t)
 
@@ -71,7 +71,7 @@ class Cast(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.glue.cost import activation
+        from trigformer.models.ops.glue.cost import activation
 
         return activation(layer, path, res)
 
@@ -92,7 +92,7 @@ class Relu(Cast):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.glue.trace import relu_trace
+        from trigformer.models.ops.glue.trace import relu_trace
 
         return relu_trace(node, ins, in_t)
 
@@ -127,13 +127,13 @@ class Add(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.glue.trace import add_trace
+        from trigformer.models.ops.glue.trace import add_trace
 
         return add_trace(node, ins, in_t)
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.glue.cost import add
+        from trigformer.models.ops.glue.cost import add
 
         return add(layer, path, res)
 

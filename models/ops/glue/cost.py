@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.ops.costmodel import T_MUX, Dims, Path, Res, t_add
+from trigformer.models.ops.costmodel import T_MUX, Dims, Path, Res, t_add
 
 
 def activation(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.common import align, ceil_log2, float_for
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import align, ceil_log2, float_for
 
 
 def add_raw(ins: list[np.ndarray], in_t: list[FixedType], out_t: FixedType) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.ops.trace_common import cast_all
+from trigformer.models.ops.trace_common import cast_all
 
 
 def cast_trace(node, ins, in_t):

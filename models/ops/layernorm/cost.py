@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from models.ops.costmodel import (T_MUX, Dims, Path, Res, depth, inv_dim_product, mult_weights, share_mux, t_add,
+from trigformer.models.ops.costmodel import (T_MUX, Dims, Path, Res, depth, inv_dim_product, mult_weights, share_mux, t_add,
                                   t_mul, units)
 
 

@@ -3,7 +3,7 @@ rmsnorm/): the tf_rsqrt_config fields of their config struct and the table weigh
 
 from __future__ import annotations
 
-from models.ops.hls_common import ctype, replicated
+from trigformer.models.ops.hls_common import ctype, replicated
 
 
 def rsqrt_fields(node, rs) -> str:
