@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from trigformer.flow import yamlio
+from trigformer.models.ops import NORMS
 
 FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
 
@@ -34,6 +35,9 @@ MAX_FEATURE_BYTES = 2 << 30
 # or 10**6 cycles between events a value is a unit mistake, and II = period * TM / clock must stay an exact integer
 MAX_BUDGET_NS = 1e7
 MAX_II = 10**6
+
+
+NormChoice = Literal[(*NORMS, "none")]  # model.norm: each op's norm_choice (models/ops registry), or none
 
 
 class ConfigError(Exception):
@@ -111,7 +115,7 @@ class ModelConfig(_Section):
     key_dim: int = Field(8, ge=1, le=128)
     num_blocks: int = Field(2, ge=1, le=8)
     ffn_dim: int = Field(32, ge=1, le=512)
-    norm: Literal["layernorm", "rmsnorm", "none"] = "layernorm"
+    norm: NormChoice = "layernorm"  # pyright: ignore[reportInvalidTypeForm]
     pooling: Literal["mean", "max"] = "mean"
     activation: Literal["relu", "linear"] = "relu"
     classes: list[str] = Field(default_factory=lambda: ["g", "q", "W", "Z", "t"], min_length=2)

@@ -14,7 +14,7 @@ import numpy as np
 
 from trigformer.hls_templates.extension import register
 from trigformer.models.fixed import FixedType
-from trigformer.models.ops import UnsupportedLayer, for_hls, for_keras
+from trigformer.models.ops import BY_COST_KIND, UnsupportedLayer, for_hls, for_keras
 from trigformer.models.ops.common import PARALLEL_KEYS
 from trigformer.models.quant import QuantTypes
 
@@ -104,45 +104,16 @@ def widest_act_bits(cfg, imported, provisional: dict | None) -> int | None:
 STRATEGY_NAMES = {"latency": "Latency", "resource": "Resource", "distributed_arithmetic": "distributed_arithmetic"}
 
 
-def hls_dense_reuse(backend: str, n_in: int, n_out: int, requested: int) -> tuple[int, str | None]:
-    """The reuse factor hls4ml's own Dense gets: hls4ml accepts only some values for an n_in x n_out layer (its
-    FPGABackend.get_valid_reuse_factors); the closest one is used, and the note says why (None if unchanged)."""
-    import hls4ml
-
-    be = hls4ml.backends.get_backend(backend)
-    valid = be.get_valid_reuse_factors(n_in, n_out)
-    used = requested if requested in valid else be.get_closest_reuse_factor(valid, requested)
-    if used == requested:
-        return used, None
-    shown = ", ".join(map(str, valid[:12])) + (", ..." if len(valid) > 12 else "")
-    return used, (f"requested {requested}; hls4ml's Dense accepts only {shown} for {n_in}x{n_out}: the closest, "
-                  f"{used}, is used")
-
-
 def layer_settings(model, cfg, overrides: dict[str, dict] | None = None) -> dict[str, dict]:
     """Per layer: the reuse factor and strategy it gets, and why when that differs from what was asked.
     `overrides` (from `synth --fit`): {layer: {"reuse_factor": R, "strategy": s}}. distributed_arithmetic applies to
     the layers with constant-weight products (the ops' `da_capable`); the others keep the latency strategy."""
-    from qkeras import QDense
-
     out = {}
     for layer in model.layers:
         want = {"reuse_factor": cfg.hls.reuse_factor, "strategy": cfg.hls.strategy, **(overrides or {}).get(layer.name, {})}
-        s = dict(want)
-        if s["strategy"] == "distributed_arithmetic":
-            if not for_keras(layer).da_capable:
-                s["strategy"] = "latency"  # no constant-weight product: its kernel as it is
-            elif type(layer) is QDense and len(layer.input_shape) != 2:
-                s["strategy"] = "latency"
-                s["note"] = "a QDense on tokens becomes hls4ml's PointwiseConv1D, outside trigformer's DA"
-            if s["strategy"] == "distributed_arithmetic" and s["reuse_factor"] != 1:
-                raise ValueError(f"{layer.name}: distributed_arithmetic needs reuse factor 1, got {s['reuse_factor']}")
-        elif type(layer) is QDense:  # hls4ml's own Dense (the classifier): its valid reuse factors only
-            used, note = hls_dense_reuse(cfg.hls.backend, int(layer.input_shape[-1]), int(layer.units),
-                                         want["reuse_factor"])
-            s["reuse_factor"] = used
-            if note:
-                s["note"] = note
+        s = for_keras(layer).settings(layer, dict(want), cfg.hls.backend)
+        if s["strategy"] == "distributed_arithmetic" and s["reuse_factor"] != 1:
+            raise ValueError(f"{layer.name}: distributed_arithmetic needs reuse factor 1, got {s['reuse_factor']}")
         out[layer.name] = s
     return out
 
@@ -155,7 +126,8 @@ def implementation(layers: list[dict], model, cfg, overrides: dict[str, dict] | 
     asked = layer_settings(model, cfg, overrides)
     out = {}
     for d in layers:
-        if d["kind"] == "input":
+        op = BY_COST_KIND[d["kind"]]
+        if op.graph_input:
             continue
         want = asked.get(d["name"], {})
         entry = {"reuse_factor": d["reuse_factor"], "strategy": d["strategy"]}
@@ -167,8 +139,8 @@ def implementation(layers: list[dict], model, cfg, overrides: dict[str, dict] | 
             if d["iterations"] != d["reuse_factor"]:
                 notes.append(f"II {d['iterations']}, not {d['reuse_factor']}: the layer's units of work split into "
                              f"{d['iterations']} iterations of {entry['parallel']} (ceil(units / reuse) per iteration)")
-        elif d["kind"] == "dense":  # hls4ml's Dense: II = its reuse factor
-            entry["ii"] = d["reuse_factor"]
+        elif op.ii(d) is not None:
+            entry["ii"] = op.ii(d)
         if d["reuse_factor"] != requested:
             entry["requested"] = requested
         if notes:
@@ -237,14 +209,14 @@ def layer_descriptions(hls_model, cfg) -> list[dict]:
     """Per-layer sizes and widths in dataflow order, for the latency/resource estimate."""
     out = []
     for layer in hls_model.get_layers():
-        cls = layer.class_name
         res = FixedType.parse(layer.get_output_variable().type.precision.definition_cpp())
         shape = layer.get_output_variable().shape
         d = {"name": layer.name, "n_tokens": int(shape[0]) if len(shape) > 1 else 1, "n_out": int(shape[-1]),
              "out_bits": res.width, "strategy": str(layer.get_attr("strategy", "latency")).lower(),
              "reuse_factor": int(layer.get_attr("reuse_factor", 1)), "table_entries": 0, "table_bits": 0,
              "multipliers": cfg.hls.multipliers}  # the binding of its variable products (costmodel.var_on_dsp)
-        if cls != "Input":
+        op = for_hls(layer)
+        if not op.graph_input:
             inp = layer.get_input_variable()
             d["n_in"] = int(inp.shape[-1])
             d["in_bits"] = FixedType.parse(inp.type.precision.definition_cpp()).width
@@ -261,7 +233,6 @@ def layer_descriptions(hls_model, cfg) -> list[dict]:
             d["table_bits"] = max(FixedType.parse(t.type.precision.definition_cpp()).width for t in tables)
         if "accum_t" in layer.types:
             d["accum_bits"] = FixedType.parse(layer.types["accum_t"].precision.definition_cpp()).width
-        op = for_hls(layer)
         d["kind"] = op.cost_kind or op.kind
         d.update(op.describe(layer))  # op-specific fields (parallel units, tables without their copies, ...)
         out.append(d)

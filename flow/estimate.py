@@ -55,8 +55,10 @@ Input conventions (flow.convert.layer_descriptions): ``table_entries`` is the to
 and mha: exp and 1/sum of equal size; layernorm: 1/sqrt); ``n_weights`` may or may not include biases (both are
 recognised from the shapes); a pool layer reduces ``n_tokens_in`` tokens (default: the previous layer's
 ``n_tokens``) and is a max pool when ``"pool": "max"`` (else mean). Layer internals not in the graph export are
-taken from the trigformer templates: q/k/v/context/probabilities are ``out_bits`` wide, the fixed constants
-(1/sqrt(d), 1/n, 1/dim) 18 bits, LayerNorm's x - mean ``in_bits + 1``, a missing ``accum_bits`` 24.
+taken from the trigformer templates: q/k/v/context are ``qkv_bits`` wide and probabilities ``prob_bits`` (the spec's
+qkv_t / prob_t, which flow.convert records; a description without them: ``out_bits``), the fixed constants
+(1/sqrt(d), 1/n, 1/dim) 18 bits, except 1/dim of a power-of-two dim (one bit: a shift, no multiplier), LayerNorm's
+x - mean ``in_bits + 1``, a missing ``accum_bits`` 24.
 
 Validation (tests/test_estimate.py, data: estimate_data/published_hls4ml.json). 34 published hls4ml csynth
 reports of dense networks (io_parallel), each read from the file at the commit its source URL names, split by
@@ -110,11 +112,10 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
     mults = {"dsp": 0, "lut": 0}
     da_lut = 0
     ii_net = 1
-    prev_tokens = 1
+    prev = None
     for layer in layers:
-        if layer["kind"] == "pool" and "n_tokens_in" not in layer:  # its input is the previous layer's output
-            layer = {**layer, "n_tokens_in": prev_tokens}
-        prev_tokens = int(layer.get("n_tokens", 1))
+        op = BY_COST_KIND.get(layer["kind"])
+        layer, prev = (op.after(layer, prev) if op else layer), layer
         before = path.cycles
         r, reuse, ends, live = _layer(layer, path, fitted)
         ii = reuse

@@ -26,11 +26,10 @@ import copy
 from dataclasses import dataclass, field
 
 from trigformer.flow.estimate import estimate
+from trigformer.models.ops import BY_COST_KIND
 from trigformer.models.ops.common import PARALLEL_KEYS
 from trigformer.flow.report.verdict import RESOURCES
 
-TUNABLE = ("token_dense", "mha", "layernorm", "rmsnorm", "pool", "softmax")  # trigformer's own layers
-WEIGHTED = ("token_dense", "mha")  # the strategy changes where weights live
 DA = "distributed_arithmetic"
 DERIVED_KEYS = PARALLEL_KEYS + ("iterations",)  # what a layer's reuse factor sets: re-derived after a change
 
@@ -54,11 +53,17 @@ class FitResult:
                           "over-use per ns of added latency, II never above the budget's"}
 
 
-def _units(layer: dict) -> int:
-    """Units of work of a tunable layer (what its reuse factor can share hardware over)."""
-    n = int(layer.get("n_tokens", 1))
-    return {"mha": n * int(layer.get("num_heads", 1)), "pool": int(layer.get("n_out", 1))}.get(layer["kind"], n) \
-        if layer["kind"] != "token_dense" else max(n, int(layer.get("n_out", 1)))
+def _op(layer: dict):
+    """The op of a layer description (None for the input)."""
+    return BY_COST_KIND.get(layer["kind"])
+
+
+def _tunable(layer: dict) -> bool:
+    return bool(_op(layer) and _op(layer).tunable)
+
+
+def _weighted(layer: dict) -> bool:
+    return bool(_op(layer) and _op(layer).weighted)
 
 
 def _apply(layers: list[dict], settings: dict[str, dict]) -> list[dict]:
@@ -97,11 +102,10 @@ def _greedy(layers, clock_ns, part, budget, limits, start, max_ii, tried):
         best = None
         for name, s in settings.items():
             layer = next(l for l in layers if l["name"] == name)
-            kind = layer["kind"]
             shared = "latency" if s["strategy"] == DA else s["strategy"]  # DA is II = 1 only
             moves = [{**s, "reuse_factor": r, "strategy": shared}
                      for r in range(s["reuse_factor"] + 1, max_ii + 1)][:4]
-            if kind in WEIGHTED:
+            if _weighted(layer):
                 moves += [{**s, "strategy": st} for st in _strategies(layer)
                           if st != s["strategy"] and (st != DA or s["reuse_factor"] == 1)]
             for m in moves:
@@ -141,8 +145,8 @@ def fit(layers: list[dict], clock_ns: float, part: str, budget: dict, strategy: 
     margin, why = margins(budget)
     limits = {k: budget["max_fraction"][k] / (1 + margin[k]) for k in RESOURCES}
     budget = {**budget, "latency_ns": budget["latency_ns"] / (1 + margin["cycles"])}
-    start = {l["name"]: {"reuse_factor": 1, "strategy": strategy if l["kind"] in WEIGHTED else "latency"}
-             for l in layers if l["kind"] in TUNABLE}
+    start = {l["name"]: {"reuse_factor": 1, "strategy": strategy if _weighted(l) else "latency"}
+             for l in layers if _tunable(l)}
     tried: list[dict] = []
     settings, est = _greedy(layers, clock_ns, part, budget, limits, start, budget["ii"], tried)
     ok = _point(est, limits, budget)["feasible"]
@@ -162,7 +166,7 @@ def _advice(layers, clock_ns, part, budget, limits, est, start) -> str:
     if _over(est, limits) > 0:
         msgs.append(f"at II {budget['ii']} the closest point still needs {fr[worst]:.0%} of the part's {worst} "
                     f"(target {limits[worst]:.0%}: the limit less the fit margin)")
-        most = max(_units(l) for l in layers if l["kind"] in TUNABLE)  # beyond this, a larger II shares nothing
+        most = max(_op(l).units(l) for l in layers if _tunable(l))  # beyond this, a larger II shares nothing
         for ii in sorted({min(most, budget["ii"] * f) for f in (2, 4, 8, 16)} - {budget["ii"]}):
             if ii <= budget["ii"]:
                 continue

@@ -66,7 +66,7 @@ def snap_to_grid(model: tf.keras.Model) -> None:
 
     The quantized forward pass is unchanged (quantizing a grid value is the identity), but hls4ml, the emulator and
     the saved model now hold the very numbers the firmware stores, with no float32 straight-through residue."""
-    from trigformer.models.ops.dense import quantizer_type
+    from trigformer.models.ops.common import quantizer_type
 
     for layer in model.layers:
         if isinstance(layer, QDense):  # kernel and bias, each on its own quantizer's grid

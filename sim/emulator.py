@@ -96,7 +96,7 @@ class Emulator:
             op = for_hls(layer)
             out_t = FixedType.parse(layer.get_output_variable().type.precision.definition_cpp())
             spec, arrays = op.params(layer, keras_model)
-            inputs = [] if op.kind == "input" else list(layer.inputs)
+            inputs = [] if op.graph_input else list(layer.inputs)
             nodes.append(Node(layer.name, op.kind, inputs, out_t, spec, arrays,
                               int(layer.get_output_variable().size())))
         return cls(nodes, settings)
@@ -105,7 +105,7 @@ class Emulator:
     @property
     def input_names(self) -> list[str]:
         """The model's inputs, in the order of the top function's arguments (and of `run`'s list)."""
-        return [n.name for n in self.nodes if n.kind == "input"]
+        return [n.name for n in self.nodes if BY_KIND[n.kind].graph_input]
 
     def run(self, x, trace: bool = False):
         """x: float inputs [events, ...], or one such array per model input (a list, in `input_names` order).
@@ -141,7 +141,7 @@ class Emulator:
         types: dict[str, FixedType] = {}
         feed = iter(x)
         for node in self.nodes:
-            ins = [next(feed)] if node.kind == "input" else [vals[i] for i in node.inputs]
+            ins = [next(feed)] if BY_KIND[node.kind].graph_input else [vals[i] for i in node.inputs]
             in_t = [types[i] for i in node.inputs]
             vals[node.name] = BY_KIND[node.kind].run(node, ins, in_t)
             types[node.name] = node.out_t
@@ -207,10 +207,7 @@ def attention_scores(emu: Emulator, x) -> list[tuple[np.ndarray, np.ndarray]]:
     _, vals = emu.run(x, trace=True)
     out = []
     for node in emu.nodes:
-        if node.kind == "mha":
-            sp = node.spec
-            s, prob, _ = sp.attention(vals[node.inputs[0]], node.arrays,
-                                      vals[node.inputs[1]] if len(node.inputs) > 1 else None)
-            scores = sp.dot_t.to_float(s) * sp.softmax.in_scale  # the scaled scores the softmax sees
-            out.append((scores.swapaxes(-1, -2), sp.prob_t.to_float(prob).swapaxes(-1, -2)))
+        got = BY_KIND[node.kind].attention_scores(node, vals)
+        if got is not None:
+            out.append(got)
     return out

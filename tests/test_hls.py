@@ -34,6 +34,8 @@ SHAPES = {
                              quantization=dict(weight_bits=10, weight_int_bits=1, act_bits=10, act_int_bits=4), n=13),
     "rmsnorm_max_pool": dict(model=dict(embed_dim=6, num_heads=2, key_dim=3, num_blocks=2, ffn_dim=10, norm="rmsnorm",
                                         pooling="max"), n=9),
+    "dyt_odd": dict(model=dict(embed_dim=7, num_heads=2, key_dim=3, num_blocks=2, ffn_dim=9, norm="dyt"),
+                    quantization=dict(act_bits=8, act_int_bits=3, layernorm_table_size=64, table_bits=10), n=9),
     "four_bit": dict(model=dict(embed_dim=8, num_heads=2, key_dim=2, num_blocks=2, ffn_dim=8),
                      quantization=dict(weight_bits=4, weight_int_bits=1, act_bits=4, act_int_bits=1, input_bits=6,
                                        input_int_bits=0, prob_bits=6, table_bits=10, softmax_table_size=256,

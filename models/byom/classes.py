@@ -3,7 +3,7 @@ alternative for the others, and which method of the mapping (byom.mapping) handl
 
 from __future__ import annotations
 
-from trigformer.models.ops import UnsupportedLayer
+from trigformer.models.ops import OPS, UnsupportedLayer
 
 # The supported-layer table (README and messages): user layer -> trigformer layers.
 SUPPORTED = (
@@ -55,15 +55,7 @@ NEAREST = {
 }
 
 NO_OPS = ("Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization")
-HANDLERS = {  # layer class -> ImportedModel method
-    "Dense": "_dense", "EinsumDense": "_dense", "QDense": "_dense", "QTokenDense": "_dense",
-    "MultiHeadAttention": "_mha", "QMultiHeadAttention": "_own_mha",
-    "LayerNormalization": "_layernorm", "QLayerNormalization": "_own", "QRMSNormalization": "_own",
-    "TokenPooling": "_own", "LUTSoftmax": "_own",
-    "Add": "_add", "Activation": "_activation", "ReLU": "_activation", "Softmax": "_activation",
-    "QActivation": "_qactivation", "GlobalAveragePooling1D": "_pool", "GlobalMaxPooling1D": "_pool",
-    "Flatten": "_flatten",
-}
+HANDLERS = {c: h for op in OPS for c, h in op.byom_handlers().items()}  # layer class -> ImportedModel method
 HANDLED = {"InputLayer", *NO_OPS, *HANDLERS}
 
 

@@ -1,11 +1,13 @@
 """trigformer's ops, one package each, and the registry that maps Keras classes, hls4ml classes and kinds to them.
 
-    dense/      input cast, Dense, activations, residual add, flatten (C++ by hls4ml)
+    glue/       model input, casts and ReLU (QActivation), residual add, flatten (C++ by hls4ml)
+    dense/      Dense, per token or flat (C++ by hls4ml)
     tokendense/ Dense applied to every token
     mha/        multi-head self- and cross-attention (uses softmax/)
     softmax/    LUT softmax
     layernorm/  LayerNorm (uses rsqrt/)
     rmsnorm/    RMSNorm (uses rsqrt/)
+    dyt/        DyT, gamma * tanh(alpha * x) + beta (a tanh table per element)
     pooling/    token pooling
     rsqrt/      exponent-normalised 1/sqrt table (a building block, not a layer)
 
@@ -15,7 +17,9 @@ Everything else (emulator, conversion, cost model, hls4ml registration) asks the
 from __future__ import annotations
 
 from trigformer.models.ops.base import Node, OpDef
-from trigformer.models.ops.dense import Add, Cast, Dense, Flatten, Input, Relu
+from trigformer.models.ops.dense import Dense
+from trigformer.models.ops.dyt import DyT
+from trigformer.models.ops.glue import Add, Cast, Flatten, Input, Relu
 from trigformer.models.ops.layernorm import LayerNorm
 from trigformer.models.ops.mha import MHA
 from trigformer.models.ops.pooling import Pooling
@@ -24,7 +28,7 @@ from trigformer.models.ops.softmax import Softmax
 from trigformer.models.ops.tokendense import TokenDense
 
 OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, Flatten, MHA, Softmax, LayerNorm, RMSNorm,
-                                Pooling)
+                                Pooling, DyT)
 
 BY_KIND: dict[str, type[OpDef]] = {op.kind: op for op in OPS}
 BY_COST_KIND: dict[str, type[OpDef]] = {op.cost_kind or op.kind: op for op in OPS}

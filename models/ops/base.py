@@ -40,6 +40,24 @@ class OpDef:
     spec_class = None  # Spec subclass of the node, if any
     package: str = ""  # the op's package (for keras.py / hls.py / headers)
     da_capable: bool = False  # has constant-weight products that hls.strategy distributed_arithmetic computes
+    tunable: bool = False  # `synth --fit` may change its reuse factor (trigformer's own layers split by it)
+    weighted: bool = False  # has weights whose place (constants, ROM) the strategy changes: --fit may switch it
+    elementwise: bool = False  # folds into the unit of the layer before it (sim/rtl: one pipeline unit)
+    graph_input: bool = False  # a model input: no inputs of its own, fed by the caller
+    norm_choice: str | None = None  # the `model.norm` value that puts this op after each residual add
+    # Keras / QKeras classes a saved model (models/byom.py) may hold for this op -> the ImportedModel method that maps
+    # them; None: each of `keras_classes` is kept as itself ("_own", trigformer's own single-input layers)
+    byom: dict[str, str] | None = None
+
+    @classmethod
+    def byom_handlers(cls) -> dict[str, str]:
+        return dict(cls.byom) if cls.byom is not None else {c: "_own" for c in cls.keras_classes}
+
+    @classmethod
+    def units(cls, layer: dict) -> int:
+        """Independent units of work of a layer description (what its reuse factor shares hardware over,
+        models.ops.common.split_units): one per token unless the op says otherwise."""
+        return int(layer.get("n_tokens", 1))
 
     # ---- conversion --------------------------------------------------------------------------------------------
     @classmethod
@@ -49,6 +67,14 @@ class OpDef:
         cfg = layer.get_config()
         res = cfg.get("out_type") or cfg.get("act_type") or cfg.get("in_type")
         return {layer.name: {"result": FixedType.parse(res)}}
+
+    @classmethod
+    def settings(cls, layer, s: dict, backend: str) -> dict:
+        """The reuse factor and strategy a Keras layer of this op gets from the asked ones `s` (a note says why when
+        they differ): distributed_arithmetic only where there are constant-weight products."""
+        if s["strategy"] == "distributed_arithmetic" and not cls.da_capable:
+            s["strategy"] = "latency"  # no constant-weight product: its kernel as it is
+        return s
 
     # ---- emulator -----------------------------------------------------------------------------------------------
     @classmethod
@@ -87,11 +113,28 @@ class OpDef:
         shape = layer.get_output_variable().shape
         return cls.products(spec, arrays, [input_type(layer)], int(shape[0]) if len(shape) > 1 else 1)
 
+    # ---- diagnostics ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def attention_scores(node: Node, vals: dict):
+        """(float scores, float probabilities) of an attention layer for the softmax diagnostics; None: not one."""
+        return None
+
     # ---- cost model ---------------------------------------------------------------------------------------------
     @classmethod
     def describe(cls, layer) -> dict:
         """Op-specific fields of the layer description the cost model reads (sizes come from the graph)."""
         return {}
+
+    @classmethod
+    def ii(cls, d: dict) -> int | None:
+        """The II a layer description's reuse factor gives (trigformer's layers: their iterations; None: not set by
+        the reuse factor)."""
+        return d.get("iterations")
+
+    @classmethod
+    def after(cls, layer: dict, prev: dict | None) -> dict:
+        """The layer description completed from the previous layer's (the estimate walks the layers in order)."""
+        return layer
 
     @staticmethod
     def cost(layer: dict, path, res) -> tuple[bool, int]:

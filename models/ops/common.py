@@ -181,3 +181,17 @@ def split_units(units: int, reuse: int) -> tuple[int, int]:
     reuse factor `reuse`: (parallel units per iteration, iterations = the layer's II). See nnet_tf_common.h."""
     parallel = max(1, math.ceil(units / max(1, reuse)))
     return parallel, math.ceil(units / parallel)
+
+
+def quantizer_type(q) -> FixedType:
+    """The ap type a QKeras quantizer rounds to (half to even, saturating)."""
+    if type(q).__name__ == "quantized_relu":
+        return FixedType(q.bits, q.integer, False, "RND_CONV", "SAT")
+    if type(q).__name__ == "quantized_bits":
+        return FixedType.from_qkeras(q.bits, q.integer, bool(q.keep_negative))
+    raise ValueError(f"unsupported quantizer {q}")
+
+
+def next_layers(model, layer) -> list:
+    return [other for other in model.layers for node in other._inbound_nodes
+            if layer in (node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers])]

@@ -212,6 +212,15 @@ def mult_weights(layer: dict, n_mult: int, n_bias: int) -> int:
     return min(nz, n_mult)
 
 
+def inv_dim_product(r: Res, path: Path, count: int, n: int, wa: int) -> None:
+    """`count` products x * 1/n (the norms' mean / mean square): a shift when n is a power of two (models.ops.common
+    inv_const_t makes 1/n one bit, the C++ and the trace shift: wiring, no cost), else a constant multiply by 1/n in
+    SCALE_BITS significant bits."""
+    if n & (n - 1) == 0:
+        return
+    path.op(t_mul(wa, SCALE_BITS, r.mult(count, wa, SCALE_BITS, 1, const=True)))
+
+
 def units(layer: dict, n_units: int, par_key: str) -> tuple[int, int]:
     """(parallel units, iterations) of a trigformer layer: from its description when flow.convert recorded them,
     else from its reuse factor (models.ops.common.split_units, as the configs are generated)."""

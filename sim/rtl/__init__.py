@@ -157,16 +157,15 @@ def _ports(qints) -> tuple[list[Port], int]:
     return out, pos
 
 
-ELEMENTWISE = ("cast", "relu", "add")
-
-
 def units(nodes) -> list[list]:
     """Group the plan's layers (after the input) into units: a layer and the element-wise layers that follow it and
     consume nothing from outside the unit but what earlier units produced. Only a unit's last layer may be used
     outside it."""
+    from trigformer.models.ops import BY_KIND
+
     groups: list[list] = []
     for node in nodes[1:]:
-        if groups and node.kind in ELEMENTWISE and groups[-1][-1].name in node.inputs:
+        if groups and BY_KIND[node.kind].elementwise and groups[-1][-1].name in node.inputs:
             groups[-1].append(node)
         else:
             groups.append([node])

@@ -1,7 +1,6 @@
-"""Glue around the attention ops, computed by hls4ml's own layers: input cast, per-token Dense (QDense; hls4ml
-makes it a PointwiseConv1D on tokens), activations (QActivation: a cast, or a ReLU cast), the residual Add and
-Flatten (hls4ml's Reshape: in io_parallel a renaming of the same array, no C++ call).
-spec.py holds their integer arithmetic, cost.py their cost model; the C++ is hls4ml's."""
+"""Dense (QDense; per token hls4ml makes it a PointwiseConv1D), computed by hls4ml's own layer: spec.py (integer
+arithmetic), cost.py (estimate), trace.py (RTL); the C++ is hls4ml's. The other glue (input, casts, ReLU, residual
+Add, Flatten) is models/ops/glue."""
 
 from __future__ import annotations
 
@@ -9,53 +8,50 @@ import numpy as np
 
 from trigformer.models.fixed import FixedType
 from trigformer.models.ops.base import OpDef
-from trigformer.models.ops.common import dot_accum_t, float_for, raw_on_grid
-from trigformer.models.ops.dense.spec import DenseSpec, add_raw, dense_raw
+from trigformer.models.ops.common import dot_accum_t, next_layers, quantizer_type, raw_on_grid
+from trigformer.models.ops.dense.spec import DenseSpec, dense_raw
 
 
-def quantizer_type(q) -> FixedType:
-    """The ap type a QKeras quantizer rounds to (half to even, saturating)."""
-    if type(q).__name__ == "quantized_relu":
-        return FixedType(q.bits, q.integer, False, "RND_CONV", "SAT")
-    if type(q).__name__ == "quantized_bits":
-        return FixedType.from_qkeras(q.bits, q.integer, bool(q.keep_negative))
-    raise ValueError(f"unsupported quantizer {q}")
+def hls_dense_reuse(backend: str, n_in: int, n_out: int, requested: int) -> tuple[int, str | None]:
+    """The reuse factor hls4ml's own Dense gets: hls4ml accepts only some values for an n_in x n_out layer (its
+    FPGABackend.get_valid_reuse_factors); the closest one is used, and the note says why (None if unchanged)."""
+    import hls4ml
 
+    be = hls4ml.backends.get_backend(backend)
+    valid = be.get_valid_reuse_factors(n_in, n_out)
+    used = requested if requested in valid else be.get_closest_reuse_factor(valid, requested)
+    if used == requested:
+        return used, None
+    shown = ", ".join(map(str, valid[:12])) + (", ..." if len(valid) > 12 else "")
+    return used, (f"requested {requested}; hls4ml's Dense accepts only {shown} for {n_in}x{n_out}: the closest, "
+                  f"{used}, is used")
 
-def next_layers(model, layer) -> list:
-    return [other for other in model.layers for node in other._inbound_nodes
-            if layer in (node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers])]
-
-
-class Input(OpDef):
-    kind = "input"
-    keras_classes = ("InputLayer",)
-    hls_classes = ("Input",)
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        return {layer.name: {"result": qt.input_t}}
-
-    @staticmethod
-    def run(node, ins, in_t):
-        x = ins[0]  # the testbench feeds floats; ap_fixed rounds them
-        return node.out_t.quantize(x.reshape(len(x), -1)).astype(float_for(node.out_t.width))
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        return np.asarray(ins[0], dtype=object)  # the RTL's inputs are already raw input_t words
-
-    @staticmethod
-    def cost(layer, path, res):
-        return 1, False, 0
 
 
 class Dense(OpDef):
     kind = "dense"
     keras_classes = ("QDense",)
+    byom = {"Dense": "_dense", "EinsumDense": "_dense", "QDense": "_dense"}  # stock Dense of any rank
     hls_classes = ("Dense", "PointwiseConv1D")
     spec_class = DenseSpec
     da_capable = True  # the classifier (hls4ml's Dense; its DA template calls the kernel models/ops/da.py writes)
+
+    @classmethod
+    def settings(cls, layer, s, backend):
+        if s["strategy"] == "distributed_arithmetic":
+            if len(layer.input_shape) != 2:
+                s["strategy"] = "latency"
+                s["note"] = "a QDense on tokens becomes hls4ml's PointwiseConv1D, outside trigformer's DA"
+        else:  # hls4ml's own Dense (the classifier): its valid reuse factors only
+            used, note = hls_dense_reuse(backend, int(layer.input_shape[-1]), int(layer.units), s["reuse_factor"])
+            s["reuse_factor"] = used
+            if note:
+                s["note"] = note
+        return s
+
+    @classmethod
+    def ii(cls, d):
+        return d["reuse_factor"]  # hls4ml's Dense: II = its reuse factor
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
@@ -132,122 +128,3 @@ class Dense(OpDef):
         from trigformer.models.ops.dense.cost import dense
 
         return dense(layer, path, res)
-
-
-class Cast(OpDef):
-    """QActivation with quantized_bits (and hls4ml's linear activation): a cast to the result type."""
-
-    kind = "cast"
-    cost_kind = "activation"
-    keras_classes = ("QActivation",)
-    hls_classes = ("Activation",)
-
-    @classmethod
-    def matches_hls(cls, layer) -> bool:
-        return layer.class_name == "Activation" and layer.get_attr("activation") == "linear"
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        return {layer.name: {"result": quantizer_type(layer.quantizer)}}
-
-    @staticmethod
-    def run(node, ins, in_t):
-        return node.out_t.cast_any(ins[0], in_t[0].frac)
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        from trigformer.models.ops.dense.trace import cast_trace
-
-        return cast_trace(node, ins, in_t)
-
-    @classmethod
-    def describe(cls, layer) -> dict:
-        return {"activation": layer.get_attr("activation")}
-
-    @staticmethod
-    def cost(layer, path, res):
-        from trigformer.models.ops.dense.cost import activation
-
-        return activation(layer, path, res)
-
-
-class Relu(Cast):
-    kind = "relu"
-    keras_classes = ()  # a QActivation with quantized_relu is planned by Cast
-
-    @classmethod
-    def matches_hls(cls, layer) -> bool:
-        return layer.class_name == "Activation" and layer.get_attr("activation") == "relu"
-
-    @staticmethod
-    def run(node, ins, in_t):
-        return node.out_t.cast_any(np.maximum(ins[0], 0), in_t[0].frac, inplace=True)
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        from trigformer.models.ops.dense.trace import relu_trace
-
-        return relu_trace(node, ins, in_t)
-
-
-class Add(OpDef):
-    kind = "add"
-    keras_classes = ("Add",)
-    hls_classes = ("Merge",)
-
-    @classmethod
-    def matches_hls(cls, layer) -> bool:
-        if layer.class_name != "Merge":
-            return False
-        if layer.get_attr("op") != "add":
-            raise NotImplementedError(f"merge op {layer.get_attr('op')} ({layer.name})")
-        return True
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        # one rounding, as in Keras: straight to the type of the QActivation that follows (quantized_bits), else
-        # the activation type
-        nxt = next_layers(model, layer)
-        q = getattr(nxt[0], "quantizer", None) if len(nxt) == 1 else None
-        res = quantizer_type(q) if q is not None and type(q).__name__ == "quantized_bits" else qt.act_t
-        return {layer.name: {"result": res}}
-
-    @staticmethod
-    def run(node, ins, in_t):
-        return add_raw(ins, in_t, node.out_t)
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        from trigformer.models.ops.dense.trace import add_trace
-
-        return add_trace(node, ins, in_t)
-
-    @staticmethod
-    def cost(layer, path, res):
-        from trigformer.models.ops.dense.cost import add
-
-        return add(layer, path, res)
-
-
-class Flatten(OpDef):
-    """[tokens, features] -> [tokens * features] before a Dense: the same values in the same (row-major) order."""
-
-    kind = "flatten"
-    keras_classes = ("Flatten",)
-    hls_classes = ("Reshape",)
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        return {layer.name: {"result": in_types[0]}}
-
-    @staticmethod
-    def run(node, ins, in_t):
-        return ins[0]  # raws are [events, values] already
-
-    @staticmethod
-    def trace(node, ins, in_t):
-        return np.asarray(ins[0], dtype=object).ravel()  # wiring only
-
-    @staticmethod
-    def cost(layer, path, res):
-        return 1, False, 0  # wiring only

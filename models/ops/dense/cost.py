@@ -1,8 +1,8 @@
-"""Cost model of the glue layers: per-token dense, activation (ReLU / cast) and residual add."""
+"""Cost model of Dense (hls4ml's dense_latency / resource, or trigformer's DA kernel)."""
 
 from __future__ import annotations
 
-from trigformer.models.ops.costmodel import T_MUX, Dims, Path, Res, depth, mult_weights, t_add, t_mul
+from trigformer.models.ops.costmodel import Dims, Path, Res, depth, mult_weights, t_add, t_mul
 from trigformer.models.ops.da import STRATEGY, dense_cost
 
 
@@ -18,20 +18,3 @@ def dense(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     path.op(t_mul(d.wi, d.ww, dsp))
     path.op(t_add(d.wacc), depth(d.n_in + 1))
     return R, True, d.n_tok * d.n_out * d.wacc
-
-
-def activation(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
-    d = Dims.of(layer)
-    if layer.get("activation") == "relu":
-        path.op(T_MUX)
-        r.lut += d.n_tok * d.n_out * r.k.relu_lut_per_bit * (d.wi + d.wo)
-    elif d.wi != d.wo:
-        r.lut += d.n_tok * d.n_out * r.k.relu_lut_per_bit * (d.wi + d.wo) / 2  # cast only
-    return 1, False, 0
-
-
-def add(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
-    d = Dims.of(layer)
-    path.op(t_add(d.wo + 1))
-    r.adders(d.n_tok * d.n_out, d.wo + 1)
-    return 1, False, 0

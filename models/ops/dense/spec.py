@@ -1,4 +1,4 @@
-"""Dense (per token) and residual add: the integer arithmetic of hls4ml's dense_latency / merge layers."""
+"""Dense (per token or flat): the integer arithmetic of hls4ml's dense_latency (the residual add: glue/spec.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trigformer.models.fixed import FixedType
-from trigformer.models.ops.common import Spec, align, ceil_log2, dot_accum_t, float_for, matmul_raw
+from trigformer.models.ops.common import Spec, align, dot_accum_t, matmul_raw
 
 
 @dataclass(frozen=True)
@@ -44,21 +44,3 @@ def holds_every_sum(acc_t: FixedType, x_t: FixedType, w_t: FixedType, b_t: Fixed
     """accum_t keeps all fraction bits of the products and the bias, and its range covers the largest sum."""
     need = dot_accum_t(x_t, w_t, n, b_t)
     return acc_t.frac >= need.frac and acc_t.integer >= need.integer and acc_t.signed
-
-
-def add_raw(ins: list[np.ndarray], in_t: list[FixedType], out_t: FixedType) -> np.ndarray:
-    """Exact sum of the aligned inputs, one cast to out_t (hls4ml's Merge add with a wide enough sum)."""
-    f = max(t.frac for t in in_t)
-    # magnitude bits of the exact sum: the widest aligned term, plus the carries of adding len(ins) of them
-    bits = max(t.magnitude_bits + f - t.frac for t in in_t) + ceil_log2(len(ins))
-    dt = np.int64 if bits > 52 or any(v.dtype.kind != "f" for v in ins) else float_for(bits)
-    total = None
-    for v, t in zip(ins, in_t):
-        term = v.astype(dt, copy=False)
-        if f > t.frac:
-            term = align(term, f - t.frac)
-        if total is None:
-            total = term.copy() if term is v else term  # a fresh array, ours to overwrite
-        else:
-            total += term
-    return out_t.cast_any(total, f, inplace=True)

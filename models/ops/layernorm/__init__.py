@@ -10,8 +10,10 @@ from trigformer.models.ops.layernorm.spec import LayerNormSpec
 
 class LayerNorm(OpDef):
     kind = "layernorm"
+    tunable = True
     norm_choice = "layernorm"  # the model.norm value that builds this op
     keras_classes = ("QLayerNormalization",)
+    byom = {"LayerNormalization": "_layernorm", "QLayerNormalization": "_own"}
     hls_classes = ("TFLayerNorm",)
     spec_class = LayerNormSpec
     package = __name__

@@ -4,6 +4,7 @@ models.ops.softmax."""
 
 from __future__ import annotations
 
+from trigformer.models.fixed import FixedType
 from trigformer.models.ops.base import OpDef
 from trigformer.models.ops.common import raw_on_grid
 from trigformer.models.ops.mha.spec import WEIGHTS, MHASpec
@@ -11,7 +12,21 @@ from trigformer.models.ops.mha.spec import WEIGHTS, MHASpec
 
 class MHA(OpDef):
     kind = "mha"
+    tunable = True
+    weighted = True
+
+    @classmethod
+    def units(cls, layer: dict) -> int:
+        return int(layer.get("n_tokens", 1)) * int(layer.get("num_heads", 1))  # attention rows
+
+    @staticmethod
+    def attention_scores(node, vals):
+        sp = node.spec
+        s, prob, _ = sp.attention(vals[node.inputs[0]], node.arrays, vals[node.inputs[1]] if len(node.inputs) > 1 else None)
+        scores = sp.dot_t.to_float(s) * sp.softmax.in_scale  # the scaled scores the softmax sees
+        return scores.swapaxes(-1, -2), sp.prob_t.to_float(prob).swapaxes(-1, -2)
     keras_classes = ("QMultiHeadAttention",)
+    byom = {"MultiHeadAttention": "_mha", "QMultiHeadAttention": "_own_mha"}
     hls_classes = ("TFMultiHeadAttention",)
     spec_class = MHASpec
     package = __name__
@@ -50,6 +65,9 @@ class MHA(OpDef):
         return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
                 "value_dim": layer.get_attr("value_dim"), "n_kv": layer.get_attr("n_kv"),
                 "kv_dim": layer.get_attr("kv_dim"),
+                # the spec's widths: q, k, v, context (quantization.attention_bits) and probabilities (prob_bits)
+                "qkv_bits": FixedType.from_hls4ml(layer.types["qkv_t"].precision).width,
+                "prob_bits": FixedType.from_hls4ml(layer.types["prob_t"].precision).width,
                 "rows_parallel": rows, "iterations": iterations,
                 "table_entries": 2 * layer.get_attr("table_size"),  # one exp and one 1/sum table (copies apart)
                 **da.describe(layer)}

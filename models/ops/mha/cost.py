@@ -2,7 +2,8 @@
 rows per iteration (a row: N_kv dot products of key_dim, a LUT softmax row, value_dim context sums over N_kv), with
 the exp table in ceil(N_kv/2) ROM copies per row and the 1/sum table in one. Cross-attention: the queries come from
 N tokens, keys and values from N_kv tokens of width kv_dim (self-attention: N_kv = N, kv_dim = the input width).
-q, k, v, context and probabilities are out_bits wide (qkv_t / prob_t of the defaults); the 1/sqrt(key_dim) scale is in the exp table (no multiply).
+q, k, v and context are qkv_bits wide (qkv_t: quantization.attention_bits), probabilities prob_bits (prob_t); without
+them (a description made before conversion) out_bits. The 1/sqrt(key_dim) scale is in the exp table (no multiply).
 With distributed_arithmetic the four projections are da4ml kernels (models/ops/da.py), the rest unchanged."""
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     HK, HV, N = H * K, H * V, d.n_tok
     N_kv = int(layer.get("n_kv") or N)
     kv_in = int(layer.get("kv_dim") or n_in)
-    wq = d.wo
+    wq = int(layer.get("qkv_bits") or d.wo)  # q, k, v, context: qkv_t
+    wp = int(layer.get("prob_bits") or d.wo)  # probabilities: prob_t
     # projections: latency strategy = token-parallel units with constant weights; resource = ROM weights. The
     # per-token weight count is averaged over query and key/value tokens (they differ in cross-attention).
     n_proj_in = (N * n_in * HK + N_kv * kv_in * (HK + HV)) / N
@@ -49,7 +51,7 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     rows, iters = units(layer, H * N, "rows_parallel")
     dsp_qk = r.var_mult(rows * N_kv * K, wq, wq, layer)
     dsp_pn = r.var_mult(rows * N_kv, tab_w, tab_w, layer)
-    dsp_pv = r.var_mult(rows * N_kv * V, wq, wq, layer)
+    dsp_pv = r.var_mult(rows * N_kv * V, wp, wq, layer)
     r.adders(rows * (N_kv * K + 3 * N_kv + V * N_kv), wacc)  # dots, softmax max/subtract/sum, context sums
     tab_n = d.tab_entries // 2
     copies = rows * math.ceil(N_kv / 2)
@@ -63,7 +65,7 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     path.op(t_mul(wq, wq, dsp_qk))  # Q K^T
     path.op(t_add(wacc), depth(K))
     softmax_path(path, N_kv, wacc, tab_w, bram, dsp_pn)
-    path.op(t_mul(wq, wq, dsp_pv))  # P V
+    path.op(t_mul(wp, wq, dsp_pv))  # P V
     path.op(t_add(wacc), depth(N_kv))
     if da:
         add_path(path, [kernels["o"]], wacc)  # output projection

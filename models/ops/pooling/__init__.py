@@ -8,7 +8,19 @@ from trigformer.models.ops.pooling.spec import PoolSpec
 
 class Pooling(OpDef):
     kind = "pool"
+    tunable = True
+
+    @classmethod
+    def units(cls, layer: dict) -> int:
+        return int(layer.get("n_out", 1))  # one unit per feature
+
+    @classmethod
+    def after(cls, layer, prev):
+        if "n_tokens_in" in layer:
+            return layer
+        return {**layer, "n_tokens_in": int(prev.get("n_tokens", 1)) if prev else 1}  # the previous layer's output
     keras_classes = ("TokenPooling",)
+    byom = {"TokenPooling": "_own", "GlobalAveragePooling1D": "_pool", "GlobalMaxPooling1D": "_pool"}
     hls_classes = ("TFTokenPooling",)
     spec_class = PoolSpec
     package = __name__

@@ -10,6 +10,7 @@ from trigformer.models.ops.rmsnorm.spec import RMSNormSpec
 
 class RMSNorm(OpDef):
     kind = "rmsnorm"
+    tunable = True
     norm_choice = "rmsnorm"
     keras_classes = ("QRMSNormalization",)
     hls_classes = ("TFRMSNorm",)

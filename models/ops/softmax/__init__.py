@@ -9,7 +9,9 @@ from trigformer.models.ops.softmax.spec import SoftmaxSpec
 
 class Softmax(OpDef):
     kind = "softmax"
+    tunable = True
     keras_classes = ("LUTSoftmax",)
+    byom = {"LUTSoftmax": "_own", "Softmax": "_activation"}
     hls_classes = ("TFLUTSoftmax",)
     spec_class = SoftmaxSpec
     package = __name__

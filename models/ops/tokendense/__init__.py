@@ -13,7 +13,14 @@ from trigformer.models.ops.dense.spec import DenseSpec
 class TokenDense(OpDef):
     kind = "token_dense"
     cost_kind = "token_dense"
+    tunable = True
+    weighted = True
+
+    @classmethod
+    def units(cls, layer: dict) -> int:
+        return max(int(layer.get("n_tokens", 1)), int(layer.get("n_out", 1)))  # tokens or output features
     keras_classes = ("QTokenDense",)
+    byom = {"QTokenDense": "_dense"}
     hls_classes = ("TFTokenDense",)
     spec_class = DenseSpec
     package = __name__
