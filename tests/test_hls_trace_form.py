@@ -1,0 +1,104 @@
+"""hls.form: trace (sim/rtl/hls.py): the HLS project's C++ is every RTL unit's da4ml trace, one function per unit.
+
+References: g++ ap_fixed (C-simulation of the written project) against the NumPy emulator on every unit's output,
+the units the RTL form makes (sim/rtl.units, independent of the writer), and da4ml's opcode count of the traces."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from flow.config import Config
+from flow.firmware import csim, write_project
+from flow.verify import compare_layers
+from models.builder import build_model, snap_to_grid
+from models.data import make_synthetic
+
+pytest.importorskip("da4ml")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+N_EVENTS = 300
+
+
+def tiny_cfg(**hls) -> Config:
+    raw = yaml.safe_load(TINY.read_text())
+    raw["hls"] = {"form": "trace", **hls}
+    return Config.model_validate(raw)
+
+
+@pytest.fixture(scope="module", params=["lut", "auto"])
+def project(request, tmp_path_factory):
+    cfg = tiny_cfg(multipliers=request.param)
+    tf.keras.utils.set_random_seed(2)
+    model = build_model(cfg, quantized=True)
+    model.set_weights([w * 2.5 for w in model.get_weights()])  # into saturation
+    snap_to_grid(model)
+    x, _ = make_synthetic(N_EVENTS, cfg.data.n_particles, cfg.data.features, seed=11)
+    x[: N_EVENTS // 10] *= 8.0
+    work = tmp_path_factory.mktemp(f"trace_{request.param}")
+    hls_model, emu = write_project(cfg, model, "xcvu9p-flga2104-2L-e", work, x[:10])
+    res = csim(hls_model, x)
+    assert res.ok, res.error
+    y_emu, emu_trace = emu.run(x, trace=True)
+    return dict(cfg=cfg, emu=emu, x=x, res=res, y_emu=y_emu, emu_trace=emu_trace, work=work,
+                code=(work / "firmware" / "nnet_utils" / "nnet_code_gen.h").read_text(),
+                top=(work / "firmware" / f"{cfg.name}.cpp").read_text())
+
+
+def test_csim_of_the_traced_project_equals_the_emulator_on_every_unit(project):
+    from sim.rtl import units
+
+    p = project
+    rows, bad_events = compare_layers(p["emu"], p["emu_trace"], p["res"].trace, N_EVENTS)
+    assert not bad_events.any()
+    assert not [r for r in rows if r["mismatched_values"]]
+    lasts = {g[-1].name for g in units(p["emu"].nodes)}
+    assert {r["layer"] for r in rows} == lasts  # one traced output per unit
+    last = p["emu"].nodes[-1]
+    assert np.array_equal(last.out_t.quantize(np.asarray(p["res"].outputs)), p["y_emu"])
+
+
+def test_one_traced_function_per_unit_called_from_the_top(project):
+    from sim.rtl import units
+
+    p = project
+    groups = units(p["emu"].nodes)
+    defined = re.findall(r"void (tf_unit_\d+)\(", p["code"])
+    called = re.findall(r"nnet::(tf_unit_\d+)\(", p["top"])
+    assert len(defined) == len(groups) and sorted(called) == sorted(defined)
+    assert "nnet::tf_" not in re.sub(r"nnet::tf_unit_\d+", "", p["top"])  # no kernel (nnet_tf_*.h) call is left
+
+
+def test_every_variable_product_is_bound_by_the_policy(project):
+    """The trace's products (da4ml opcode 7) each carry one BIND_OP; with lut all are fabric (Verilog: 0 DSP)."""
+    from sim.rtl import trace_unit, units
+    from sim.rtl.timing import _width, on_dsp
+
+    p = project
+    nodes = p["emu"].nodes
+    types, sizes = {n.name: n.out_t for n in nodes}, {n.name: n.size for n in nodes}
+    mults = dsp = 0
+    for g in units(nodes):
+        comb, _ = trace_unit(g, types, sizes)
+        for op in comb.ops:
+            if op.opcode == 7:
+                mults += 1
+                dsp += on_dsp(_width(comb.ops[op.id0].qint), _width(comb.ops[op.id1].qint), p["cfg"].hls.multipliers)
+    products = re.findall(r"^\s*\S+ v(\d+) = v\d+ \* v\d+;", p["code"], flags=re.M)
+    binds = re.findall(r"BIND_OP variable=v\d+ op=mul impl=(\w+)", p["code"])
+    assert mults > 0 and len(products) == mults == len(binds)
+    assert binds.count("dsp") == dsp
+    if p["cfg"].hls.multipliers == "lut":
+        assert set(binds) == {"fabric"}
+
+
+def test_trace_form_needs_reuse_factor_1():
+    with pytest.raises(ValueError, match="hls.form"):
+        tiny_cfg(reuse_factor=2)
