@@ -56,7 +56,7 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb,
     if cfg.hls.form == "trace":  # the C++ from the RTL units' traces (sim/rtl/hls.py)
         from sim.rtl.hls import apply
 
-        hls_model.traced_units = apply(hls_model, emu, cfg.hls.multipliers)
+        apply(hls_model, emu, cfg.hls.multipliers)
     hls_model.write()
     keep_stamp(hls_model, work, deterministic_stamp(cfg))
     return hls_model, emu
@@ -84,7 +84,9 @@ def keep_stamp(hls_model, work: Path, stamp: str) -> None:
 def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, overrides: dict | None = None) -> Firmware:
     hls_model, emu = write_project(cfg, fixed, part_full, work, x_tb, overrides=overrides)
     emu.save(work / "emulator")
-    return Firmware(hls_model, emu, layer_descriptions(hls_model, cfg), work, getattr(hls_model, "traced_units", None))
+    from sim.rtl.hls import TRACE_UNITS_ATTR
+
+    return Firmware(hls_model, emu, layer_descriptions(hls_model, cfg), work, getattr(hls_model, TRACE_UNITS_ATTR, None))
 
 
 def csim(hls_model, x) -> CsimResult:

@@ -35,6 +35,7 @@ def tiny_cfg(**hls) -> Config:
 
 @pytest.fixture(scope="module", params=["lut", "auto"])
 def project(request, tmp_path_factory):
+    """The tiny model written in the traced form (saturating weights and inputs); C-simulated only by the slow test."""
     cfg = tiny_cfg(multipliers=request.param)
     tf.keras.utils.set_random_seed(2)
     model = build_model(cfg, quantized=True)
@@ -44,25 +45,28 @@ def project(request, tmp_path_factory):
     x[: N_EVENTS // 10] *= 8.0
     work = tmp_path_factory.mktemp(f"trace_{request.param}")
     hls_model, emu = write_project(cfg, model, "xcvu9p-flga2104-2L-e", work, x[:10])
-    res = csim(hls_model, x)
-    assert res.ok, res.error
-    y_emu, emu_trace = emu.run(x, trace=True)
-    return dict(cfg=cfg, emu=emu, x=x, res=res, y_emu=y_emu, emu_trace=emu_trace, work=work,
+    return dict(cfg=cfg, emu=emu, x=x, hls_model=hls_model, work=work,
                 code=(work / "firmware" / "nnet_utils" / "nnet_code_gen.h").read_text(),
                 top=(work / "firmware" / f"{cfg.name}.cpp").read_text())
 
 
+@pytest.mark.slow  # g++ -O3 of the straight-line traced C++: minutes even for the tiny model (README: HLS forms)
 def test_csim_of_the_traced_project_equals_the_emulator_on_every_unit(project):
     from sim.rtl import units
 
     p = project
-    rows, bad_events = compare_layers(p["emu"], p["emu_trace"], p["res"].trace, N_EVENTS)
+    if p["cfg"].hls.multipliers != "lut":
+        pytest.skip("one C-simulation: the policy changes pragmas only")
+    res = csim(p["hls_model"], p["x"])
+    assert res.ok, res.error
+    y_emu, emu_trace = p["emu"].run(p["x"], trace=True)
+    rows, bad_events = compare_layers(p["emu"], emu_trace, res.trace, N_EVENTS)
     assert not bad_events.any()
     assert not [r for r in rows if r["mismatched_values"]]
     lasts = {g[-1].name for g in units(p["emu"].nodes)}
     assert {r["layer"] for r in rows} == lasts  # one traced output per unit
     last = p["emu"].nodes[-1]
-    assert np.array_equal(last.out_t.quantize(np.asarray(p["res"].outputs)), p["y_emu"])
+    assert np.array_equal(last.out_t.quantize(np.asarray(res.outputs)), y_emu)
 
 
 def test_one_traced_function_per_unit_called_from_the_top(project):
@@ -99,6 +103,37 @@ def test_every_variable_product_is_bound_by_the_policy(project):
         assert set(binds) == {"fabric"}
 
 
-def test_trace_form_needs_reuse_factor_1():
-    with pytest.raises(ValueError, match="hls.form"):
-        tiny_cfg(reuse_factor=2)
+@pytest.mark.parametrize("hls", ["reuse_factor: 2", "strategy: resource"])
+def test_trace_form_without_reuse_factor_1_is_exit_2_naming_the_key(hls, tmp_path, capsys):
+    from flow.cli import main
+
+    p = tmp_path / "m.yaml"
+    p.write_text(f"name: a\nhls:\n  form: trace\n  {hls}\n")
+    assert main([str(p), "--out", str(tmp_path / "out"), "-q"]) == 2
+    assert ": hls.form:" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_forms_hls_and_rtl_report_the_same_variable_products(project, tmp_path):
+    """The traced form's estimate (sim/rtl/hls.py) and the RTL form's manifest (sim/rtl generate: bind_products)
+    count the same products with the same bindings, and forms.* carry them; the latency is the RTL's convention."""
+    from flow.report.forms import forms_of
+    from sim import rtl
+    from sim.rtl.hls import TRACE_UNITS_ATTR, estimate
+
+    p = project
+    cfg = p["cfg"]
+    traced = getattr(p["hls_model"], TRACE_UNITS_ATTR)
+    est = estimate(traced, p["emu"].nodes[0].name, cfg.hls.clock_period_ns, "xcvu9p", cfg.hls.multipliers)
+    design = rtl.generate(p["emu"], tmp_path / "rtl", cfg.name, cfg.hls.clock_period_ns, trace=False,
+                          multipliers=cfg.hls.multipliers)
+    report = {"part": "xcvu9p-flga2104-2L-e", "hls_form": "trace", "estimate": est,
+              "rtl": {"units": design.manifest()["units"], "latency": {"source": "rtl", "cycles": design.latency}}}
+    forms = forms_of(report)
+    assert forms["hls"]["variable_products"] == forms["rtl"]["variable_products"]
+    assert sum(forms["hls"]["variable_products"].values()) == sum(l.var_mults for l in design.layers) > 0
+    assert est["resources"]["DSP"] == sum(l.dsp_mults for l in design.layers)
+    if cfg.hls.multipliers == "lut":
+        assert est["resources"]["DSP"] == 0
+    assert est["latency"]["cycles"] == design.latency and est["latency"]["ii"] == 1
+    assert "traced form" in forms["hls"]["design"]

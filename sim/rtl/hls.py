@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 FUNC_PREFIX = "tf_unit_"
+TRACE_UNITS_ATTR = "trigformer_traced_units"  # where `apply` leaves the traced units on the ModelGraph
 _INPUT = re.compile(r"model_inp\[(\d+)\]")
 _DEF = re.compile(r"^\S+ v(\d+) = ")
 
@@ -99,6 +100,7 @@ def apply(hls_model, emulator, multipliers: str) -> list[TracedUnit]:
         for m in members[:-1]:
             layers[m.name].set_attr("function_cpp", None)
         out.append(TracedUnit(last.name, [m.name for m in members], external, comb, fn))
+    setattr(hls_model, TRACE_UNITS_ATTR, out)
     return out
 
 
