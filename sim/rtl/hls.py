@@ -31,6 +31,19 @@ class TracedUnit:
     function: str | None  # None: the unit has no C++ of its own (a renaming), its layers' are kept
 
 
+# g++ at -O3 spends minutes and gigabytes on one statement per traced operation (README: the two HLS forms); the
+# C-simulation compiles the traced functions at -O0 instead (the same arithmetic: ap_fixed is exact at any level).
+# HLS synthesis defines __SYNTHESIS__ and sees no attribute.
+CSIM_OPT = """#ifndef TF_TRACED_CSIM_OPT
+#if defined(__SYNTHESIS__) || !defined(__GNUC__) || defined(__clang__)
+#define TF_TRACED_CSIM_OPT
+#else
+#define TF_TRACED_CSIM_OPT __attribute__((optimize("O0")))
+#endif
+#endif
+"""
+
+
 def function_name(k: int) -> str:
     return f"{FUNC_PREFIX}{k}"
 
@@ -68,7 +81,7 @@ def unit_code(comb, fn: str, in_sizes: list[int], multipliers: str) -> str:
     params = ", ".join([f"in{j}_T in{j}[{n}]" for j, n in enumerate(in_sizes)] + [f"res_T res[{n_out}]"])
     ind = "\n    "
     return (f"// trigformer: traced unit {fn} (da4ml trace, the RTL form's), {len(comb.ops)} operations\n"
-            f"template <{tparams}> void {fn}({params}) {{\n    #pragma HLS INLINE{ind}"
+            + CSIM_OPT + f"template <{tparams}> TF_TRACED_CSIM_OPT void {fn}({params}) {{\n    #pragma HLS INLINE{ind}"
             + ind.join(body) + "\n}\n")
 
 
