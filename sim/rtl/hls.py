@@ -54,8 +54,6 @@ def unit_code(comb, fn: str, in_sizes: list[int], multipliers: str) -> str:
     variable product."""
     from da4ml.codegen.hls.hls_codegen import kif_to_vitis_type, output_gen, ssa_gen
 
-    from sim.rtl.timing import _width, on_dsp
-
     offsets, pos = [], 0
     for n in in_sizes:
         offsets.append(pos)
@@ -71,9 +69,7 @@ def unit_code(comb, fn: str, in_sizes: list[int], multipliers: str) -> str:
         body.append(_INPUT.sub(arg, line))
         d = _DEF.match(line)
         if d and comb.ops[int(d[1])].opcode == 7:
-            op = comb.ops[int(d[1])]
-            impl = "dsp" if on_dsp(_width(comb.ops[op.id0].qint), _width(comb.ops[op.id1].qint), multipliers) \
-                else "fabric"
+            impl = "dsp" if _on_dsp(comb, comb.ops[int(d[1])], multipliers) else "fabric"
             body.append(f"#pragma HLS BIND_OP variable=v{d[1]} op=mul impl={impl}")
     body += [line.replace("model_out[", "res[") for line in output_gen(comb, kif_to_vitis_type)]
     n_out = len(comb.out_idxs)
@@ -118,6 +114,7 @@ def apply(hls_model, emulator, multipliers: str) -> list[TracedUnit]:
 
 
 def _on_dsp(comb, op, multipliers: str) -> bool:
+    """A variable product bound to a DSP48E2: the one rule (sim/rtl/timing.py on_dsp) on its operands' widths."""
     from sim.rtl.timing import _width, on_dsp
 
     return op.opcode == 7 and on_dsp(_width(comb.ops[op.id0].qint), _width(comb.ops[op.id1].qint), multipliers)
