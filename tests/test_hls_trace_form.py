@@ -137,3 +137,25 @@ def test_forms_hls_and_rtl_report_the_same_variable_products(project, tmp_path):
         assert est["resources"]["DSP"] == 0
     assert est["latency"]["cycles"] == design.latency and est["latency"]["ii"] == 1
     assert "traced form" in forms["hls"]["design"]
+
+
+def test_a_two_input_unit_reads_each_argument_and_computes_by_hand():
+    """y = a0 * a1 + b (a: ap_fixed<8,4>, b: ap_fixed<6,2>, two arguments): the function reads in0[0], in0[1] and
+    in1[0], binds its product by the policy, and g++ gives the hand-computed sums at the extremes."""
+    from da4ml.trace import comb_trace
+
+    from models.fixed import FixedType
+    from models.ops.trace_common import new_inputs
+    from sim.rtl.hls import unit_code
+    from tests.gxx import compile_program, run_program
+
+    a, b = new_inputs(FixedType(8, 4), 2)._vars.ravel(), new_inputs(FixedType(6, 2), 1)._vars.ravel()
+    code = unit_code(comb_trace([*a, *b], [a[0] * a[1] + b[0]]), "tf_unit_9", [2, 1], "lut")
+    assert "= in0[0];" in code and "= in0[1];" in code and "= in1[0];" in code and "impl=fabric" in code
+    cases = ((1.5, -2.25, 0.75), (7.9375, 7.9375, 1.9375), (-8.0, -8.0, -2.0), (-8.0, 7.9375, 0.0625))
+    src = ('#include "ap_fixed.h"\n#include <cstdio>\nnamespace nnet {\n' + code + "}\nint main() {\n"
+           + "".join(f"  {{ ap_fixed<8,4> a[2] = {{{x}, {y}}}; ap_fixed<6,2> b[1] = {{{z}}}; ap_fixed<24,12> r[1];\n"
+                     f"    nnet::tf_unit_9(a, b, r); std::printf(\"%.10f\\n\", r[0].to_double()); }}\n"
+                     for x, y, z in cases) + "}\n")
+    out = run_program(compile_program(src, "traced_unit")).decode().split()
+    assert [float(v) for v in out] == [x * y + z for x, y, z in cases]
