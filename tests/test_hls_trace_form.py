@@ -114,6 +114,15 @@ def test_trace_form_without_reuse_factor_1_is_exit_2_naming_the_key(hls, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_fit_with_the_trace_form_is_exit_2(tmp_path, capsys):
+    from flow.cli import main
+
+    p = tmp_path / "m.yaml"
+    p.write_text("name: a\nhls:\n  form: trace\n")
+    assert main([str(p), "--fit", "--out", str(tmp_path / "out"), "-q"]) == 2
+    assert "hls.form trace" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_forms_hls_and_rtl_report_the_same_variable_products(project, tmp_path):
     """The traced form's estimate (sim/rtl/hls.py) and the RTL form's manifest (sim/rtl generate: bind_products)
     count the same products with the same bindings, and forms.* carry them; the latency is the RTL's convention."""
