@@ -61,8 +61,8 @@ def test_csim_of_the_traced_project_equals_the_emulator_on_every_unit(project):
     assert res.ok, res.error
     y_emu, emu_trace = p["emu"].run(p["x"], trace=True)
     rows, bad_events = compare_layers(p["emu"], emu_trace, res.trace, N_EVENTS)
+    assert not [r for r in rows if r["mismatched_values"]], rows
     assert not bad_events.any()
-    assert not [r for r in rows if r["mismatched_values"]]
     lasts = {g[-1].name for g in units(p["emu"].nodes)}
     assert {r["layer"] for r in rows} == lasts  # one traced output per unit
     last = p["emu"].nodes[-1]
