@@ -40,13 +40,13 @@ def main() -> None:
 
     import numpy as np
 
-    from flow.config import load_config
-    from flow.convert import convert
-    from flow.parts import resolve_part
-    from flow.train import seed_everything
-    from models.builder import build_model, snap_to_grid
-    from models.data import make_synthetic
-    from sim.emulator import Emulator, EmulatorSettings, usable_cores
+    from trigformer.flow.config import load_config
+    from trigformer.flow.convert import convert
+    from trigformer.flow.parts import resolve_part
+    from trigformer.flow.train import seed_everything
+    from trigformer.models.builder import build_model, snap_to_grid
+    from trigformer.models.data import make_synthetic
+    from trigformer.sim.emulator import Emulator, EmulatorSettings, usable_cores
 
     cfg = load_config(args.config)
     seed_everything(cfg.seed)

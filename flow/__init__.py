@@ -1,3 +1,3 @@
 """trigformer flow: CLI, config, stages (data, train, firmware, C-simulation, verification, cost) and reports."""
 
-import models  # noqa: F401  (sets the TensorFlow environment before anything imports TensorFlow)
+import trigformer.models  # noqa: F401  (sets the TensorFlow environment before anything imports TensorFlow)

@@ -79,7 +79,7 @@ def _on_sigterm(signum, frame):
 
 def finish(result) -> int:
     """After `synth`: terminal summary, messages and the exit code."""
-    from flow.report import exit_code, render_terminal
+    from trigformer.flow.report import exit_code, render_terminal
 
     render_terminal(result.report)
     for m in result.messages:
@@ -88,7 +88,7 @@ def finish(result) -> int:
         print(f"synth: vendor tool failed: {result.report['vendor_error']} (figures above are the estimate)")
     print(f"synth: wrote {result.out_dir} (report.json, report.html, HLS project)")
     code = exit_code(result.report)
-    from flow.report.summary import result_line
+    from trigformer.flow.report.summary import result_line
 
     print(result_line(result.report, result.out_dir, code), flush=True)
     return code
@@ -96,21 +96,21 @@ def finish(result) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from flow.config import ConfigError
-    from flow.outdir import OutputError
-    from flow.pipeline import UsageError
-    from flow.report.rerender import ReportError
-    from flow.train import WeightsError
+    from trigformer.flow.config import ConfigError
+    from trigformer.flow.outdir import OutputError
+    from trigformer.flow.pipeline import UsageError
+    from trigformer.flow.report.rerender import ReportError
+    from trigformer.flow.train import WeightsError
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         if argv and argv[0] == "sweep":
-            from flow.sweep import main as sweep_main
+            from trigformer.flow.sweep import main as sweep_main
 
             return sweep_main(argv[1:])
         if argv and argv[0] == "report":
             args = _report_parser().parse_args(argv[1:])
-            from flow.report.rerender import rerender
+            from trigformer.flow.report.rerender import rerender
 
             return rerender(args.dir)
         args = _main_parser().parse_args(argv)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from flow import yamlio
+from trigformer.flow import yamlio
 
 FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
 
@@ -490,7 +490,7 @@ def _generated_clash(name: str) -> str | None:
 def _check_part(part: str) -> None:
     """hls.part: a short name of flow.parts.PARTS, or that device's full AMD part name (device, package and pins,
     speed grade, temperature grade: xcvu9p-flga2104-2L-e; 7-series: xc7z020clg400-1, temperature inside the code)."""
-    from flow.parts import PARTS
+    from trigformer.flow.parts import PARTS
 
     key = part.strip().lower()
     device = next((s for s in sorted(PARTS, key=len, reverse=True) if key.startswith(s)), None)
@@ -617,7 +617,7 @@ def _check_files(cfg: Config, cfg_path: Path, lines: dict[tuple[str, ...], int],
         if not full.exists():
             raise ConfigError(f"{label}{where}: data.path: {p} does not exist (relative paths are taken from the "
                               "YAML's folder)")
-    from models.data import check_hls4ml_jets
+    from trigformer.models.data import check_hls4ml_jets
 
     d = cfg.data
     try:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hls_templates.extension import register
-from models.fixed import FixedType
-from models.ops import UnsupportedLayer, for_hls, for_keras
-from models.ops.common import PARALLEL_KEYS
-from models.quant import QuantTypes
+from trigformer.hls_templates.extension import register
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops import UnsupportedLayer, for_hls, for_keras
+from trigformer.models.ops.common import PARALLEL_KEYS
+from trigformer.models.quant import QuantTypes
 
 
 class PlanError(ValueError):
@@ -56,7 +56,7 @@ def layer_types(model, qt: QuantTypes) -> dict[str, dict[str, FixedType]]:
 def _plan(cfg, imported, provisional: dict | None) -> None:
     qt = QuantTypes.from_config(cfg.quantization, **(provisional or {}))
     if imported is None:
-        from models.builder import build_model
+        from trigformer.models.builder import build_model
 
         model = build_model(cfg, quantized=True)
     else:
@@ -69,7 +69,7 @@ def check_plan(cfg, imported=None, provisional: dict | None = None) -> None:
     before anything is trained or written: a derived width the arithmetic cannot hold is a config error (raised as
     ConfigError) naming quantization.act_bits and the widest value that works with the other settings, when a
     narrower act_bits is the way out. `provisional`: stand-ins for integer bits still `auto` (calibrated later)."""
-    from flow.config import ConfigError
+    from trigformer.flow.config import ConfigError
 
     try:
         _plan(cfg, imported, provisional)

@@ -16,7 +16,7 @@ class Cost:
 
 def run_vendor_tool(project: Path, backend: str, cosim: bool, vsynth: bool) -> str | None:
     """Run C synthesis (+ cosim / vsynth) with the vendor tool; returns an error message instead of raising."""
-    from flow.vendor import VendorBuildFailed, run_vendor
+    from trigformer.flow.vendor import VendorBuildFailed, run_vendor
 
     try:
         run_vendor(project, backend, synth=True, cosim=cosim, vsynth=vsynth)
@@ -29,11 +29,11 @@ def cost(layers: list[dict], project: Path, backend: str, clock_ns: float, part:
          vendor_error: str | None = None, traced: list | None = None, multipliers: str = "auto",
          cutoff: float | None = None) -> Cost:
     """`traced`: hls.form trace's units (sim/rtl/hls.py): the estimate is then the traces' own figures."""
-    from flow.estimate import estimate
-    from flow.vendor import parse_vendor_reports
+    from trigformer.flow.estimate import estimate
+    from trigformer.flow.vendor import parse_vendor_reports
 
     if traced:
-        from sim.rtl.hls import estimate as traced_estimate
+        from trigformer.sim.rtl.hls import estimate as traced_estimate
 
         est = traced_estimate(traced, layers[0]["name"], clock_ns, part, multipliers, cutoff)
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.config import Config, resolve_data_paths
+from trigformer.flow.config import Config, resolve_data_paths
 
 
 @dataclass
@@ -18,7 +18,7 @@ class Data:
 
 def prepare(cfg: Config, cfg_path: Path, progress: bool, trained_model: bool = False) -> Data:
     """`trained_model`: the model comes trained (model.file): `auto` input scaling is then 0 (see below)."""
-    from models.data import build_dataset
+    from trigformer.models.data import build_dataset
 
     d = cfg.data
     paths = resolve_data_paths(cfg, cfg_path) if d.source == "hls4ml_jets" else None
@@ -30,7 +30,7 @@ def apply_input_scaling(cfg: Config, ds, trained_model: bool = False) -> dict:
     """Multiply every feature by its power of two (in place); the firmware expects the scaled words.
     A trained model file learnt on the features as they are, so `auto` is 0 for it: scaling would change what the
     model computes (its integer input bits are calibrated instead, input_int_bits: auto)."""
-    from models.quant import QuantTypes, input_scale_log2
+    from trigformer.models.quant import QuantTypes, input_scale_log2
 
     k = cfg.quantization.input_scale_log2
     if k == "auto" and trained_model:
@@ -53,7 +53,7 @@ def apply_input_scaling(cfg: Config, ds, trained_model: bool = False) -> dict:
 
 
 def _input_type(cfg: Config) -> str:
-    from models.fixed import FixedType
+    from trigformer.models.fixed import FixedType
 
     i = cfg.quantization.input_int_bits
     return FixedType.from_qkeras(cfg.quantization.input_bits, i).ap_type if i != "auto" else \

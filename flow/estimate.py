@@ -75,9 +75,9 @@ import math
 from functools import lru_cache
 from pathlib import Path as FilePath
 
-from flow.parts import fractions, resolve_part
-from models.ops import BY_COST_KIND
-from models.ops.costmodel import (AUTO_LUT_BITS, CLOCK_UNCERTAINTY, DSP_NARROW_BITS, FITTED, LUTROM_MAX_BITS, Fitted,
+from trigformer.flow.parts import fractions, resolve_part
+from trigformer.models.ops import BY_COST_KIND
+from trigformer.models.ops.costmodel import (AUTO_LUT_BITS, CLOCK_UNCERTAINTY, DSP_NARROW_BITS, FITTED, LUTROM_MAX_BITS, Fitted,
                                   Path, Res)
 
 DA_METHOD = ("distributed_arithmetic layers: DSP 0; LUT = da4ml's cost of each solved shift-and-add graph (its adder "

@@ -1,7 +1,7 @@
 """Stage: the trained quantized model -> hls4ml project on disk (+ its emulator and tb_data), and its C-simulation.
 
 The project is written once, with layer tracing on (hls4ml writes the per-layer trace calls inside
-`#ifndef __SYNTHESIS__`, so synthesis does not see them), and C-simulated by `sim.csim` in child processes.
+`#ifndef __SYNTHESIS__`, so synthesis does not see them), and C-simulated by `trigformer.sim.csim` in child processes.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from flow.convert import convert, layer_descriptions
-from flow.progress import stage
-from sim.csim import CsimResult
-from sim.emulator import Emulator, EmulatorSettings, as_inputs
+from trigformer.flow.convert import convert, layer_descriptions
+from trigformer.flow.progress import stage
+from trigformer.sim.csim import CsimResult
+from trigformer.sim.emulator import Emulator, EmulatorSettings, as_inputs
 
 TB_SRC = ".tb_src"  # testbench sources hls4ml reads on every write(); removed by `finalize`
 CSIM_LOG = "csim.log"
@@ -54,7 +54,7 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb,
     hls_model.config.config["InputData"] = str(src / "tb_input_features.npy")
     hls_model.config.config["OutputPredictions"] = str(src / "tb_output_predictions.npy")
     if cfg.hls.form == "trace":  # the C++ from the RTL units' traces (sim/rtl/hls.py)
-        from sim.rtl.hls import apply
+        from trigformer.sim.rtl.hls import apply
 
         apply(hls_model, emu, cfg.hls.multipliers)
     hls_model.write()
@@ -84,7 +84,7 @@ def keep_stamp(hls_model, work: Path, stamp: str) -> None:
 def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, overrides: dict | None = None) -> Firmware:
     hls_model, emu = write_project(cfg, fixed, part_full, work, x_tb, overrides=overrides)
     emu.save(work / "emulator")
-    from sim.rtl.hls import TRACE_UNITS_ATTR
+    from trigformer.sim.rtl.hls import TRACE_UNITS_ATTR
 
     return Firmware(hls_model, emu, layer_descriptions(hls_model, cfg), work, getattr(hls_model, TRACE_UNITS_ATTR, None))
 
@@ -92,7 +92,7 @@ def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, overrides: d
 def csim(hls_model, x) -> CsimResult:
     """C-simulate the written project on `x` (an array, or one per model input) with every traced layer (isolated:
     see sim.csim)."""
-    from sim import csim as runner
+    from trigformer.sim import csim as runner
 
     cfg = hls_model.config
     traced = {layer.name: int(layer.get_output_variable().size()) for layer in hls_model.get_layers()

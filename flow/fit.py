@@ -25,9 +25,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from flow.estimate import estimate
-from models.ops.common import PARALLEL_KEYS
-from flow.report.verdict import RESOURCES
+from trigformer.flow.estimate import estimate
+from trigformer.models.ops.common import PARALLEL_KEYS
+from trigformer.flow.report.verdict import RESOURCES
 
 TUNABLE = ("token_dense", "mha", "layernorm", "rmsnorm", "pool", "softmax")  # trigformer's own layers
 WEIGHTED = ("token_dense", "mha")  # the strategy changes where weights live
@@ -127,7 +127,7 @@ def margins(budget: dict) -> tuple[dict[str, float], str]:
     """Relative margin per metric (LUT, FF, DSP, BRAM_18K, cycles) from budget["fit_margin"] (absent: none)."""
     m = budget.get("fit_margin", 0.0)
     if m == "band":
-        from flow.estimate import error_band
+        from trigformer.flow.estimate import error_band
 
         band = error_band("holdout")
         return ({k: band[k]["median"] if k in band else 0.0 for k in (*RESOURCES, "cycles")},

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.config import Config, ConfigError, load_config
+from trigformer.flow.config import Config, ConfigError, load_config
 
 
 class UsageError(Exception):
@@ -61,13 +61,13 @@ class Result:
     def exit_code(self) -> int:
         """synth's exit code for this result: 0; 1 wrong or failed (csim/RTL != emulator, a tool failed); 4 budget
         not met, everything verified (flow.report.verdict)."""
-        from flow.report import exit_code
+        from trigformer.flow.report import exit_code
 
         return exit_code(self.report)
 
 
 def load(opts: Options) -> Config:
-    from flow.config import config_from_dict
+    from trigformer.flow.config import config_from_dict
 
     overrides = dict(opts.extra_overrides)
     for key, val in (("hls.part", opts.part), ("hls.backend", opts.backend), ("hls.clock_period_ns", opts.clock),
@@ -97,9 +97,9 @@ def import_model(cfg: Config, opts: Options):
     data section, one score per class. Raises ConfigError (exit 2)."""
     if opts.model is None and cfg.model.file is None:
         return None
-    from flow.config import resolve_model_file
-    from models.byom import ImportedModel, ModelFileError, load_model_file
-    from models.ops import UnsupportedLayer
+    from trigformer.flow.config import resolve_model_file
+    from trigformer.models.byom import ImportedModel, ModelFileError, load_model_file
+    from trigformer.models.ops import UnsupportedLayer
 
     where = label(opts)
     key = "model.file" if cfg.model.file is not None else "model"
@@ -130,7 +130,7 @@ def import_model(cfg: Config, opts: Options):
 
 def provisional(cfg: Config) -> dict:
     """Stand-ins for `auto` integer bits (the defaults) where a plan is needed before calibration."""
-    from flow.config import INT_BITS_KEYS, QuantConfig
+    from trigformer.flow.config import INT_BITS_KEYS, QuantConfig
 
     defaults = QuantConfig()
     return {k: getattr(defaults, k) for k in INT_BITS_KEYS if getattr(cfg.quantization, k) == "auto"}
@@ -139,8 +139,8 @@ def provisional(cfg: Config) -> dict:
 def calibrate(cfg: Config, imported, x_train) -> tuple[Config, dict, dict]:
     """Resolve the `auto` integer bits of a model file from its weights and the training data. Returns the config
     with them set, the extra QuantTypes fields (gamma_int_bits) and the report section."""
-    from flow.config import INT_BITS_KEYS
-    from models.quant import QuantTypes
+    from trigformer.flow.config import INT_BITS_KEYS
+    from trigformer.models.quant import QuantTypes
 
     keys = [k for k in INT_BITS_KEYS if getattr(cfg.quantization, k) == "auto"]
     if not keys:
@@ -160,18 +160,18 @@ def output_dir(cfg: Config, opts: Options) -> Path:
 
 def synth(opts: Options) -> Result:
     """The whole flow. Raises ConfigError / UsageError / OutputError (exit 2) before writing anything."""
-    from flow.outdir import Output
+    from trigformer.flow.outdir import Output
 
-    from flow.convert import check_plan
+    from trigformer.flow.convert import check_plan
 
     cfg = load(opts)
     out = output_dir(cfg, opts)
     imported = import_model(cfg, opts)
     check_plan(cfg, imported, provisional(cfg))
     if opts.rtl:
-        from flow.rtl import check_tools
-        from sim.cache import CacheError
-        from sim.rtl.verilator import ToolMissing
+        from trigformer.flow.rtl import check_tools
+        from trigformer.sim.cache import CacheError
+        from trigformer.sim.rtl.verilator import ToolMissing
 
         if imported is not None and len(imported.input_shapes) > 1:
             raise UsageError(f"--rtl: the RTL flow takes models with one input; {imported.source} has "
@@ -196,18 +196,18 @@ def synth(opts: Options) -> Result:
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
     if opts.vendor_synth or opts.cosim or opts.vsynth:
-        from flow.vendor import missing_tool_message
+        from trigformer.flow.vendor import missing_tool_message
 
         why = missing_tool_message(cfg.hls.backend, opts.vsynth)
         if why:
             raise UsageError(f"--synth/--cosim/--vsynth: {why} Without them synth still C-simulates, emulates and "
                              "reports the labelled estimate.")
-    from flow.progress import reporting
-    from models import quiet_third_party
+    from trigformer.flow.progress import reporting
+    from trigformer.models import quiet_third_party
 
     quiet_third_party()
     if opts.size_check and imported is None:
-        from flow.sizecheck import too_large
+        from trigformer.flow.sizecheck import too_large
 
         why = too_large(cfg, opts.fit)
         if why:
@@ -220,16 +220,16 @@ def synth(opts: Options) -> Result:
 
 
 def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> Result:
-    from flow import cost as cost_stage
-    from flow import data as data_stage
-    from flow import firmware
-    from flow import train as train_stage
-    from flow.parts import resolve_part
-    from flow.convert import implementation
-    from flow.report import judge_budget
-    from flow.report.forms import apply as apply_forms
-    from flow.progress import stage
-    from flow.verify import verify
+    from trigformer.flow import cost as cost_stage
+    from trigformer.flow import data as data_stage
+    from trigformer.flow import firmware
+    from trigformer.flow import train as train_stage
+    from trigformer.flow.parts import resolve_part
+    from trigformer.flow.convert import implementation
+    from trigformer.flow.report import judge_budget
+    from trigformer.flow.report.forms import apply as apply_forms
+    from trigformer.flow.progress import stage
+    from trigformer.flow.verify import verify
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -245,7 +245,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
         trained = train_stage.train_models(cfg, ds, weights, opts.progress)
         feed = (lambda x: x)  # noqa: E731
     else:
-        from models.quant import QuantTypes
+        from trigformer.models.quant import QuantTypes
 
         t0 = time.perf_counter()
         with stage("calibration (auto integer bits)"):
@@ -288,9 +288,9 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
 
     rtl_result = None
     if opts.rtl:
-        from flow.rtl import run as run_rtl
+        from trigformer.flow.rtl import run as run_rtl
 
-        from flow.rtl import RTLResult
+        from trigformer.flow.rtl import RTLResult
 
         t0 = time.perf_counter()
         try:
@@ -320,7 +320,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     if rtl_result is not None:
         sec = rtl_result.section
         report["rtl"] = sec
-        from flow.report.text import estimate_vs_rtl_rows
+        from trigformer.flow.report.text import estimate_vs_rtl_rows
 
         sec["vs_estimate"] = estimate_vs_rtl_rows({"estimate": c.estimate, "rtl": sec})
     if fit_result is not None:
@@ -347,8 +347,8 @@ def fit_settings(cfg: Config, fixed, part_full: str, work: Path):
     """`--fit`: describe the layers (an unwritten conversion) and search the per-layer settings (flow.fit)."""
     import shutil
 
-    from flow.convert import convert, layer_descriptions
-    from flow.fit import fit
+    from trigformer.flow.convert import convert, layer_descriptions
+    from trigformer.flow.fit import fit
 
     probe_dir = work / ".fit-probe"
     try:
@@ -367,9 +367,9 @@ def html_extra(report: dict, predictions: dict) -> dict:
 def render_outputs(report: dict, predictions: dict | None) -> tuple[dict, str, str]:
     """report.json's text and report.html's page, in memory: (the report as validated by the Report model, json
     text, html page). Raises on a report that cannot be rendered, before anything is written."""
-    from flow.report import Report
-    from flow.report.html import render_html
-    from flow.report.model import dumps
+    from trigformer.flow.report import Report
+    from trigformer.flow.report.html import render_html
+    from trigformer.flow.report.model import dumps
 
     report = Report.model_validate(report).to_dict()
     text = dumps(report)
@@ -380,7 +380,7 @@ def render_outputs(report: dict, predictions: dict | None) -> tuple[dict, str, s
 def write_outputs(report: dict, predictions: dict | None, folder: Path) -> dict:
     """report.json (validated through the Report model first), report.html (plots from `predictions`, in memory)
     and predictions.npz. Everything is rendered before the first file is written. Returns the report as written."""
-    from flow.report.model import write_text_atomic
+    from trigformer.flow.report.model import write_text_atomic
 
     report, text, page = render_outputs(report, predictions)
     if predictions is not None:

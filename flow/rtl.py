@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.progress import stage
+from trigformer.flow.progress import stage
 
 
 def timing_section(syn: dict, design) -> dict:
     """report.json["rtl"]["timing"]: the longest path Yosys finds in every mapped stage (LUT levels, carry and MUXF
     cells, DSP48E2), its delay under the proxy (sim/rtl/timing.py), per unit and for the worst stage, and the stages
     deeper than the clock allows."""
-    from sim.rtl import timing as T
+    from trigformer.sim.rtl import timing as T
 
     per_unit, deep, worst = [], [], None
     for u in syn["units"]:
@@ -47,7 +47,7 @@ def timing_section(syn: dict, design) -> dict:
 
 
 def timing_model(design) -> str:
-    from sim.rtl.timing import model_description
+    from trigformer.sim.rtl.timing import model_description
 
     return model_description(design.clock_ns, design.cutoff, design.cutoff_derived, design.multipliers)
 
@@ -67,27 +67,27 @@ class RTLResult:
 def check_tools(rcfg) -> None:
     """Raise sim.rtl.verilator.ToolMissing (exit 2) when a tool --rtl needs is missing, sim.cache.CacheError when
     the Yosys result cache has nowhere to go."""
-    from sim.rtl.verilator import verilator_env
-    from sim.rtl.yosys import yosys_command
+    from trigformer.sim.rtl.verilator import verilator_env
+    from trigformer.sim.rtl.yosys import yosys_command
 
     try:
         import da4ml  # noqa: F401
     except ImportError:
-        from sim.rtl.verilator import ToolMissing
+        from trigformer.sim.rtl.verilator import ToolMissing
 
         raise ToolMissing("da4ml is not installed (hls4ml[da]; `make setup` installs it)") from None
     if rcfg.cosim:
         verilator_env()
     if rcfg.yosys != "none":
         yosys_command(rcfg.yosys)
-        from sim.cache import check_location
+        from trigformer.sim.cache import check_location
 
         check_location()  # sim.cache.CacheError (exit 2) for an unusable TRIGFORMER_CACHE, before any work
 
 
 def _interpreter_check(design, emulator, vals: dict, n: int) -> dict:
     """Every unit's trace, run by da4ml's Python interpreter (exact), against the emulator's raws."""
-    from sim.rtl import trace_unit, units
+    from trigformer.sim.rtl import trace_unit, units
 
     nodes = emulator.nodes
     types = {m.name: m.out_t for m in nodes}
@@ -141,8 +141,8 @@ def _compare(design, out: np.ndarray, traces: dict, y_emu: np.ndarray, vals: dic
 
 def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResult:
     """Generate, check and measure the RTL form of `emulator` on `x_events` (float inputs, as tb_data)."""
-    from sim import rtl
-    from sim.emulator import usable_cores
+    from trigformer.sim import rtl
+    from trigformer.sim.emulator import usable_cores
 
     rcfg = cfg.rtl
     timings: dict[str, float] = {}
@@ -151,7 +151,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
         design = rtl.generate(emulator, folder, cfg.name, cfg.hls.clock_period_ns, rcfg.latency_cutoff,
                               multipliers=cfg.hls.multipliers,
                               on_unit=lambda done, total, name: st.update(done, total, note=f"last: {name}"))
-    from sim.rtl.vivado import write_script
+    from trigformer.sim.rtl.vivado import write_script
 
     write_script(design, part)  # for users with Vivado; `synth report DIR` reads its reports back
     timings["generate_s"] = round(time.perf_counter() - t0, 1)
@@ -177,7 +177,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
         messages.append(f"RTL trace and emulator disagree: {sec['trace_vs_emulator']['first_mismatch']}")
     jobs = rcfg.jobs or usable_cores()
     if rcfg.cosim:
-        from sim.rtl import verilator as V
+        from trigformer.sim.rtl import verilator as V
 
         simdir = folder / "sim"
         try:
@@ -210,8 +210,8 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     else:
         sec["cosim"] = {"skipped": "rtl.cosim: false"}
     if rcfg.yosys != "none":
-        from flow.parts import fractions
-        from sim.rtl import yosys as Y
+        from trigformer.flow.parts import fractions
+        from trigformer.sim.rtl import yosys as Y
 
         t0 = time.perf_counter()
         try:
@@ -253,8 +253,8 @@ def vivado_section(rtl_dir: Path, name: str, part: str, clock_ns: float) -> dict
     read with da4ml's Vivado report parsers; None when the reports are not there."""
     from da4ml._cli.report import parse_timing_summary_vivado, parse_utilization_vivado
 
-    from flow.parts import fractions
-    from sim.rtl.vivado import report_paths
+    from trigformer.flow.parts import fractions
+    from trigformer.sim.rtl.vivado import report_paths
 
     util_path, timing_path = report_paths(rtl_dir, name)
     if not util_path.is_file():

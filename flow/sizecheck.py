@@ -30,12 +30,12 @@ CHECKED = ("LUT", "DSP")
 
 def estimate_from_config(cfg, fit: bool = False) -> dict:
     """The estimate of the untrained quantized model built from the keys (or of `--fit`'s closest point)."""
-    from flow.convert import convert, layer_descriptions
-    from flow.estimate import estimate
-    from flow.parts import resolve_part
-    from models.builder import build_model
+    from trigformer.flow.convert import convert, layer_descriptions
+    from trigformer.flow.estimate import estimate
+    from trigformer.flow.parts import resolve_part
+    from trigformer.models.builder import build_model
 
-    from flow.train import seed_everything
+    from trigformer.flow.train import seed_everything
 
     part_full, _ = resolve_part(cfg.hls.part)
     seed_everything(cfg.seed)  # the initial weights of the seed (training seeds again before it builds its models)
@@ -46,7 +46,7 @@ def estimate_from_config(cfg, fit: bool = False) -> dict:
     finally:
         shutil.rmtree(probe, ignore_errors=True)
     if fit:
-        from flow.fit import fit as fit_search
+        from trigformer.flow.fit import fit as fit_search
 
         return fit_search(layers, cfg.hls.clock_period_ns, part_full, cfg.budget_dict(), cfg.hls.strategy).estimate
     return estimate(layers, cfg.hls.clock_period_ns, cfg.hls.part, band=False)
@@ -57,7 +57,7 @@ def too_large(cfg, fit: bool = False) -> str | None:
     or when the check does not apply)."""
     if cfg.model.file is not None or cfg.hls.strategy == "distributed_arithmetic":
         return None
-    from flow.parts import resolve_part
+    from trigformer.flow.parts import resolve_part
 
     _, cap = resolve_part(cfg.hls.part)
     res = estimate_from_config(cfg, fit)["resources"]

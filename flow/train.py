@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.progress import stage
+from trigformer.flow.progress import stage
 
 
 class WeightsError(ValueError):
@@ -73,7 +73,7 @@ def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 def train_models(cfg, ds, weights: Path | None, progress: bool) -> Trained:
     """Build both models from the seed, train them (float first; QAT starts from it unless qat_init: scratch) or
     load --weights, snap the quantized weights to their grids, and predict the test set."""
-    from models.builder import build_model, snap_to_grid
+    from trigformer.models.builder import build_model, snap_to_grid
 
     seed_everything(cfg.seed)  # initial weights come from the seed too
     fixed = build_model(cfg, quantized=True)
@@ -118,7 +118,7 @@ def train_imported(cfg, ds, imported, qt, weights: Path | None, progress: bool) 
         summary["fixed"]["initialized_from"] = "the model file's weights"
     else:
         summary["fixed"] = {"epochs": 0, "method": "post-training quantization of the model file's weights"}
-    from models.builder import snap_to_grid
+    from trigformer.models.builder import snap_to_grid
 
     snap_to_grid(fixed)
     x_test = imported.feed(ds.x_test)

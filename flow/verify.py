@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.csim import CsimResult
-from sim.emulator import Emulator
+from trigformer.sim.csim import CsimResult
+from trigformer.sim.emulator import Emulator
 
 
 @dataclass
@@ -53,7 +53,7 @@ def csim_vs_emulator(emu: Emulator, x, y_emu_raw: np.ndarray, csim: CsimResult) 
 
 def softmax_argmax_agreement(emu: Emulator, x: np.ndarray) -> dict | None:
     """LUT softmax vs float softmax of the same fixed-point scores, every attention row of every head and block."""
-    from sim.emulator import attention_scores
+    from trigformer.sim.emulator import attention_scores
 
     rows = attention_scores(emu, x)
     if not rows:

@@ -17,7 +17,7 @@ BACKENDS = ("Vivado", "Vitis")
 
 def headers() -> list[Path]:
     """nnet_tf_common.h and every header of an op folder (layers and building blocks such as rsqrt/)."""
-    import models.ops
+    import trigformer.models.ops
 
     return [*COMMON_HEADERS, *sorted(Path(models.ops.__file__).parent.glob("*/*.h"))]
 
@@ -58,8 +58,8 @@ def _da_pass():
     from hls4ml.model.optimizer import OptimizerPass
     from hls4ml.model.types import Source
 
-    from models.ops import for_hls
-    from models.ops.da import STRATEGY, generate
+    from trigformer.models.ops import for_hls
+    from trigformer.models.ops.da import STRATEGY, generate
 
     class TrigformerDistributedArithmetic(OptimizerPass):
         def match(self, node):
@@ -93,7 +93,7 @@ def register():
     from hls4ml.converters import register_keras_v2_layer_handler
     from hls4ml.model.layers import register_layer
 
-    from models.ops import with_hls_parts
+    from trigformer.models.ops import with_hls_parts
 
     parts = [op.part("hls") for op in with_hls_parts()]
     for part in parts:

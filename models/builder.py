@@ -12,12 +12,12 @@ import tensorflow as tf
 from qkeras import QActivation, QDense
 from qkeras.quantizers import quantized_bits, quantized_relu
 
-from models.ops import NORMS
-from models.ops.keras_common import weight_quantizer
-from models.ops.mha.keras import QMultiHeadAttention
-from models.ops.pooling.keras import TokenPooling
-from models.ops.tokendense.keras import QTokenDense
-from models.quant import QuantTypes
+from trigformer.models.ops import NORMS
+from trigformer.models.ops.keras_common import weight_quantizer
+from trigformer.models.ops.mha.keras import QMultiHeadAttention
+from trigformer.models.ops.pooling.keras import TokenPooling
+from trigformer.models.ops.tokendense.keras import QTokenDense
+from trigformer.models.quant import QuantTypes
 
 
 def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
@@ -66,7 +66,7 @@ def snap_to_grid(model: tf.keras.Model) -> None:
 
     The quantized forward pass is unchanged (quantizing a grid value is the identity), but hls4ml, the emulator and
     the saved model now hold the very numbers the firmware stores, with no float32 straight-through residue."""
-    from models.ops.dense import quantizer_type
+    from trigformer.models.ops.dense import quantizer_type
 
     for layer in model.layers:
         if isinstance(layer, QDense):  # kernel and bias, each on its own quantizer's grid
@@ -84,7 +84,7 @@ def custom_objects() -> dict:
 
     from qkeras.utils import _add_supported_quantized_objects
 
-    from models.ops import OPS
+    from trigformer.models.ops import OPS
 
     objs = {}
     for op in OPS:

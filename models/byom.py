@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops import UnsupportedLayer
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops import UnsupportedLayer
 
 # The supported-layer table (README and messages): user layer -> trigformer layers.
 SUPPORTED = (
@@ -123,7 +123,7 @@ def load_model_file(path: Path):
     """A .keras / .h5 file or a SavedModel folder, with trigformer's and QKeras' layers known; compile=False."""
     import tensorflow as tf
 
-    from models.builder import custom_objects
+    from trigformer.models.builder import custom_objects
 
     path = Path(path)
     inspect_model_file(path)  # before Keras deserializes anything: no code of the file ever runs
@@ -154,7 +154,7 @@ C_NAME_MAX = 40  # leaves room for the suffixes the flow and hls4ml append (_rel
 def c_name_problem(name: str, project: str | None = None) -> str | None:
     """Why a layer name cannot name C++ (types <name>_*_t, an input's variable and its bridge copy <name>_ap) and
     Verilog in the generated project; None if it can."""
-    from flow.config import _generated_clash
+    from trigformer.flow.config import _generated_clash
 
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or len(name) > C_NAME_MAX:
         return "not a C identifier"
@@ -261,7 +261,7 @@ def _saved_configs(path: Path) -> list[tuple[object, bool]] | None:
 def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
     import tensorflow as tf
 
-    from models.builder import custom_objects
+    from trigformer.models.builder import custom_objects
 
     known = set(custom_objects()) | HANDLED
 
@@ -438,7 +438,7 @@ class ImportedModel:
         self.final_layer = _history(model.outputs[0])[0]
         self.ends_in_softmax = self._is_softmax(self.final_layer)
         # map once with provisional types: every unsupported layer is refused here, before data or training
-        from models.quant import QuantTypes
+        from trigformer.models.quant import QuantTypes
 
         self.rows = self._walk(_Build(QuantTypes(), True, "drop")).rows
 
@@ -654,7 +654,7 @@ class ImportedModel:
                        "becomes": ["softmax dropped (logits)"] if b.final_softmax == "drop" else ["LUTSoftmax"]})
         if b.final_softmax == "drop":
             return x
-        from models.ops.softmax.keras import LUTSoftmax
+        from trigformer.models.ops.softmax.keras import LUTSoftmax
 
         qt = b.qt
         y = LUTSoftmax(in_type=x.type.ap_type, out_type=qt.prob_t.ap_type, table_size=qt.softmax_table_size,
@@ -722,8 +722,8 @@ class ImportedModel:
         if b.quantized or (qkeras and self._user_q(b)):
             from qkeras import QDense
 
-            from models.ops.keras_common import weight_quantizer
-            from models.ops.tokendense.keras import QTokenDense
+            from trigformer.models.ops.keras_common import weight_quantizer
+            from trigformer.models.ops.tokendense.keras import QTokenDense
 
             new = (QTokenDense if token else QDense)(units, kernel_quantizer=weight_quantizer(w_t),
                                                      bias_quantizer=weight_quantizer(b_t), name=self._cn(layer))
@@ -792,7 +792,7 @@ class ImportedModel:
         kv_in = q_in if _key(value) == _key(query) else self._map(b, value)
         cross = kv_in is not q_in
         qt = b.qt
-        from models.ops.mha.keras import QMultiHeadAttention
+        from trigformer.models.ops.mha.keras import QMultiHeadAttention
 
         new = QMultiHeadAttention(c["num_heads"], c["key_dim"], out_shape, value_dim=c.get("value_dim"),
                                   use_bias=c.get("use_bias", True), weight_type=qt.weight_t.ap_type,
@@ -853,7 +853,7 @@ class ImportedModel:
         if x.type is None:
             raise unsupported(layer, "its input has no fixed-point type", "a QActivation before it")
         qt = b.qt
-        from models.ops.layernorm.keras import QLayerNormalization
+        from trigformer.models.ops.layernorm.keras import QLayerNormalization
 
         new = QLayerNormalization(in_type=x.type.ap_type, out_type=qt.act_t.ap_type, gamma_type=qt.gamma_t.ap_type,
                                   table_size=qt.layernorm_table_size, table_bits=qt.table_bits,
@@ -951,7 +951,7 @@ class ImportedModel:
         x = self._map(b, t_in)
         if x.type is None:
             raise unsupported(layer, "its input has no fixed-point type", "a QActivation before it")
-        from models.ops.pooling.keras import TokenPooling
+        from trigformer.models.ops.pooling.keras import TokenPooling
 
         mode = "mean" if "Average" in type(layer).__name__ else "max"
         new = TokenPooling(mode, in_type=x.type.ap_type, quantized=b.quantized, name=self._cn(layer))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.common import INTERNAL_ROUNDING
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import INTERNAL_ROUNDING
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,13 @@ class QuantTypes:
         return FixedType(self.prob_bits, 1, False, INTERNAL_ROUNDING, "SAT")
 
     def softmax(self, n: int):
-        from models.ops.softmax.spec import SoftmaxSpec
+        from trigformer.models.ops.softmax.spec import SoftmaxSpec
 
         return SoftmaxSpec(self.score_t, n, self.softmax_table_size, self.softmax_input_range, self.table_bits,
                            self.prob_t)
 
     def layernorm(self, dim: int):
-        from models.ops.layernorm.spec import LayerNormSpec
+        from trigformer.models.ops.layernorm.spec import LayerNormSpec
 
         return LayerNormSpec(self.act_t, dim, self.layernorm_table_size, self.table_bits, self.act_t,
                              gamma_t=self.gamma_t)

@@ -8,7 +8,7 @@ function `<name>_double` per event, `collect_trace_output`, `free_trace_storage`
 values, so every fixed-point value up to 53 bits comes back exact. A failure of either step becomes a `CsimResult`
 with a one-line error and the full log, never an exception or a dead process.
 
-    python -m sim.csim REQUEST.json      (the child; REQUEST names the library, the inputs and the outputs)
+    python -m trigformer.sim.csim REQUEST.json      (the child; REQUEST names the library, the inputs and the outputs)
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def run(project_dir: Path, name: str, stamp: str, x, traced: dict[str, int], n_o
         (scratch / "request.json").write_text(json.dumps(request))
         if on_run is not None:
             on_run()
-        code, _, err = _run_group([sys.executable, "-m", "sim.csim", str(scratch / "request.json")], run_timeout,
+        code, _, err = _run_group([sys.executable, "-m", "trigformer.sim.csim", str(scratch / "request.json")], run_timeout,
                                   env=_child_env())
         parts.append(err)
         if code is None:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops import BY_KIND, Node, for_hls
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops import BY_KIND, Node, for_hls
 
 MIN_CHUNK, MAX_CHUNK = 64, 1024  # events per pass
 

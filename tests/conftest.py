@@ -1,1 +1,1 @@
-import models  # noqa: F401  (sets the TensorFlow environment before any test module imports TensorFlow)
+import trigformer.models  # noqa: F401  (sets the TensorFlow environment before any test module imports TensorFlow)

@@ -30,7 +30,7 @@ def ap_types_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    from sim import cache
+    from trigformer.sim import cache
 
     return cache.folder("gxx")
 
@@ -60,7 +60,7 @@ def compile_program(source: str, name: str, include_dirs=(), flags=DEFAULT_FLAGS
     incs = [str(ap_types_dir())] + [str(Path(d).resolve()) for d in include_dirs]
     flags = [str(f) for f in flags]
     key = hashlib.sha256("\0".join([source, *flags, "--", *incs, "--", _versions(gxx)]).encode()).hexdigest()
-    from sim import cache
+    from trigformer.sim import cache
 
     out_dir = cache_dir()
     exe = out_dir / f"{name}-{key[:20]}"

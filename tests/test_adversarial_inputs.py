@@ -1,6 +1,6 @@
 """Adversarial inputs (issue 9, "Bad input: exit 2, one message naming the key, nothing written").
 
-Table-driven: every case is (class, id, setup, substrings). `synth` runs in-process through `flow.cli.main`; each case
+Table-driven: every case is (class, id, setup, substrings). `synth` runs in-process through `trigformer.flow.cli.main`; each case
 must return exit code 2 with exactly one `synth: error:` line on stderr that contains the substrings (the dotted key,
 and for duplicates both YAML lines), no traceback, and nothing written: neither `--out` nor any of its parents, and no
 other change under the test's folder. Two or more values per class, since the issue says the same classes will be
@@ -23,8 +23,8 @@ import h5py
 import numpy as np
 import pytest
 
-from flow.cli import main
-from flow.config import load_config
+from trigformer.flow.cli import main
+from trigformer.flow.config import load_config
 
 DEADLINE_S = 30  # every case stops at validation; an alias bomb or a started run must not hang the suite
 
@@ -409,7 +409,7 @@ def _run_case(tmp_path, capsys, monkeypatch, setup, code=2):
 
     def started(*a, **k):
         raise AssertionError("the bad input was accepted: the run started")
-    import flow.pipeline
+    import trigformer.flow.pipeline
 
     monkeypatch.setattr(flow.pipeline, "_run", started, raising=False)  # never train on a bad input
     before = _snapshot(tmp_path)
@@ -558,7 +558,7 @@ def test_generated_identifiers_are_exactly_the_refused_ones(tmp_path):
 
     import yaml
 
-    from flow.config import _generated_clash
+    from trigformer.flow.config import _generated_clash
 
     cfg = yaml.safe_load((P(__file__).parent / "configs" / "tiny.yaml").read_text())
     cfg["name"] = "tiny"

@@ -17,8 +17,8 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from flow.cli import main
-from models.data import make_synthetic
+from trigformer.flow.cli import main
+from trigformer.models.data import make_synthetic
 
 L = tf.keras.layers
 F3 = ["pt_rel", "eta_rel", "phi_rel"]
@@ -466,7 +466,7 @@ def test_shortcut_with_a_lambda_h5_runs_nothing(tmp_path, capsys):
 def test_a_name_from_a_file_name_is_valid(stem, name):
     """`synth <stem>.keras`: the project name derived from the file name is a valid name (the config accepts it),
     never an error about a `name` key the user did not write."""
-    from flow.config import config_from_dict
+    from trigformer.flow.config import config_from_dict
     from trigformer.api import _name_for
 
     assert _name_for(stem) == name
@@ -480,8 +480,8 @@ HOSTILE = ["my-dense", "a-b", "a_b", "class", "int", "main", "input_t", "head.1"
 def test_layer_names_map_to_safe_unique_identifiers():
     """Every name becomes a C/Verilog identifier that is no keyword and no generated name, unique, the same every
     time; names that are already safe are kept; an input named like the project is renamed."""
-    from flow.config import _generated_clash
-    from models.byom import c_names
+    from trigformer.flow.config import _generated_clash
+    from trigformer.models.byom import c_names
 
     names = c_names(HOSTILE, project="lead")
     assert names == c_names(HOSTILE, project="lead")
@@ -543,8 +543,8 @@ def test_hls4ml_converter_accepts_trigformer_layers(work):
     import hls4ml
 
     import trigformer  # noqa: F401  (registers the extension)
-    from models.byom import ImportedModel
-    from models.quant import QuantTypes
+    from trigformer.models.byom import ImportedModel
+    from trigformer.models.quant import QuantTypes
 
     inp = L.Input((8, 3), name="particles")
     h = L.Dense(8, name="embed")(inp)

@@ -20,8 +20,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from sim import cache
-from sim.rtl import yosys as Y
+from trigformer.sim import cache
+from trigformer.sim.rtl import yosys as Y
 
 REPO = Path(__file__).resolve().parents[1]
 CELLS = {"FDRE": 9, "LUT2": 8, "CARRY4": 2}
@@ -162,7 +162,7 @@ BAD_LOCATIONS = [
 def test_an_unusable_trigformer_cache_is_refused_before_any_work(tmp_path, monkeypatch, capsys, case, where, why):
     """`synth --rtl` with TRIGFORMER_CACHE at a file or an unwritable place: exit 2 naming TRIGFORMER_CACHE before
     training (the run would otherwise end in "Yosys failed"), nothing written."""
-    from flow.cli import main
+    from trigformer.flow.cli import main
 
     (tmp_path / "afile").write_text("not a folder\n")
     value = where if where.startswith("/") else str(tmp_path / where)
@@ -226,7 +226,7 @@ signal.signal(signal.SIGTERM, _term)
 tmp = Path(sys.argv[1])
 """
 
-YOSYS_CHILD = CHILD_PRELUDE + """from sim.rtl import yosys as Y
+YOSYS_CHILD = CHILD_PRELUDE + """from trigformer.sim.rtl import yosys as Y
 src = tmp / "u" / "src"
 (src / "static").mkdir(parents=True)
 for i in range(3):
@@ -237,7 +237,7 @@ print("finished", flush=True)
 """
 
 VERILATOR_CHILD = CHILD_PRELUDE + """import os
-from sim.rtl import verilator as V
+from trigformer.sim.rtl import verilator as V
 V.verilator_env = lambda: dict(os.environ)  # the planted verilator first on PATH
 (tmp / "d" / "tb").mkdir(parents=True)
 (tmp / "d" / "tb" / "x_trace_top.v").write_text("module x_trace_top(); endmodule\\n")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flow.cli import main
-from flow.config import ConfigError, load_config
+from trigformer.flow.cli import main
+from trigformer.flow.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "models" / "jet_tagger.yaml"
@@ -96,7 +96,7 @@ def test_cli_vendor_flags_without_the_tool(tmp_path, capsys, monkeypatch):
 
 
 def test_part_names_resolve():
-    from flow.parts import resolve_part
+    from trigformer.flow.parts import resolve_part
 
     assert resolve_part("xcvu9p")[0] == "xcvu9p-flga2104-2L-e"
     assert resolve_part("xcvu13p-flga2577-2-e")[1].short == "xcvu13p"

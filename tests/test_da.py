@@ -20,13 +20,13 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from flow.cli import main
-from flow.config import Config
-from flow.convert import convert, layer_descriptions
-from flow.estimate import estimate
-from flow.fit import fit
-from models.builder import build_model, snap_to_grid
-from models.fixed import FixedType
+from trigformer.flow.cli import main
+from trigformer.flow.config import Config
+from trigformer.flow.convert import convert, layer_descriptions
+from trigformer.flow.estimate import estimate
+from trigformer.flow.fit import fit
+from trigformer.models.builder import build_model, snap_to_grid
+from trigformer.models.fixed import FixedType
 
 pytest.importorskip("da4ml")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -39,8 +39,8 @@ DA = "distributed_arithmetic"
 def test_a_kernel_is_shifts_and_adds_of_the_exact_sum():
     """y = x0 * 1 + x1 * 0.5 + 0.25 (x: ap_fixed<8,4>): one adder (x1 shifted) and one constant addition, depth 1,
     and da4ml's exact interpreter gives the hand-computed sums at the extremes; the C++ is hls4ml's DA form."""
-    from models.ops.da import figures, generate
-    from models.ops.trace_common import Product
+    from trigformer.models.ops.da import figures, generate
+    from trigformer.models.ops.trace_common import Product
 
     w_t = FixedType(8, 2)  # raw 64 = 1.0, 32 = 0.5, 16 = 0.25
     p = Product("", np.array([[64], [32]]), w_t, np.array([16]), w_t, FixedType(8, 4), 3)
@@ -85,7 +85,7 @@ def test_estimate_of_a_da_layer_is_hand_derived():
 def tiny_da(tmp_path_factory):
     """The tiny model converted with strategy distributed_arithmetic (not written): its layer descriptions and the
     products its emulator (the traces) computes."""
-    from sim.emulator import Emulator
+    from trigformer.sim.emulator import Emulator
 
     model = {"embed_dim": 8, "num_heads": 2, "key_dim": 4, "num_blocks": 1, "ffn_dim": 12}
     cfg = Config.model_validate({"name": "tinyda", "data": {"n_particles": 8}, "hls": {"strategy": DA}, "model": model})
@@ -99,8 +99,8 @@ def tiny_da(tmp_path_factory):
 def test_estimate_uses_da4ml_figures_of_the_traced_kernels(tiny_da):
     """Every constant-weight layer carries the figures of the kernels its trace computes (da4ml's cost and depth),
     the estimate charges them as LUT (cost x tokens) and no DSP; the other layers keep their strategy."""
-    from models.ops import BY_KIND
-    from models.ops.da import figures
+    from trigformer.models.ops import BY_KIND
+    from trigformer.models.ops.da import figures
 
     _, layers, emu = tiny_da
     by_name = {l["name"]: l for l in layers}
@@ -160,7 +160,7 @@ def test_synth_end_to_end_with_rtl_and_byte_identical_in_a_second_process(tmp_pa
     assert r["estimate"]["resources"]["da4ml_lut"] > 0
     assert "nnet::dense_da_" in (tmp_path / "a" / "firmware" / "tinyda.cpp").read_text()  # the classifier
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-m", "flow.cli", str(p), "--out", "b", "--weights", "a", "--no-csim", "-q"],
+    subprocess.run([sys.executable, "-m", "trigformer.flow.cli", str(p), "--out", "b", "--weights", "a", "--no-csim", "-q"],
                    cwd=tmp_path, env=env, check=False, capture_output=True)
     assert (tmp_path / "b" / "report.json").exists()
     _assert_same(filecmp.dircmp(tmp_path / "a" / "firmware", tmp_path / "b" / "firmware"))

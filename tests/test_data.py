@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from models.data import (
+from trigformer.models.data import (
     CLASSES,
     FEATURES_AVAILABLE,
     H5_PARTICLE_NAMES,

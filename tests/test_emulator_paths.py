@@ -9,11 +9,11 @@ sizes (odd and prime ones included) and inputs with the extremes of every type."
 import numpy as np
 import pytest
 
-from models.fixed import FixedType
-from models.ops import BY_KIND, Node
-from models.ops.common import tree_reduce
-from models.ops.layernorm.spec import LayerNormSpec
-from models.ops.softmax.spec import SoftmaxSpec
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops import BY_KIND, Node
+from trigformer.models.ops.common import tree_reduce
+from trigformer.models.ops.layernorm.spec import LayerNormSpec
+from trigformer.models.ops.softmax.spec import SoftmaxSpec
 
 RNG = np.random.default_rng(77)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from flow.estimate import error_band, estimate, expected_error, fit, published_points
-from models.ops.costmodel import FITTED
+from trigformer.flow.estimate import error_band, estimate, expected_error, fit, published_points
+from trigformer.models.ops.costmodel import FITTED
 
 
 def dense(name, n_in, n_out, bits=16, wbits=None, acc=16, reuse=1, strategy="latency", tokens=1):

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from flow.cli import main
-from flow.config import Config
-from flow.convert import convert, layer_descriptions
-from flow.estimate import estimate
-from flow.fit import fit
-from models.builder import build_model, snap_to_grid
+from trigformer.flow.cli import main
+from trigformer.flow.config import Config
+from trigformer.flow.convert import convert, layer_descriptions
+from trigformer.flow.estimate import estimate
+from trigformer.flow.fit import fit
+from trigformer.models.builder import build_model, snap_to_grid
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -83,7 +83,7 @@ def test_synth_fit_end_to_end(tmp_path):
 def test_the_default_margin_is_the_readme_error_band():
     """Hand-copied from README (Latency and resources: |estimate/csynth - 1| medians on the held-out reports):
     cycles 13 %, DSP 5 %, LUT 58 %, FF 92 %; BRAM has no published band."""
-    from flow.fit import margins
+    from trigformer.flow.fit import margins
 
     m, why = margins({"fit_margin": "band"})
     assert m == {"cycles": 0.13, "DSP": 0.05, "LUT": 0.58, "FF": 0.92, "BRAM_18K": 0.0} and "held-out" in why

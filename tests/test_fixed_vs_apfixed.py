@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from models.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from trigformer.models.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 import gxx
 
 MODES = list(itertools.product(ROUNDING_MODES, OVERFLOW_MODES))  # order shared with the C++ harness

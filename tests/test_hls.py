@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from flow.config import Config
-from flow.firmware import csim, write_project
-from flow.verify import compare_layers
-from models.builder import build_model, snap_to_grid
-from models.data import make_synthetic
-from models.quant import QuantTypes
+from trigformer.flow.config import Config
+from trigformer.flow.firmware import csim, write_project
+from trigformer.flow.verify import compare_layers
+from trigformer.models.builder import build_model, snap_to_grid
+from trigformer.models.data import make_synthetic
+from trigformer.models.quant import QuantTypes
 
 SHAPES = {
     "two_blocks_default": dict(model=dict(embed_dim=16, num_heads=2, key_dim=8, num_blocks=2, ffn_dim=32), n=16),
@@ -84,10 +84,10 @@ def attention_model(cfg, spec) -> tf.keras.Model:
     from qkeras import QActivation, QDense
     from qkeras.quantizers import quantized_bits
 
-    from models.ops.keras_common import weight_quantizer
-    from models.ops.mha.keras import QMultiHeadAttention
-    from models.ops.pooling.keras import TokenPooling
-    from models.ops.tokendense.keras import QTokenDense
+    from trigformer.models.ops.keras_common import weight_quantizer
+    from trigformer.models.ops.mha.keras import QMultiHeadAttention
+    from trigformer.models.ops.pooling.keras import TokenPooling
+    from trigformer.models.ops.tokendense.keras import QTokenDense
 
     qt = QuantTypes.from_config(cfg.quantization)
     wq = weight_quantizer(qt.weight_t)
@@ -207,7 +207,7 @@ def test_rtl_trace_of_attention_equals_the_emulator(project):
     """The attention's RTL form (models/ops/mha/trace.py, a da4ml trace run by its exact Python interpreter) computes
     the emulator's integers for value_dim != key_dim, cross-attention (two external inputs) and no biases."""
     pytest.importorskip("da4ml")
-    from sim.rtl import trace_unit
+    from trigformer.sim.rtl import trace_unit
 
     p = project
     if "att" not in p["spec"]:
@@ -230,9 +230,9 @@ def test_distributed_arithmetic_is_the_trace(project):
     da4ml's exact Python interpreter) equals the emulator; the C-simulation above equals the emulator. So the HLS DA
     form, the RTL and the emulator are one arithmetic."""
     pytest.importorskip("da4ml")
-    from models.ops import BY_KIND
-    from models.ops.da import generate
-    from sim.rtl import trace_unit, units
+    from trigformer.models.ops import BY_KIND
+    from trigformer.models.ops.da import generate
+    from trigformer.sim.rtl import trace_unit, units
 
     p = project
     if p["cfg"].name not in DA_SHAPES:

@@ -25,12 +25,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from flow.config import Config, ConfigError
-from flow.convert import implementation, layer_descriptions
-from flow.firmware import csim, write_project
-from flow.verify import compare_layers
-from models.builder import build_model, snap_to_grid
-from models.data import make_synthetic
+from trigformer.flow.config import Config, ConfigError
+from trigformer.flow.convert import implementation, layer_descriptions
+from trigformer.flow.firmware import csim, write_project
+from trigformer.flow.verify import compare_layers
+from trigformer.models.builder import build_model, snap_to_grid
+from trigformer.models.data import make_synthetic
 
 PART = "xcvu9p-flga2104-2L-e"
 N_EVENTS = 1000
@@ -199,8 +199,8 @@ def test_types_too_wide_for_a_norm_are_refused_up_front(tmp_path, capsys, model,
     value: it converts, and the next one up is refused (the norm's own width check, models/ops/common.py)."""
     import yaml
 
-    from flow.cli import main
-    from flow.convert import check_plan
+    from trigformer.flow.cli import main
+    from trigformer.flow.convert import check_plan
 
     doc = {"name": "wide", "data": {"n_particles": 6}, "model": {**MODEL, **model}, "quantization": quant}
     path = tmp_path / "m.yaml"

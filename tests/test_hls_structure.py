@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from flow.config import Config
-from flow.convert import convert
-from models.builder import build_model, snap_to_grid
+from trigformer.flow.config import Config
+from trigformer.flow.convert import convert
+from trigformer.models.builder import build_model, snap_to_grid
 
 MAX_MULTS_PER_REGION = 4096
 OPS = Path(__file__).resolve().parents[1] / "models" / "ops"

@@ -13,11 +13,11 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from flow.config import Config
-from flow.firmware import csim, write_project
-from flow.verify import compare_layers
-from models.builder import build_model, snap_to_grid
-from models.data import make_synthetic
+from trigformer.flow.config import Config
+from trigformer.flow.firmware import csim, write_project
+from trigformer.flow.verify import compare_layers
+from trigformer.models.builder import build_model, snap_to_grid
+from trigformer.models.data import make_synthetic
 
 pytest.importorskip("da4ml")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -55,7 +55,7 @@ def project(request, tmp_path_factory):
                    "of 19,200 b0_ln2 values differs from the emulator, while da4ml's interpreter of the same trace "
                    "agrees: the C++ from the trace is off (README: the two HLS forms)")
 def test_csim_of_the_traced_project_equals_the_emulator_on_every_unit(project):
-    from sim.rtl import units
+    from trigformer.sim.rtl import units
 
     p = project
     if p["cfg"].hls.multipliers != "lut":
@@ -73,7 +73,7 @@ def test_csim_of_the_traced_project_equals_the_emulator_on_every_unit(project):
 
 
 def test_one_traced_function_per_unit_called_from_the_top(project):
-    from sim.rtl import units
+    from trigformer.sim.rtl import units
 
     p = project
     groups = units(p["emu"].nodes)
@@ -85,8 +85,8 @@ def test_one_traced_function_per_unit_called_from_the_top(project):
 
 def test_every_variable_product_is_bound_by_the_policy(project):
     """The trace's products (da4ml opcode 7) each carry one BIND_OP; with lut all are fabric (Verilog: 0 DSP)."""
-    from sim.rtl import trace_unit, units
-    from sim.rtl.timing import _width, on_dsp
+    from trigformer.sim.rtl import trace_unit, units
+    from trigformer.sim.rtl.timing import _width, on_dsp
 
     p = project
     nodes = p["emu"].nodes
@@ -108,7 +108,7 @@ def test_every_variable_product_is_bound_by_the_policy(project):
 
 @pytest.mark.parametrize("hls", ["reuse_factor: 2", "strategy: resource"])
 def test_trace_form_without_reuse_factor_1_is_exit_2_naming_the_key(hls, tmp_path, capsys):
-    from flow.cli import main
+    from trigformer.flow.cli import main
 
     p = tmp_path / "m.yaml"
     p.write_text(f"name: a\nhls:\n  form: trace\n  {hls}\n")
@@ -118,7 +118,7 @@ def test_trace_form_without_reuse_factor_1_is_exit_2_naming_the_key(hls, tmp_pat
 
 
 def test_fit_with_the_trace_form_is_exit_2(tmp_path, capsys):
-    from flow.cli import main
+    from trigformer.flow.cli import main
 
     p = tmp_path / "m.yaml"
     p.write_text("name: a\nhls:\n  form: trace\n")
@@ -129,9 +129,9 @@ def test_fit_with_the_trace_form_is_exit_2(tmp_path, capsys):
 def test_forms_hls_and_rtl_report_the_same_variable_products(project, tmp_path):
     """The traced form's estimate (sim/rtl/hls.py) and the RTL form's manifest (sim/rtl generate: bind_products)
     count the same products with the same bindings, and forms.* carry them; the latency is the RTL's convention."""
-    from flow.report.forms import forms_of
-    from sim import rtl
-    from sim.rtl.hls import TRACE_UNITS_ATTR, estimate
+    from trigformer.flow.report.forms import forms_of
+    from trigformer.sim import rtl
+    from trigformer.sim.rtl.hls import TRACE_UNITS_ATTR, estimate
 
     p = project
     cfg = p["cfg"]
@@ -156,9 +156,9 @@ def test_a_two_input_unit_reads_each_argument_and_computes_by_hand():
     in1[0], binds its product by the policy, and g++ gives the hand-computed sums at the extremes."""
     from da4ml.trace import comb_trace
 
-    from models.fixed import FixedType
-    from models.ops.trace_common import new_inputs
-    from sim.rtl.hls import unit_code
+    from trigformer.models.fixed import FixedType
+    from trigformer.models.ops.trace_common import new_inputs
+    from trigformer.sim.rtl.hls import unit_code
     from tests.gxx import compile_program, run_program
 
     a, b = new_inputs(FixedType(8, 4), 2)._vars.ravel(), new_inputs(FixedType(6, 2), 1)._vars.ravel()

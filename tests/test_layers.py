@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.fixed import FixedType
-from models.builder import custom_objects
-from models.ops.layernorm.keras import QLayerNormalization
-from models.ops.layernorm.spec import LayerNormSpec
-from models.ops.mha.keras import QMultiHeadAttention
-from models.ops.pooling.keras import TokenPooling
-from models.ops.softmax.keras import LUTSoftmax
-from models.ops.softmax.spec import SoftmaxSpec
-from models.quant import QuantTypes
+from trigformer.models.fixed import FixedType
+from trigformer.models.builder import custom_objects
+from trigformer.models.ops.layernorm.keras import QLayerNormalization
+from trigformer.models.ops.layernorm.spec import LayerNormSpec
+from trigformer.models.ops.mha.keras import QMultiHeadAttention
+from trigformer.models.ops.pooling.keras import TokenPooling
+from trigformer.models.ops.softmax.keras import LUTSoftmax
+from trigformer.models.ops.softmax.spec import SoftmaxSpec
+from trigformer.models.quant import QuantTypes
 
 QT = QuantTypes()
 RNG = np.random.default_rng(1234)
@@ -194,7 +194,7 @@ def test_fixedtype_is_what_qkeras_quantizes_to():
 
 def test_input_scale_log2_hand_values():
     """k = floor(log2(max_value / q)) for the 99.9 % quantile q of |x|: hand-computed cases."""
-    from models.quant import input_scale_log2
+    from trigformer.models.quant import input_scale_log2
 
     t = FixedType.from_qkeras(12, 4)  # max 15.9921875
     x = np.zeros((1000, 4, 3))
@@ -210,7 +210,7 @@ def test_input_scale_log2_hand_values():
 def test_rmsnorm_integer_reference_vs_float(dim):
     """RMSNorm (models.ops.rmsnorm): the fixed-point arithmetic against x / sqrt(mean(x^2) + eps) * gamma in float64,
     within the output rounding plus the rsqrt table's relative error times |y|."""
-    from models.ops.rmsnorm.spec import RMSNormSpec
+    from trigformer.models.ops.rmsnorm.spec import RMSNormSpec
 
     g_t = QT.gamma_t
     sp = RMSNormSpec(QT.act_t, dim, gamma_t=g_t)
@@ -225,7 +225,7 @@ def test_rmsnorm_integer_reference_vs_float(dim):
 
 
 def test_keras_rmsnorm_equals_integer_reference():
-    from models.ops.rmsnorm.keras import QRMSNormalization
+    from trigformer.models.ops.rmsnorm.keras import QRMSNormalization
 
     layer = QRMSNormalization(QT.act_t.ap_type, gamma_type=QT.gamma_t.ap_type)
     x = QT.act_t.round_trip(RNG.normal(0, 2, (500, 6, 12))).astype(np.float32)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from flow.progress import PlainDisplay, reporting, stage
-from flow.report.summary import parse, result_line
+from trigformer.flow.progress import PlainDisplay, reporting, stage
+from trigformer.flow.report.summary import parse, result_line
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -36,7 +36,7 @@ def piped_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("log") / "tiny"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("COLUMNS", None)
-    r = subprocess.run([sys.executable, "-m", "flow.cli", str(TINY), "--part", "xcvu9p", "--out", str(out),
+    r = subprocess.run([sys.executable, "-m", "trigformer.flow.cli", str(TINY), "--part", "xcvu9p", "--out", str(out),
                         "--epochs", "1"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=1800)
     return r.stdout, r.returncode, out
@@ -100,7 +100,7 @@ RTL_REPORT = REPO / "tests" / "fixtures" / "reports" / "tiny_rtl_report.json"
 
 def _whole_rows(text: str, report: dict) -> list[str]:
     """The units of the estimate / RTL table whose cells are not all whole on the unit's line."""
-    from flow.report.text import estimate_vs_rtl_rows, fmt_pair
+    from trigformer.flow.report.text import estimate_vs_rtl_rows, fmt_pair
 
     broken = []
     text = text[text.index("Estimate / RTL"):]  # the per-layer table above has lines for the same names
@@ -117,8 +117,8 @@ def _whole_rows(text: str, report: dict) -> list[str]:
 def test_report_tables_in_a_log_do_not_wrap_numbers():
     from rich.console import Console
 
-    from flow.report import render_terminal
-    from flow.report.terminal import output_console
+    from trigformer.flow.report import render_terminal
+    from trigformer.flow.report.terminal import output_console
 
     report = json.loads(RTL_REPORT.read_text())
     assert report["rtl"]["resources"]["source"] == "yosys"  # a real --rtl run: the table the issue saw split

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flow.cli import main
+from trigformer.flow.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -88,7 +88,7 @@ def wait_for(what, predicate, proc: subprocess.Popen | None = None):
 def synth_process(args: list[str], patch: str = "") -> subprocess.Popen:
     """`synth ARGS` in its own process; `patch`: Python run before the command line (to hold a stage). Its output
     goes to an anonymous file (a pipe nobody reads could fill up and stall it): `output(proc)`."""
-    code = f"import sys\n{patch}\nfrom flow.cli import main\nsys.exit(main({args!r}))\n"
+    code = f"import sys\n{patch}\nfrom trigformer.flow.cli import main\nsys.exit(main({args!r}))\n"
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     log = tempfile.TemporaryFile("w+")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
@@ -133,7 +133,7 @@ def test_a_folder_created_at_out_during_the_run_is_kept(base, tmp_path, monkeypa
     """Someone creates --out while synth works (here: while the report is assembled). Without --force it must not be
     replaced (exit 2, this run's output kept beside it under the name the message gives); with --force neither,
     since it is not a folder synth wrote."""
-    from flow import firmware
+    from trigformer.flow import firmware
 
     dest = tmp_path / "out"
     real = firmware.finalize
@@ -385,8 +385,8 @@ def library_cache(tmp_path_factory):
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_cpp_failure_is_exit_1_with_report_and_log(base, tmp_path, monkeypatch, capsys, library_cache, fault):
-    from flow import firmware
-    from sim import csim
+    from trigformer.flow import firmware
+    from trigformer.sim import csim
 
     status, words = FAULTS[fault]
     real = firmware.write_project
@@ -429,7 +429,7 @@ MISMATCH = """{
 def test_wrong_is_exit_1_and_over_budget_is_exit_4(base, tmp_path, monkeypatch, library_cache):
     """Trigger CI tells "wrong" from "does not fit": a tight latency budget with a bit-exact C-simulation exits 4; the
     same run with a planted csim mismatch (one output bit flipped in the C++) exits 1, whatever the budget."""
-    from flow import firmware
+    from trigformer.flow import firmware
 
     tight = tmp_path / "tight.yaml"
     tight.write_text(TINY.read_text() + "budget:\n  latency_ns: 1\n")
@@ -476,7 +476,7 @@ def test_a_build_that_hangs_is_killed_with_every_process_it_started(tmp_path, mo
     """build_lib.sh starts g++ processes; on a timeout (or an interrupt) all of them must be gone before the run
     goes on to delete or move the folder they write into. Here the build starts a background child that would
     outlive a kill of the script alone."""
-    from sim import csim
+    from trigformer.sim import csim
 
     project = fake_project(tmp_path / "p", "sleep 600 &\necho $! > child.pid\nwait\n")
     monkeypatch.setattr(csim, "COMPILE_TIMEOUT_S", 2)
@@ -489,7 +489,7 @@ def test_a_build_that_hangs_is_killed_with_every_process_it_started(tmp_path, mo
 def test_a_working_fake_project_runs(tmp_path):
     """The same harness with a good build: the C bridge is called per event (y = 2x), so the failures above are the
     planted ones, not the harness."""
-    from sim import csim
+    from trigformer.sim import csim
 
     project = fake_project(tmp_path / "p", "gcc -shared -fPIC lib.c -o firmware/fake-s.so\n")
     x = np.arange(4.0).reshape(4, 1)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from flow.estimate import estimate
-from flow.report import judge_budget, render_terminal, roc_curve, write_html
+from trigformer.flow.estimate import estimate
+from trigformer.flow.report import judge_budget, render_terminal, roc_curve, write_html
 
 
 def _layers():
@@ -138,7 +138,7 @@ def _two_forms(lut_est: int, lut_rtl: int) -> dict:
     rep["rtl"] = {"latency": {"source": "rtl", "cycles": 7, "ns": 35.0, "ii": 1},
                   "resources": {"source": "yosys", "LUT": lut_rtl, "FF": 100, "DSP": 3, "BRAM_18K": 0,
                                 "part": "xcvu9p-flga2104-2L-e"}}
-    from flow.report.forms import apply
+    from trigformer.flow.report.forms import apply
 
     return apply(rep)
 
@@ -171,7 +171,7 @@ def test_every_form_is_judged_and_named():
 
 def test_a_fit_that_found_nothing_is_over_budget_whatever_the_forms_say():
     """Every form within the budget, but --fit found no setting within its margin: not met, exit 4."""
-    from flow.report import exit_code
+    from trigformer.flow.report import exit_code
 
     budget = {"latency_ns": 1000, "ii": 1, "max_fraction": {"LUT": 0.7, "FF": 0.7, "DSP": 0.7, "BRAM_18K": 0.7}}
     rep = _two_forms(800_000, 463_698)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flow.cli import main
-from sim.rtl import yosys as Y
+from trigformer.flow.cli import main
+from trigformer.sim.rtl import yosys as Y
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -114,7 +114,7 @@ def _flip_first_adder(folder: Path, unit: str) -> str:
 def test_a_corrupted_netlist_is_caught_and_named(tmp_path, monkeypatch):
     """One adder turned into a subtractor in the embedding's netlist: the co-simulation must disagree, name that
     unit, and synth exit 1 with the report written."""
-    import sim.rtl as rtl_pkg
+    import trigformer.sim.rtl as rtl_pkg
 
     real = rtl_pkg.generate
     hit = {}
@@ -138,7 +138,7 @@ def test_a_corrupted_netlist_is_caught_and_named(tmp_path, monkeypatch):
 
 
 def test_missing_verilator_is_exit_2_and_writes_nothing(tmp_path, monkeypatch):
-    import sim.rtl.verilator as V
+    import trigformer.sim.rtl.verilator as V
 
     def missing():
         raise V.ToolMissing("verilator is not installed (test)")

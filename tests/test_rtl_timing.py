@@ -33,7 +33,7 @@ endmodule
 
 
 def _cfg(policy: str = "auto", **hls):
-    from flow.config import Config
+    from trigformer.flow.config import Config
 
     return Config.model_validate({"name": "tt", "seed": 3, "data": {"n_particles": 3}, "model": MODEL,
                                   "quantization": QUANT, "hls": {"multipliers": policy, **hls}})
@@ -44,9 +44,9 @@ def tiny(tmp_path_factory):
     """The tiny model (random weights snapped to the grid, not trained) as hls4ml model and emulator."""
     import tensorflow as tf
 
-    from flow.convert import convert
-    from models.builder import build_model, snap_to_grid
-    from sim.emulator import Emulator
+    from trigformer.flow.convert import convert
+    from trigformer.models.builder import build_model, snap_to_grid
+    from trigformer.sim.emulator import Emulator
 
     cfg = _cfg()
     tf.keras.utils.set_random_seed(1)
@@ -64,7 +64,7 @@ def test_a_faster_clock_cuts_more_stages_unless_the_cutoff_is_set(tiny, tmp_path
     """da4ml's pipelines at 2.5 ns and 5 ns from the same weights: no unit has fewer stages at 2.5 ns and the network
     has more cycles; with rtl.latency_cutoff set (and LUT products, which need no clock-dependent registers) the
     clock changes nothing, byte for byte."""
-    from sim import rtl
+    from trigformer.sim import rtl
 
     _, emu = tiny
     fast = rtl.generate(emu, tmp_path / "f", "tt", 2.5)
@@ -83,7 +83,7 @@ def test_a_faster_clock_cuts_more_stages_unless_the_cutoff_is_set(tiny, tmp_path
 def test_dsp_products_sit_between_registers(tiny, clock):
     """Every DSP48E2-bound product (da4ml opcode 7) reads only its stage's input registers and nothing with a delay
     reads it in its stage (its result is registered); binding the products to LUTs instead changes the cut."""
-    from sim.rtl import pipeline, trace_unit, units
+    from trigformer.sim.rtl import pipeline, trace_unit, units
 
     _, emu = tiny
     types = {n.name: n.out_t for n in emu.nodes}
@@ -112,8 +112,8 @@ def test_the_proxy_flags_a_stage_too_deep_for_its_clock(tmp_path):
     longest path has six LUT levels; the proxy flags it at 2.5 ns and passes it at 20 ns."""
     if not shutil.which("yosys"):
         pytest.skip("yosys not on PATH")
-    from sim.rtl import timing as T
-    from sim.rtl.yosys import run_yosys
+    from trigformer.sim.rtl import timing as T
+    from trigformer.sim.rtl.yosys import run_yosys
 
     f = tmp_path / "chain6.v"
     f.write_text(CHAIN6)
@@ -134,8 +134,8 @@ def test_lut_policy_gives_no_dsp48e2_in_yosys(tiny, tmp_path):
     products (wider than 4 bits) are DSP48E2s."""
     if not shutil.which("yosys"):
         pytest.skip("yosys not on PATH")
-    from sim import rtl
-    from sim.rtl.yosys import run_yosys
+    from trigformer.sim import rtl
+    from trigformer.sim.rtl.yosys import run_yosys
 
     _, emu = tiny
     for policy in ("lut", "auto"):
@@ -154,7 +154,7 @@ def test_lut_policy_gives_no_dsp48e2_in_yosys(tiny, tmp_path):
 def test_lut_policy_binds_every_variable_product_to_fabric_in_the_cpp(tiny, tmp_path):
     """The written HLS project: every variable product of the headers goes through tf_mul<CONFIG_T::x_mult>, and
     every layer's x_mult is fabric under lut (dsp under auto for these 6-bit types)."""
-    from flow.convert import convert
+    from trigformer.flow.convert import convert
 
     km, _ = tiny
     sites = {}
@@ -177,7 +177,7 @@ def test_lut_policy_binds_every_variable_product_to_fabric_in_the_cpp(tiny, tmp_
 def test_csim_emulator_and_rtl_agree_under_every_policy(policy, tmp_path, monkeypatch):
     """synth --rtl with hls.multipliers lut / dsp (auto: test_rtl.py): g++ csim == emulator on every layer and
     Verilator == emulator on every unit, bit for bit."""
-    from flow.cli import main
+    from trigformer.flow.cli import main
 
     cfg = {"name": f"m_{policy}", "seed": 3, "data": {"n_particles": 3, "n_train": 300, "n_test": 200},
            "model": MODEL, "quantization": QUANT, "training": {"epochs": 1, "batch_size": 128},
@@ -198,7 +198,7 @@ def test_ns_per_unit_is_the_fit_on_the_jedi_linear_fit_designs():
     """NS_PER_UNIT re-derived from the committed post-route data (fit split only), and its error on the held-out
     designs stays within what the README states (median 8.7 %, max 26.5 %)."""
     from benchmarks.jedi_timing import DATA, errors, fit_ns_per_unit, split
-    from sim.rtl.timing import NS_PER_UNIT
+    from trigformer.sim.rtl.timing import NS_PER_UNIT
 
     fit, val = split(json.loads(DATA.read_text()))
     assert len(fit) == 12 and len(val) == 8 and not {p["design"] for p in fit} & {p["design"] for p in val}
@@ -211,10 +211,10 @@ def test_the_estimate_and_fit_follow_the_policy(tiny, tmp_path):
     """The layer descriptions carry hls.multipliers: going from auto to lut removes exactly one DSP48E2 per variable
     product (6 x 6 bits: a DSP48E2 under auto), as many as the traces' da4ml opcode-7 products; --fit at II 1 keeps
     the start point and the same count. (Constant products keep the estimate's width rule: README.)"""
-    from flow.convert import convert, layer_descriptions
-    from flow.estimate import estimate
-    from flow.fit import fit
-    from sim.rtl import trace_unit, units
+    from trigformer.flow.convert import convert, layer_descriptions
+    from trigformer.flow.estimate import estimate
+    from trigformer.flow.fit import fit
+    from trigformer.sim.rtl import trace_unit, units
 
     km, emu = tiny
     types = {n.name: n.out_t for n in emu.nodes}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flow.cli import main
+from trigformer.flow.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"

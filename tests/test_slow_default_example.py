@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flow.cli import main
+from trigformer.flow.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 

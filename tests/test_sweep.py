@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flow.cli import main
-from flow.sweep import load_sweep, run_sweep
-from flow.sweep.runner import RECORD, jobqueue_cluster, read_record, run_point
+from trigformer.flow.cli import main
+from trigformer.flow.sweep import load_sweep, run_sweep
+from trigformer.flow.sweep.runner import RECORD, jobqueue_cluster, read_record, run_point
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -74,7 +74,7 @@ def test_three_point_grid_gives_three_rows(grid_run):
         assert (d / "stdout.log").stat().st_size > 0 and (d / "stderr.log").exists()
         rec = json.loads((d / RECORD).read_text())
         assert rec["finished"] and rec["key"] == d.name == r["key"] and rec["exit_code"] == int(r["exit_code"])
-        assert rec["command"][1:3] == ["-m", "flow.cli"] and "--no-csim" in rec["command"]
+        assert rec["command"][1:3] == ["-m", "trigformer.flow.cli"] and "--no-csim" in rec["command"]
     doc = json.loads((out / "results.json").read_text())
     assert len(doc["points"]) == 3 and doc["varied_keys"] == ["model.embed_dim"]
     assert not [p.name for p in out.rglob(".*tmp*")], "no temporary files left"
@@ -134,7 +134,7 @@ def test_html_has_the_pareto_plots(grid_run):
 
 
 def test_pareto_front():
-    from flow.sweep.results import pareto_front
+    from trigformer.flow.sweep.results import pareto_front
 
     pts = [(10, 0.5), (20, 0.7), (15, 0.4), (30, 0.7), (5, 0.3), (20, 0.6)]
     assert sorted(pareto_front(pts)) == [0, 1, 4]
@@ -235,7 +235,7 @@ def test_over_budget_is_a_result_and_wrong_is_a_failure(tmp_path, monkeypatch):
     rec = run_point(str(wrong), [], module="wrong_cli")
     assert rec["status"] == "failed" and rec["exit_code"] == 1 and "csim != emulator" in rec["error"]
     assert "b0_mha" in rec["error"]
-    from flow.sweep import Summary
+    from trigformer.flow.sweep import Summary
 
     assert Summary(tmp_path, [{"status": "ok"}, {"status": "over_budget"}]).exit_code == 0
     assert Summary(tmp_path, [{"status": "ok"}, {"status": "failed"}]).exit_code == 1
@@ -300,7 +300,7 @@ def test_python_m_flow_cli_runs(tmp_path):
     import sys
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    res = subprocess.run([sys.executable, "-m", "flow.cli", "sweep", "--help"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "trigformer.flow.cli", "sweep", "--help"], capture_output=True, text=True,
                          env=env, cwd=tmp_path)
     assert res.returncode == 0 and "--scheduler" in res.stdout and "--workers" in res.stdout
 
@@ -497,7 +497,7 @@ def test_ctrl_c_to_the_process_group_leaves_the_running_point_to_be_rerun(tmp_pa
     sw = _sweep(tmp_path, {"synth_args": ["--no-csim"], "cluster": {"type": "local", "workers": 1}})
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "flow.cli", "sweep", str(sw), "--out", str(out), "-q"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "trigformer.flow.cli", "sweep", str(sw), "--out", str(out), "-q"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 300

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flow.cli import main
+from trigformer.flow.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -163,7 +163,7 @@ def test_vendor_failure_keeps_the_project_and_exits_1(run_a, tmp_path, monkeypat
 def test_csim_emulator_disagreement_exits_1_and_names_the_layer(run_a, tmp_path, monkeypatch):
     """An emulator that is off by one lsb in the first residual add: synth must notice (the reference is the
     compiled C++), name that layer first, and exit 1 with everything written."""
-    from models.ops import BY_KIND
+    from trigformer.models.ops import BY_KIND
 
     add = BY_KIND["add"]
     real_add = add.run
@@ -185,7 +185,7 @@ def test_hls4ml_jets_source_end_to_end(tmp_path):
     column order, one-hot labels at jets[:, 53:58]), a path relative to the YAML, through training and firmware."""
     import h5py
 
-    from models.data import make_synthetic
+    from trigformer.models.data import make_synthetic
 
     n = 1000
     x, y = make_synthetic(n, 20, ["pt_rel", "eta_rel", "phi_rel"], seed=3)
@@ -214,7 +214,7 @@ def test_the_deterministic_stamp_replaces_any_stamp_hls4ml_writes(tmp_path, writ
     the files as hls4ml's writer produces them (its template line and yaml.dump of its config)."""
     import yaml
 
-    from flow.firmware import keep_stamp
+    from trigformer.flow.firmware import keep_stamp
 
     class Config:
         config = {"OutputDir": str(tmp_path), "ProjectName": "tiny", "Stamp": written}

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from flow import vendor
-from flow.vendor import VendorToolMissing, find_tool, parse_vendor_reports, run_vendor
+from trigformer.flow import vendor
+from trigformer.flow.vendor import VendorToolMissing, find_tool, parse_vendor_reports, run_vendor
 
 FIX = Path(__file__).parent / "fixtures" / "vendor"
 

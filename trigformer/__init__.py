@@ -14,9 +14,9 @@ LUTSoftmax, ...) with hls4ml for the Vivado and Vitis backends, so hls4ml's own
 
 from __future__ import annotations
 
-import models  # noqa: F401  (sets the TensorFlow environment before TensorFlow is imported)
-from flow.pipeline import Result
-from hls_templates.extension import register as _register
+import trigformer.models  # noqa: F401  (sets the TensorFlow environment before TensorFlow is imported)
+from trigformer.flow.pipeline import Result
+from trigformer.hls_templates.extension import register as _register
 from trigformer.api import synth
 
 _register()

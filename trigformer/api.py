@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flow.config import ConfigError
-from flow.pipeline import Options, Result
-from flow.pipeline import synth as _synth
+from trigformer.flow.config import ConfigError
+from trigformer.flow.pipeline import Options, Result
+from trigformer.flow.pipeline import synth as _synth
 
 
 def synth(config_or_path=None, model=None, *, part: str | None = None, out=None, force: bool = False,
@@ -59,15 +59,15 @@ def synth(config_or_path=None, model=None, *, part: str | None = None, out=None,
 
 def is_model_file(path: Path) -> bool:
     """A trained model rather than a model.yaml: a .keras / .h5 file or a SavedModel folder."""
-    from flow.config import MODEL_FILE_SUFFIXES
+    from trigformer.flow.config import MODEL_FILE_SUFFIXES
 
     path = Path(path)
     return path.suffix.lower() in MODEL_FILE_SUFFIXES or (path.is_dir() and (path / "saved_model.pb").is_file())
 
 
 def _load(path: Path):
-    from flow.config import model_file_problem
-    from models.byom import ModelFileError, load_model_file
+    from trigformer.flow.config import model_file_problem
+    from trigformer.models.byom import ModelFileError, load_model_file
 
     why = model_file_problem(path)
     if why:
@@ -81,7 +81,7 @@ def _load(path: Path):
 def shortcut_config(path: Path | None, model) -> dict:
     """model.yaml for `synth model.keras`: every default (the embedded jets with their 3 features), the name from
     the file (or the model), data.n_particles from the model's input (the largest of several)."""
-    from flow.config import Config
+    from trigformer.flow.config import Config
 
     shapes = [tuple(t.shape) for t in getattr(model, "inputs", None) or []]
     where = str(path) if path is not None else "the Keras model"
@@ -108,7 +108,7 @@ def _name_for(stem: str) -> str:
     import keyword
     import unicodedata
 
-    from flow.config import MAX_NAME_LENGTH, _generated_clash
+    from trigformer.flow.config import MAX_NAME_LENGTH, _generated_clash
 
     ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
     base = re.sub(r"[^A-Za-z0-9]+", "_", ascii_stem).strip("_")[:MAX_NAME_LENGTH - 4] or "model"

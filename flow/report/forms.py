@@ -12,7 +12,7 @@ else the estimate. Fractions of the part come from flow.parts.fractions, the one
 
 from __future__ import annotations
 
-from flow.parts import RESOURCES, fractions
+from trigformer.flow.parts import RESOURCES, fractions
 
 DESIGNS = {"hls": "the HLS project (hls4ml kernels, firmware/): what Vitis/Vivado HLS takes",
            "rtl": "rtl/<name>_top.v: da4ml's pipelined Verilog, II = 1"}

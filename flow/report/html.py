@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.report.model import write_text_atomic
-from flow.parts import RESOURCES
-from flow.report.forms import forms_of, label
-from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
-from flow.report.timing import timing_lines
-from flow.report.verdict import fractions, verdict_line
+from trigformer.flow.report.model import write_text_atomic
+from trigformer.flow.parts import RESOURCES
+from trigformer.flow.report.forms import forms_of, label
+from trigformer.flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
+from trigformer.flow.report.timing import timing_lines
+from trigformer.flow.report.verdict import fractions, verdict_line
 
 
 def roc_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

@@ -37,13 +37,13 @@ def _predictions(path: Path, n_classes: int) -> dict | None:
 
 
 def rerender(out_dir: Path) -> int:
-    from flow.config import Config
-    from flow.cost import cost
-    from flow.pipeline import render_outputs
-    from flow.report import Report, exit_code, judge_budget, render_terminal
-    from flow.report.forms import apply as apply_forms
-    from flow.rtl import vivado_section
-    from flow.report.model import write_text_atomic
+    from trigformer.flow.config import Config
+    from trigformer.flow.cost import cost
+    from trigformer.flow.pipeline import render_outputs
+    from trigformer.flow.report import Report, exit_code, judge_budget, render_terminal
+    from trigformer.flow.report.forms import apply as apply_forms
+    from trigformer.flow.rtl import vivado_section
+    from trigformer.flow.report.model import write_text_atomic
 
     out_dir = Path(out_dir)
     path = out_dir / "report.json"
@@ -79,7 +79,7 @@ def rerender(out_dir: Path) -> int:
     write_text_atomic(out_dir / "report.json", text)  # the predictions file is left as it is
     write_text_atomic(out_dir / "report.html", page)
     render_terminal(rep)
-    from flow.report.summary import result_line
+    from trigformer.flow.report.summary import result_line
 
     code = exit_code(rep)
     print(result_line(rep, out_dir, code), flush=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flow.report.verdict import RESOURCES, fractions
+from trigformer.flow.report.verdict import RESOURCES, fractions
 
 PREFIX = "synth: RESULT "
 

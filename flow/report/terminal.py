@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
-from flow.parts import RESOURCES
-from flow.report.forms import forms_of, label
-from flow.report.timing import timing_lines
-from flow.report.verdict import verdict_line
+from trigformer.flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
+from trigformer.flow.parts import RESOURCES
+from trigformer.flow.report.forms import forms_of, label
+from trigformer.flow.report.timing import timing_lines
+from trigformer.flow.report.verdict import verdict_line
 
 
 LOG_WIDTH = 200  # a log is read in an editor or a CI page: wide enough that no table cell wraps

@@ -10,7 +10,7 @@ def tag(section: dict | None) -> str:
 
 def form_tag(section: dict | None) -> str:
     """`hls (estimate)`, `rtl (yosys)`: the form a section's figures describe, and their source."""
-    from flow.report.forms import SOURCE_FORM, label
+    from trigformer.flow.report.forms import SOURCE_FORM, label
 
     src = (section or {}).get("source")
     return label(SOURCE_FORM[src], section) if src in SOURCE_FORM else (f"({src})" if src else "")

@@ -12,8 +12,8 @@ meets it. exit_code turns a report into synth's exit code:
 
 from __future__ import annotations
 
-from flow.parts import RESOURCES
-from flow.report.forms import forms_of, label
+from trigformer.flow.parts import RESOURCES
+from trigformer.flow.report.forms import forms_of, label
 
 EXIT_OK, EXIT_FAIL, EXIT_BUDGET = 0, 1, 4
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flow.sweep.spec import MAX_POINTS, Point, Sweep, SweepError, load_sweep
+from trigformer.flow.sweep.spec import MAX_POINTS, Point, Sweep, SweepError, load_sweep
 
 __all__ = ["main", "run_sweep", "load_sweep", "Sweep", "Point", "SweepError", "Summary"]
 
@@ -106,9 +106,9 @@ def check_scheduler(address: str) -> None:
 def run_sweep(sweep: Sweep, out: Path, scheduler: str | None = None, workers: int | None = None,
               progress: bool = True) -> Summary:
     """Run every unfinished point of `sweep` under `out`, then write results.csv/json and sweep.html."""
-    from flow.report.terminal import output_console
-    from flow.sweep.results import make_row, write_html, write_results
-    from flow.sweep.runner import read_record, write_atomic
+    from trigformer.flow.report.terminal import output_console
+    from trigformer.flow.sweep.results import make_row, write_html, write_results
+    from trigformer.flow.sweep.runner import read_record, write_atomic
 
     console = output_console(highlight=False)  # in a log: wide lines, not wrapped at 80 columns
     out = Path(out)
@@ -173,8 +173,8 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
                  flush, write_configs) -> bool:
     """Connect, write the points' configs, submit them and collect their records; True when interrupted by Ctrl-C.
     An unreachable --scheduler is a SweepError raised before anything is written."""
-    from flow.progress import reporting, stage
-    from flow.sweep.runner import dashboard_link, run_point, start_client
+    from trigformer.flow.progress import reporting, stage
+    from trigformer.flow.sweep.runner import dashboard_link, run_point, start_client
 
     client = cluster = None
     futures = {}
@@ -236,6 +236,6 @@ def _run_pending(sweep, pending, out, scheduler, workers, progress, console, rec
 
 
 def _cores() -> int:
-    from flow.sweep.runner import usable_cores
+    from trigformer.flow.sweep.runner import usable_cores
 
     return usable_cores()

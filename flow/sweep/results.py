@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from flow.sweep.runner import OUT, write_atomic
+from trigformer.flow.sweep.runner import OUT, write_atomic
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
 ACC = ("float", "fixed", "firmware")
@@ -109,7 +109,7 @@ def _plot(rows, xkey: str, xlabel: str, lines: list[tuple[float, str]], title: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from flow.report.html import png_base64
+    from trigformer.flow.report.html import png_base64
 
     data = [(r[xkey], accuracy_of(r), bool(r.get("budget_met"))) for r in rows
             if r.get(xkey) is not None and accuracy_of(r) is not None]
@@ -141,7 +141,7 @@ def _plot(rows, xkey: str, xlabel: str, lines: list[tuple[float, str]], title: s
 def write_html(out: Path, rows: list[dict], sweep, points: list) -> Path:
     """sweep.html: accuracy vs LUT and vs latency with the budget lines, feasible points and their Pareto front
     marked, then the Pareto table and every row. Self-contained (PNG inlined)."""
-    from flow.parts import resolve_part
+    from trigformer.flow.parts import resolve_part
 
     e = html.escape
     parts = sorted({p.config["hls"]["part"] for p in points})

@@ -68,8 +68,8 @@ def read_record(point_dir: Path) -> dict | None:
 
 
 def run_point(point_dir: str, synth_args: list[str], timeout_s: float | None = None,
-              module: str = "flow.cli") -> dict:
-    """Run `python -m flow.cli model.yaml --out firmware --force -q ARGS` in `point_dir` (inside a Dask task).
+              module: str = "trigformer.flow.cli") -> dict:
+    """Run `python -m trigformer.flow.cli model.yaml --out firmware --force -q ARGS` in `point_dir` (inside a Dask task).
 
     Returns the record. Finished points (any exit code, a crash, a timeout) are written to result.json atomically;
     interrupted ones (killed by SIGINT/SIGTERM/SIGHUP/SIGKILL, or exit 128 + one of them, e.g. synth's 130 and 143)
@@ -125,7 +125,7 @@ def _classify(code: int, report: dict | None, d: Path) -> tuple[str, str | None]
     if code == 4 and report is not None:  # synth's budget code: verified, all written, over the budget
         return "over_budget", "; ".join((report.get("budget") or {}).get("violations") or []) or "budget not met"
     if code == 1 and report is not None:  # synth's documented exit 1: wrong or a tool failed, all written
-        from flow.report.verdict import failures
+        from trigformer.flow.report.verdict import failures
 
         return "failed", "; ".join(failures(report)) or "synth exited 1"
     tail = stderr_tail(d)
@@ -164,7 +164,7 @@ def _read_report(d: Path) -> dict | None:
 
 def _code_root() -> str:
     """The folder holding the `flow` package this worker imported: the point runs the same code."""
-    import flow
+    import trigformer.flow
 
     return str(Path(flow.__file__).resolve().parent.parent)
 

@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from flow import yamlio
-from flow.config import Config, ConfigError, load_config
+from trigformer.flow import yamlio
+from trigformer.flow.config import Config, ConfigError, load_config
 
 
 # A sweep point is a whole synth run (minutes to hours): 10,000 of them is a very large scan already, and validating
@@ -291,13 +291,13 @@ def _make_point(base: Path, values: dict, common_args: list[str], path: Path, li
         if model.get(k) is None:
             model.pop(k, None)
     if model.get("file") is not None:  # a trained model file: its own architecture, its absolute path
-        from flow.config import ARCHITECTURE_KEYS, resolve_model_file
+        from trigformer.flow.config import ARCHITECTURE_KEYS, resolve_model_file
 
         for k in ARCHITECTURE_KEYS:
             model.pop(k, None)
         model["file"] = str(resolve_model_file(cfg, base).resolve())
     if dump["data"].get("path") is not None:  # the point's model.yaml lives elsewhere: make data paths absolute
-        from flow.config import resolve_data_paths
+        from trigformer.flow.config import resolve_data_paths
 
         paths = [str(p.resolve()) for p in resolve_data_paths(cfg, base)]
         dump["data"]["path"] = paths if isinstance(cfg.data.path, list) else paths[0]
@@ -352,7 +352,7 @@ def _check_flags(args: list[str], where: str, path: Path, lines) -> None:
             raise SweepError(f"{loc}{where}: {flag} overrides a config key: vary {_CONFIG_FLAGS[flag]} in grid "
                              "instead (then the results show it)")
     try:
-        from flow.cli import _main_parser
+        from trigformer.flow.cli import _main_parser
     except ImportError:  # the CLI was restructured: the point itself will refuse an unknown flag (exit 2, recorded)
         return
     import contextlib

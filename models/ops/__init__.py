@@ -14,14 +14,14 @@ Everything else (emulator, conversion, cost model, hls4ml registration) asks the
 
 from __future__ import annotations
 
-from models.ops.base import Node, OpDef
-from models.ops.dense import Add, Cast, Dense, Flatten, Input, Relu
-from models.ops.layernorm import LayerNorm
-from models.ops.mha import MHA
-from models.ops.pooling import Pooling
-from models.ops.rmsnorm import RMSNorm
-from models.ops.softmax import Softmax
-from models.ops.tokendense import TokenDense
+from trigformer.models.ops.base import Node, OpDef
+from trigformer.models.ops.dense import Add, Cast, Dense, Flatten, Input, Relu
+from trigformer.models.ops.layernorm import LayerNorm
+from trigformer.models.ops.mha import MHA
+from trigformer.models.ops.pooling import Pooling
+from trigformer.models.ops.rmsnorm import RMSNorm
+from trigformer.models.ops.softmax import Softmax
+from trigformer.models.ops.tokendense import TokenDense
 
 OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, Flatten, MHA, Softmax, LayerNorm, RMSNorm,
                                 Pooling)

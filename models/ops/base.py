@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.fixed import FixedType
+from trigformer.models.fixed import FixedType
 
 
 @dataclass
@@ -81,7 +81,7 @@ class OpDef:
     @classmethod
     def da_products(cls, layer) -> list:
         """`products` of an hls4ml layer (the distributed-arithmetic codegen pass, hls_templates/extension.py)."""
-        from models.ops.hls_common import input_type
+        from trigformer.models.ops.hls_common import input_type
 
         spec, arrays = cls.params(layer, None)
         shape = layer.get_output_variable().shape

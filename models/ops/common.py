@@ -15,7 +15,7 @@ import typing
 
 import numpy as np
 
-from models.fixed import FixedType
+from trigformer.models.fixed import FixedType
 
 INTERNAL_ROUNDING = "RND_CONV"  # the same half-to-even rounding QKeras applies, so every cast in the net is alike
 

@@ -215,7 +215,7 @@ def mult_weights(layer: dict, n_mult: int, n_bias: int) -> int:
 def units(layer: dict, n_units: int, par_key: str) -> tuple[int, int]:
     """(parallel units, iterations) of a trigformer layer: from its description when flow.convert recorded them,
     else from its reuse factor (models.ops.common.split_units, as the configs are generated)."""
-    from models.ops.common import split_units
+    from trigformer.models.ops.common import split_units
 
     if par_key in layer and "iterations" in layer:
         return int(layer[par_key]), int(layer["iterations"])

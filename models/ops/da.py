@@ -15,7 +15,7 @@ registers the pass that calls `generate` for every layer whose strategy is distr
 
 from __future__ import annotations
 
-from models.ops.trace_common import Product
+from trigformer.models.ops.trace_common import Product
 
 STRATEGY = "distributed_arithmetic"
 
@@ -87,6 +87,6 @@ def dense_cost(layer: dict, d, path, r) -> tuple[int, bool, int]:
 def add_path(path, kernels: list[dict], accum_bits: int) -> None:
     """The kernels (computed side by side) on the critical path: the deepest one's adder depth, each adder at the
     accumulator width's delay (the cost model's adder)."""
-    from models.ops.costmodel import t_add
+    from trigformer.models.ops.costmodel import t_add
 
     path.op(t_add(accum_bits), max(int(round(k["depth"])) for k in kernels))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.fixed import FixedType
+from trigformer.models.fixed import FixedType
 
 
 def configure(node) -> None:
@@ -75,6 +75,6 @@ def multipliers(node) -> str:
 def mul_impl(node, a: FixedType, b: FixedType) -> str:
     """The C++ binding (nnet_tf_common.h tf_mult) of a variable product of types a x b under hls.multipliers: the
     rule the RTL and the estimate use (models/ops/costmodel.py var_on_dsp)."""
-    from models.ops.costmodel import var_on_dsp
+    from trigformer.models.ops.costmodel import var_on_dsp
 
     return "nnet::tf_mult::" + ("dsp" if var_on_dsp(a.width, b.width, multipliers(node)) else "fabric")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 from qkeras.quantizers import quantized_bits
 
-from models.fixed import FixedType
+from trigformer.models.fixed import FixedType
 
 F64 = tf.float64
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.fixed import FixedType
+from trigformer.models.fixed import FixedType
 
 
 def kif(t: FixedType) -> tuple[int, int, int]:

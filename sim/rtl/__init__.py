@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.fixed import FixedType
+from trigformer.models.fixed import FixedType
 
 TOP_SUFFIX = "_top"
 TRACE_SUFFIX = "_trace_top"  # the co-simulation top (rtl/tb/), with the trace port
@@ -182,8 +182,8 @@ def trace_unit(members, types: dict[str, FixedType], sizes: dict[str, int]):
     """(CombLogic, external input names) of a unit, traced from fresh inputs of its declared input types."""
     from da4ml.trace import comb_trace
 
-    from models.ops import BY_KIND
-    from models.ops.trace_common import new_inputs
+    from trigformer.models.ops import BY_KIND
+    from trigformer.models.ops.trace_common import new_inputs
 
     names = {m.name for m in members}
     external = list(dict.fromkeys(i for m in members for i in m.inputs if i not in names))
@@ -202,7 +202,7 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
     called after each unit is written (progress lines)."""
     from da4ml.codegen import RTLModel
 
-    from sim.rtl import timing
+    from trigformer.sim.rtl import timing
 
     derived = cutoff is None
     cutoff = timing.cutoff_for(clock_ns) if derived else cutoff
@@ -258,7 +258,7 @@ def pipeline(comb, cutoff: float, clock_ns: float, multipliers: str):
     bind_products); returns (Pipeline, {"dsp": n, "lut": n})."""
     from da4ml.trace.pipeline import to_pipeline
 
-    from sim.rtl.timing import bind_products
+    from trigformer.sim.rtl.timing import bind_products
 
     comb, bound = bind_products(comb, cutoff, clock_ns, multipliers)
     # da4ml's retiming re-traces the pipeline with its own delays (a product = a shift-and-add array): it would move
@@ -273,7 +273,7 @@ def bind_verilog(src: Path, module: str, multipliers: str) -> None:
     """The binding in the Verilog, for Vivado and Yosys alike: DSP-bound products instantiate da4ml's `multiplier`
     (marked use_dsp "yes"), LUT-bound ones its copy `multiplier_lut` (use_dsp "no"; the Yosys job keeps them off the
     DSP48E2s: sim/rtl/yosys.py). The rule is timing.on_dsp on the operands' widths, as in bind_products."""
-    from sim.rtl.timing import on_dsp
+    from trigformer.sim.rtl.timing import on_dsp
 
     static = src / "static" / "multiplier.v"
     if not static.exists():

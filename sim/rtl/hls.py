@@ -86,7 +86,7 @@ def apply(hls_model, emulator, multipliers: str) -> list[TracedUnit]:
     place of the unit's layers' calls. Returns the traced units (the estimate's input: `estimate`)."""
     from hls4ml.model.types import Source
 
-    from sim.rtl import trace_unit, units
+    from trigformer.sim.rtl import trace_unit, units
 
     nodes = emulator.nodes
     if sum(n.kind == "input" for n in nodes) != 1:
@@ -115,7 +115,7 @@ def apply(hls_model, emulator, multipliers: str) -> list[TracedUnit]:
 
 def _on_dsp(comb, op, multipliers: str) -> bool:
     """A variable product bound to a DSP48E2: the one rule (sim/rtl/timing.py on_dsp) on its operands' widths."""
-    from sim.rtl.timing import _width, on_dsp
+    from trigformer.sim.rtl.timing import _width, on_dsp
 
     return op.opcode == 7 and on_dsp(_width(comb.ops[op.id0].qint), _width(comb.ops[op.id1].qint), multipliers)
 
@@ -133,9 +133,9 @@ def estimate(traced: list[TracedUnit], input_name: str, clock_ns: float, part: s
     the very CombLogic the C++ is written from. `cutoff`: rtl.latency_cutoff (None: from the clock, as the RTL)."""
     import math
 
-    from flow.parts import fractions, resolve_part
-    from sim.rtl import pipeline
-    from sim.rtl.timing import cutoff_for
+    from trigformer.flow.parts import fractions, resolve_part
+    from trigformer.sim.rtl import pipeline
+    from trigformer.sim.rtl.timing import cutoff_for
 
     full_name, _ = resolve_part(part)
     cutoff = cutoff_for(clock_ns) if cutoff is None else cutoff

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import re
 
-from models.ops.costmodel import T_DSP as T_DSP_COMB  # ns, DSP48E2 multiply without internal registers
-from models.ops.costmodel import var_on_dsp as on_dsp  # the one multiplier rule
+from trigformer.models.ops.costmodel import T_DSP as T_DSP_COMB  # ns, DSP48E2 multiply without internal registers
+from trigformer.models.ops.costmodel import var_on_dsp as on_dsp  # the one multiplier rule
 
 NS_PER_UNIT = 1.657  # fitted: achieved post-route ns per da4ml delay unit (median of the JEDI-linear fit designs)
 MIN_CUTOFF = 1.0  # one adder is the smallest thing a stage can hold

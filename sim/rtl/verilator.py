@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.csim import _run_group
+from trigformer.sim.csim import _run_group
 
 TB = Path(__file__).with_name("tb.cpp")
 BUILD_TIMEOUT_S = 3600

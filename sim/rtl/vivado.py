@@ -24,7 +24,7 @@ def report_paths(rtl_dir: Path, name: str) -> tuple[Path, Path]:
 
 def write_script(design, part: str) -> Path:
     """rtl/vivado_impl.tcl and rtl/<name>_top.xdc for the delivered top of `design` (sim.rtl.RTLDesign)."""
-    from sim.rtl.verilator import sources
+    from trigformer.sim.rtl.verilator import sources
 
     folder = design.folder
     verilog, mems = sources(design, design.top_file)

@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
-from sim.csim import _kill_group, _run_group
-from sim.rtl.verilator import ToolMissing
+from trigformer.sim.csim import _kill_group, _run_group
+from trigformer.sim.rtl.verilator import ToolMissing
 
 CELL = re.compile(r"^\s+(?:(\d+)\s+([A-Za-z][A-Za-z0-9_]*)|([A-Za-z][A-Za-z0-9_]*)\s+(\d+))\s*$")
 JOB_TIMEOUT_S = 3600
@@ -97,7 +97,7 @@ def script(sources: list[str], top: str, keep: str = "", flatten: bool = True, d
     """The job script. `depth`: also the timing proxy's logic depth (sim/rtl/timing.py LTP_SCRIPT) and the
     multiplier binding: the products sim.rtl writes as `multiplier_lut` (hls.multipliers) are kept off the DSP48E2s
     ($__soft_mul before map_dsp, which Yosys then maps to LUTs)."""
-    from sim.rtl.timing import LTP_SCRIPT
+    from trigformer.sim.rtl.timing import LTP_SCRIPT
 
     synth = f"synth_xilinx -family xcup -top {top}{' -flatten' if flatten else ''} -noiopad -noclkbuf"
     return "\n".join([
@@ -146,7 +146,7 @@ _jobs = _Jobs()
 
 
 def cache_dir() -> Path:
-    from sim import cache
+    from trigformer.sim import cache
 
     return cache.folder("yosys")
 
@@ -165,7 +165,7 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", 
     """Synthesize Verilog `files` (plus the $readmemh files among them) with `top` as top module; returns
     {"module", "cells", "seconds"} (and "depth": the longest path, with `depth`). Cached by content (sim.cache: a
     verified entry, else recomputed and rewritten). `keep`: module patterns mapped on their own."""
-    from sim import cache
+    from trigformer.sim import cache
 
     verilog = [p for p in files if p.suffix == ".v"]
     text = script([p.name for p in verilog], top, keep, depth=depth)
@@ -194,7 +194,7 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", 
             raise RuntimeError(f"Yosys failed on {top}: {' / '.join(tail)[:400]}")
     result = {"module": top, "cells": parse_stat(log), "seconds": round(seconds, 2)}
     if depth:
-        from sim.rtl.timing import parse_ltp
+        from trigformer.sim.rtl.timing import parse_ltp
 
         result["depth"] = parse_ltp(log, top)
     cache.write(cached, tool, result)
@@ -245,7 +245,7 @@ def synthesize(design, jobs: int = 1, which: str = "auto", on_job=None) -> dict:
         for k, v in res["cells"].items():
             cells[u.name][k] = cells[u.name].get(k, 0) + v
         seconds[u.name] += 0.0 if res["cached"] else res["seconds"]
-    from sim.rtl.timing import judge
+    from trigformer.sim.rtl.timing import judge
 
     stages: dict[str, list[dict]] = {u.name: [] for u in design.layers}
     for (u, f, _), res in zip(work, results):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.base import OpDef
-from models.ops.common import dot_accum_t, float_for, raw_on_grid
-from models.ops.dense.spec import DenseSpec, add_raw, dense_raw
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import dot_accum_t, float_for, raw_on_grid
+from trigformer.models.ops.dense.spec import DenseSpec, add_raw, dense_raw
 
 
 def quantizer_type(q) -> FixedType:
@@ -91,20 +91,20 @@ class Dense(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.dense.trace import dense_trace
+        from trigformer.models.ops.dense.trace import dense_trace
 
         return dense_trace(node, ins, in_t)
 
     @classmethod
     def products(cls, spec, arrays, in_t, n_tokens):
-        from models.ops.trace_common import Product
+        from trigformer.models.ops.trace_common import Product
 
         return [Product("", arrays["w"], spec.weight_t, arrays["b"], spec.bias_t, in_t[0], n_tokens)]
 
     @classmethod
     def da_products(cls, layer) -> list:
         """The classifier's product, from hls4ml's Dense before its DA template drops the weight arrays."""
-        from models.ops.hls_common import input_type
+        from trigformer.models.ops.hls_common import input_type
 
         if layer.class_name != "Dense":
             raise ValueError(f"{layer.name}: distributed arithmetic covers hls4ml's Dense, not {layer.class_name}")
@@ -116,7 +116,7 @@ class Dense(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
-        from models.ops import da
+        from trigformer.models.ops import da
 
         return da.describe(layer)
 
@@ -129,7 +129,7 @@ class Dense(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.dense.cost import dense
+        from trigformer.models.ops.dense.cost import dense
 
         return dense(layer, path, res)
 
@@ -156,7 +156,7 @@ class Cast(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.dense.trace import cast_trace
+        from trigformer.models.ops.dense.trace import cast_trace
 
         return cast_trace(node, ins, in_t)
 
@@ -166,7 +166,7 @@ class Cast(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.dense.cost import activation
+        from trigformer.models.ops.dense.cost import activation
 
         return activation(layer, path, res)
 
@@ -185,7 +185,7 @@ class Relu(Cast):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.dense.trace import relu_trace
+        from trigformer.models.ops.dense.trace import relu_trace
 
         return relu_trace(node, ins, in_t)
 
@@ -218,13 +218,13 @@ class Add(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.dense.trace import add_trace
+        from trigformer.models.ops.dense.trace import add_trace
 
         return add_trace(node, ins, in_t)
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.dense.cost import add
+        from trigformer.models.ops.dense.cost import add
 
         return add(layer, path, res)
 

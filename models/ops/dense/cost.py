@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from models.ops.costmodel import T_MUX, Dims, Path, Res, depth, mult_weights, t_add, t_mul
-from models.ops.da import STRATEGY, dense_cost
+from trigformer.models.ops.costmodel import T_MUX, Dims, Path, Res, depth, mult_weights, t_add, t_mul
+from trigformer.models.ops.da import STRATEGY, dense_cost
 
 
 def dense(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:

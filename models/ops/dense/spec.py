@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.common import Spec, align, ceil_log2, dot_accum_t, float_for, matmul_raw
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import Spec, align, ceil_log2, dot_accum_t, float_for, matmul_raw
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@ hls.py + nnet_tf_layernorm.h (hls4ml layer), cost.py (estimate). 1/sqrt is model
 
 from __future__ import annotations
 
-from models.ops.base import OpDef
-from models.ops.common import raw_on_grid
-from models.ops.layernorm.spec import LayerNormSpec
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import raw_on_grid
+from trigformer.models.ops.layernorm.spec import LayerNormSpec
 
 
 class LayerNorm(OpDef):
@@ -29,7 +29,7 @@ class LayerNorm(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.layernorm.trace import layernorm_trace
+        from trigformer.models.ops.layernorm.trace import layernorm_trace
 
         return layernorm_trace(node, ins, in_t)
 
@@ -46,14 +46,14 @@ class LayerNorm(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.layernorm.cost import cost
+        from trigformer.models.ops.layernorm.cost import cost
 
         return cost(layer, path, res)
 
     @staticmethod
     def keras_layer(qt, quantized: bool, name: str):
         """The layer `model.norm: layernorm` puts after each residual add."""
-        from models.ops.layernorm.keras import QLayerNormalization
+        from trigformer.models.ops.layernorm.keras import QLayerNormalization
 
         return QLayerNormalization(in_type=qt.act_t.ap_type, gamma_type=qt.gamma_t.ap_type,
                                    table_size=qt.layernorm_table_size, table_bits=qt.table_bits,

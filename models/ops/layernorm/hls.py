@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hls4ml.model.layers import Layer
 
-from models.fixed import FixedType
-from models.ops.common import split_units
-from models.ops.hls_common import (attr_type, base_layer, configure, ctype, mul_impl, on_grid, replicated,
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import split_units
+from trigformer.models.ops.hls_common import (attr_type, base_layer, configure, ctype, mul_impl, on_grid, replicated,
                                    set_internal_types)
-from models.ops.layernorm.spec import LayerNormSpec
+from trigformer.models.ops.layernorm.spec import LayerNormSpec
 
 
 def rsqrt_fields(node, rs) -> str:

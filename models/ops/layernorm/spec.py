@@ -14,9 +14,9 @@ from functools import cached_property
 
 import numpy as np
 
-from models.fixed import FixedType, saturate_
-from models.ops.common import INTERNAL_ROUNDING, Spec, ceil_log2, check_products, float_for, inv_const_t, to_raw
-from models.ops.rsqrt import RsqrtSpec
+from trigformer.models.fixed import FixedType, saturate_
+from trigformer.models.ops.common import INTERNAL_ROUNDING, Spec, ceil_log2, check_products, float_for, inv_const_t, to_raw
+from trigformer.models.ops.rsqrt import RsqrtSpec
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.ops.trace_common import cast, real_table, rsqrt, vsum
+from trigformer.models.ops.trace_common import cast, real_table, rsqrt, vsum
 
 
 def layernorm_trace(node, ins, in_t):

@@ -4,9 +4,9 @@ models.ops.softmax."""
 
 from __future__ import annotations
 
-from models.ops.base import OpDef
-from models.ops.common import raw_on_grid
-from models.ops.mha.spec import WEIGHTS, MHASpec
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import raw_on_grid
+from trigformer.models.ops.mha.spec import WEIGHTS, MHASpec
 
 
 class MHA(OpDef):
@@ -34,7 +34,7 @@ class MHA(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.mha.trace import mha_trace
+        from trigformer.models.ops.mha.trace import mha_trace
 
         return mha_trace(node, ins, in_t)
 
@@ -44,7 +44,7 @@ class MHA(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
-        from models.ops import da
+        from trigformer.models.ops import da
 
         rows, iterations = layer.rows()
         return {"num_heads": layer.get_attr("num_heads"), "key_dim": layer.get_attr("key_dim"),
@@ -56,6 +56,6 @@ class MHA(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.mha.cost import cost
+        from trigformer.models.ops.mha.cost import cost
 
         return cost(layer, path, res)

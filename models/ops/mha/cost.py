@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 
-from models.ops.common import split_units
-from models.ops.costmodel import Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
-from models.ops.da import STRATEGY, add_luts, add_path, kernels_of
-from models.ops.softmax.cost import softmax_path
+from trigformer.models.ops.common import split_units
+from trigformer.models.ops.costmodel import Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
+from trigformer.models.ops.da import STRATEGY, add_luts, add_path, kernels_of
+from trigformer.models.ops.softmax.cost import softmax_path
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:

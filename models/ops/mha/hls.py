@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.layers import Layer
 
-from models.fixed import FixedType
-from models.ops.common import split_units
-from models.ops.da import function_name
-from models.ops.hls_common import (attr_type, base_layer, configure, ctype, input_type, mul_impl, on_grid,
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import split_units
+from trigformer.models.ops.da import function_name
+from trigformer.models.ops.hls_common import (attr_type, base_layer, configure, ctype, input_type, mul_impl, on_grid,
                                    replicated, set_internal_types)
-from models.ops.mha.spec import MHASpec
-from models.ops.softmax.hls import softmax_config_struct
-from models.ops.tokendense.hls import dense_config_struct, strategy_of, weight_layout
+from trigformer.models.ops.mha.spec import MHASpec
+from trigformer.models.ops.softmax.hls import softmax_config_struct
+from trigformer.models.ops.tokendense.hls import dense_config_struct, strategy_of, weight_layout
 
 PROJECTIONS = ("query", "key", "value", "output")
 SIZES = ("n_tokens", "in_dim", "num_heads", "key_dim", "out_dim")

@@ -11,10 +11,10 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from models.fixed import FixedType
-from models.ops.keras_common import F64, fake_quant, types_config, weight_quantizer
-from models.ops.mha.spec import MHASpec
-from models.ops.softmax.keras import lut_softmax
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.keras_common import F64, fake_quant, types_config, weight_quantizer
+from trigformer.models.ops.mha.spec import MHASpec
+from trigformer.models.ops.softmax.keras import lut_softmax
 
 PROJECTIONS = ("query", "key", "value", "output")
 

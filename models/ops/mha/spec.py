@@ -21,10 +21,10 @@ from functools import cached_property
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.common import Spec, dot_accum_t, matmul_raw
-from models.ops.dense.spec import dense_raw
-from models.ops.softmax.spec import SoftmaxSpec
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import Spec, dot_accum_t, matmul_raw
+from trigformer.models.ops.dense.spec import dense_raw
+from trigformer.models.ops.softmax.spec import SoftmaxSpec
 
 WEIGHTS = tuple(f"{a}_{b}" for a in "qkvo" for b in ("kernel", "bias"))
 
@@ -78,7 +78,7 @@ class MHASpec(Spec):
     def products(self, arrays: dict) -> list:
         """The Q, K, V projections (per query / key-value token) and the output projection (per query token) as
         constant-weight products (models.ops.trace_common.Product): the trace's and the DA kernels'."""
-        from models.ops.trace_common import Product
+        from trigformer.models.ops.trace_common import Product
 
         shapes = {"q": (self.in_dim, self.in_t, self.n_tokens), "k": (self.kv_dim, self.kv_in_t, self.n_kv),
                   "v": (self.kv_dim, self.kv_in_t, self.n_kv), "o": (self.hv, self.qkv_t, self.n_tokens)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.ops.trace_common import cast, cast_all, dense, lut_softmax_row, vsum
+from trigformer.models.ops.trace_common import cast, cast_all, dense, lut_softmax_row, vsum
 
 
 def mha_trace(node, ins, in_t):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from models.ops.base import OpDef
-from models.ops.pooling.spec import PoolSpec
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.pooling.spec import PoolSpec
 
 
 class Pooling(OpDef):
@@ -24,7 +24,7 @@ class Pooling(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.pooling.trace import pooling_trace
+        from trigformer.models.ops.pooling.trace import pooling_trace
 
         return pooling_trace(node, ins, in_t)
 
@@ -35,13 +35,13 @@ class Pooling(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
-        from models.ops.common import split_units
+        from trigformer.models.ops.common import split_units
 
         features, iterations = split_units(layer.get_attr("dim"), layer.get_attr("reuse_factor"))
         return {"pool": layer.get_attr("mode"), "features_parallel": features, "iterations": iterations}
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.pooling.cost import cost
+        from trigformer.models.ops.pooling.cost import cost
 
         return cost(layer, path, res)

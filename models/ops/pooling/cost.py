@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.ops.costmodel import SCALE_BITS, T_MUX, Dims, Path, Res, depth, t_add, t_mul, units
+from trigformer.models.ops.costmodel import SCALE_BITS, T_MUX, Dims, Path, Res, depth, t_add, t_mul, units
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:

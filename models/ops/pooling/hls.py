@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hls4ml.model.layers import Layer
 
-from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, configure, ctype, set_internal_types
-from models.ops.pooling.spec import PoolSpec
+from trigformer.models.ops.common import split_units
+from trigformer.models.ops.hls_common import attr_type, base_layer, configure, ctype, set_internal_types
+from trigformer.models.ops.pooling.spec import PoolSpec
 
 
 class TFTokenPooling(Layer):

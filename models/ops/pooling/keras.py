@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.fixed import FixedType
-from models.ops.keras_common import F64, fake_quant
-from models.ops.pooling.spec import PoolSpec
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.keras_common import F64, fake_quant
+from trigformer.models.ops.pooling.spec import PoolSpec
 
 
 class TokenPooling(tf.keras.layers.Layer):

@@ -8,8 +8,8 @@ from functools import cached_property
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.common import Spec, ceil_log2, to_raw
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import Spec, ceil_log2, to_raw
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.ops.trace_common import cast, vmax, vsum
+from trigformer.models.ops.trace_common import cast, vmax, vsum
 
 
 def pooling_trace(node, ins, in_t):

@@ -3,9 +3,9 @@ nnet_tf_rmsnorm.h, cost.py. 1/sqrt is models.ops.rsqrt, as in LayerNorm."""
 
 from __future__ import annotations
 
-from models.ops.base import OpDef
-from models.ops.common import raw_on_grid
-from models.ops.rmsnorm.spec import RMSNormSpec
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import raw_on_grid
+from trigformer.models.ops.rmsnorm.spec import RMSNormSpec
 
 
 class RMSNorm(OpDef):
@@ -29,7 +29,7 @@ class RMSNorm(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.rmsnorm.trace import rmsnorm_trace
+        from trigformer.models.ops.rmsnorm.trace import rmsnorm_trace
 
         return rmsnorm_trace(node, ins, in_t)
 
@@ -46,13 +46,13 @@ class RMSNorm(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.rmsnorm.cost import cost
+        from trigformer.models.ops.rmsnorm.cost import cost
 
         return cost(layer, path, res)
 
     @staticmethod
     def keras_layer(qt, quantized: bool, name: str):
-        from models.ops.rmsnorm.keras import QRMSNormalization
+        from trigformer.models.ops.rmsnorm.keras import QRMSNormalization
 
         return QRMSNormalization(in_type=qt.act_t.ap_type, gamma_type=qt.gamma_t.ap_type,
                                  table_size=qt.layernorm_table_size, table_bits=qt.table_bits,

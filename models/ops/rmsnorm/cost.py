@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from models.ops.costmodel import SCALE_BITS, T_MUX, Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
+from trigformer.models.ops.costmodel import SCALE_BITS, T_MUX, Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hls4ml.model.layers import Layer
 
-from models.fixed import FixedType
-from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, configure, ctype, mul_impl, on_grid, set_internal_types
-from models.ops.layernorm.hls import add_rsqrt_table, rsqrt_fields
-from models.ops.rmsnorm.spec import RMSNormSpec
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import split_units
+from trigformer.models.ops.hls_common import attr_type, base_layer, configure, ctype, mul_impl, on_grid, set_internal_types
+from trigformer.models.ops.layernorm.hls import add_rsqrt_table, rsqrt_fields
+from trigformer.models.ops.rmsnorm.spec import RMSNormSpec
 
 
 class TFRMSNorm(Layer):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from models.fixed import FixedType
-from models.ops.keras_common import F64, exp2, fake_quant, types_config, value_of_second, weight_quantizer
-from models.ops.rmsnorm.spec import RMSNormSpec
-from models.ops.rsqrt import tf_lookup
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.keras_common import F64, exp2, fake_quant, types_config, value_of_second, weight_quantizer
+from trigformer.models.ops.rmsnorm.spec import RMSNormSpec
+from trigformer.models.ops.rsqrt import tf_lookup
 
 
 class QRMSNormalization(tf.keras.layers.Layer):

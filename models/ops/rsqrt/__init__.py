@@ -13,8 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
-from models.fixed import FixedType
-from models.ops.common import Spec, bit_length
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import Spec, bit_length
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def tf_lookup(v_raw, sp: RsqrtSpec):
     """`RsqrtSpec.lookup` in TensorFlow for float64 integer-valued v_raw >= 1: (entry as a float, half)."""
     import tensorflow as tf
 
-    from models.ops.keras_common import F64, exp2
+    from trigformer.models.ops.keras_common import F64, exp2
 
     # floor(log2) from the float64 exponent field: exact for the integer-valued v_raw
     p = tf.cast(tf.bitwise.right_shift(tf.bitcast(v_raw, tf.int64), 52) - 1023, F64)

@@ -3,8 +3,8 @@ hls.py + nnet_tf_softmax.h (hls4ml layer), cost.py (estimate)."""
 
 from __future__ import annotations
 
-from models.ops.base import OpDef
-from models.ops.softmax.spec import SoftmaxSpec
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.softmax.spec import SoftmaxSpec
 
 
 class Softmax(OpDef):
@@ -25,7 +25,7 @@ class Softmax(OpDef):
 
     @staticmethod
     def trace(node, ins, in_t):
-        from models.ops.softmax.trace import softmax_trace
+        from trigformer.models.ops.softmax.trace import softmax_trace
 
         return softmax_trace(node, ins, in_t)
 
@@ -42,6 +42,6 @@ class Softmax(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.softmax.cost import cost
+        from trigformer.models.ops.softmax.cost import cost
 
         return cost(layer, path, res)

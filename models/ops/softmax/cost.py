@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from models.ops.costmodel import T_MUX, Dims, Path, Res, depth, share_mux, t_add, t_mul, units
+from trigformer.models.ops.costmodel import T_MUX, Dims, Path, Res, depth, share_mux, t_add, t_mul, units
 
 
 def softmax_path(path: Path, n: int, w_in: int, tab_w: int, bram: bool, dsp: bool) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.layers import Layer
 
-from models.ops.common import split_units
-from models.ops.hls_common import attr_type, base_layer, configure, ctype, mul_impl, replicated, set_internal_types
-from models.ops.softmax.spec import SoftmaxSpec
+from trigformer.models.ops.common import split_units
+from trigformer.models.ops.hls_common import attr_type, base_layer, configure, ctype, mul_impl, replicated, set_internal_types
+from trigformer.models.ops.softmax.spec import SoftmaxSpec
 
 
 def softmax_config_struct(name: str, sp: SoftmaxSpec, node, n_rows: int, rows_parallel: int, iterations: int,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.fixed import FixedType
-from models.ops.keras_common import F64, fake_quant, types_config, value_of_second
-from models.ops.softmax.spec import SoftmaxSpec
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.keras_common import F64, fake_quant, types_config, value_of_second
+from trigformer.models.ops.softmax.spec import SoftmaxSpec
 
 
 def lut_softmax(x, spec: SoftmaxSpec):

@@ -13,8 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
-from models.fixed import FixedType, saturate_
-from models.ops.common import INTERNAL_ROUNDING, Spec, ceil_log2, float_for, table_index, to_raw, tree_reduce
+from trigformer.models.fixed import FixedType, saturate_
+from trigformer.models.ops.common import INTERNAL_ROUNDING, Spec, ceil_log2, float_for, table_index, to_raw, tree_reduce
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.ops.trace_common import lut_softmax_row
+from trigformer.models.ops.trace_common import lut_softmax_row
 
 
 def softmax_trace(node, ins, in_t):

@@ -4,10 +4,10 @@ models/ops/dense (the same matrix product, token by token)."""
 
 from __future__ import annotations
 
-from models.ops.base import OpDef
-from models.ops.common import raw_on_grid
-from models.ops.dense import Dense
-from models.ops.dense.spec import DenseSpec
+from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import raw_on_grid
+from trigformer.models.ops.dense import Dense
+from trigformer.models.ops.dense.spec import DenseSpec
 
 
 class TokenDense(OpDef):
@@ -26,7 +26,7 @@ class TokenDense(OpDef):
 
     @classmethod
     def params(cls, layer, keras_model):
-        from models.fixed import FixedType
+        from trigformer.models.fixed import FixedType
 
         def t(name):
             return FixedType.from_hls4ml(layer.types[name].precision)
@@ -43,8 +43,8 @@ class TokenDense(OpDef):
 
     @classmethod
     def describe(cls, layer) -> dict:
-        from models.ops import da
-        from models.ops.common import split_units
+        from trigformer.models.ops import da
+        from trigformer.models.ops.common import split_units
 
         strategy = str(layer.get_attr("strategy", "latency")).lower()
         reuse = layer.get_attr("reuse_factor")
@@ -59,6 +59,6 @@ class TokenDense(OpDef):
 
     @staticmethod
     def cost(layer, path, res):
-        from models.ops.tokendense.cost import cost
+        from trigformer.models.ops.tokendense.cost import cost
 
         return cost(layer, path, res)

@@ -4,8 +4,8 @@ distributed_arithmetic = one da4ml kernel per token (models/ops/da.py: da4ml's c
 
 from __future__ import annotations
 
-from models.ops.costmodel import Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
-from models.ops.da import STRATEGY, dense_cost
+from trigformer.models.ops.costmodel import Dims, Path, Res, depth, mult_weights, share_mux, t_add, t_mul, units
+from trigformer.models.ops.da import STRATEGY, dense_cost
 
 
 def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.layers import Layer
 
-from models.fixed import FixedType
-from models.ops.common import dot_accum_t, split_units
-from models.ops.hls_common import base_layer, configure, ctype, input_type, on_grid, set_internal_types
+from trigformer.models.fixed import FixedType
+from trigformer.models.ops.common import dot_accum_t, split_units
+from trigformer.models.ops.hls_common import base_layer, configure, ctype, input_type, on_grid, set_internal_types
 
 STRATEGIES = {"latency": "latency", "resource": "resource", "distributed_arithmetic": "distributed_arithmetic"}
 
@@ -92,7 +92,7 @@ LAYER = TFTokenDense
 
 
 def config(node) -> str:
-    from models.ops.da import function_name
+    from trigformer.models.ops.da import function_name
 
     w, b = node.get_weights("weight"), node.get_weights("bias")
     return dense_config_struct(f"config{node.index}", node.get_attr("n_tokens"), node.get_attr("n_in"),
