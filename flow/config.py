@@ -232,6 +232,10 @@ class HLSConfig(_Section):
     # where every variable x variable product goes, the same in the Verilog, the HLS C++, the estimate and --fit:
     # lut, dsp (DSP48E2 when both operands have >= 2 bits) or auto (LUTs when both operands have <= 4 bits)
     multipliers: Literal["auto", "lut", "dsp"] = "auto"
+    # the HLS project's C++: kernels (trigformer's nnet_tf_*.h and hls4ml's layers) or trace (every RTL unit as the
+    # straight-line C++ of its da4ml trace, the operations the Verilog performs: sim/rtl/hls.py). trace needs
+    # reuse_factor 1 and strategy latency or distributed_arithmetic (no hardware shared)
+    form: Literal["kernels", "trace"] = "kernels"
 
 
 RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K")
@@ -392,6 +396,10 @@ class Config(_Section):
                                                 "the DA kernels are fully parallel shift-and-add graphs (II = 1), so "
                                                 "the reuse factor must be 1 (to share hardware, use strategy latency "
                                                 "or resource with a reuse factor, or synth --fit)")
+        if self.hls.form == "trace" and (self.hls.reuse_factor != 1 or self.hls.strategy == "resource"):
+            raise _KeyError("hls.form", "trace writes every layer fully parallel (II = 1) from its da4ml trace: it "
+                                        "needs hls.reuse_factor 1 and strategy latency or distributed_arithmetic "
+                                        "(to share hardware, use form kernels)")
         b = self.budget
         if b.ii is None and b.bunch_crossing_ns * b.time_multiplexing / self.hls.clock_period_ns > MAX_II:
             key = ("budget.time_multiplexing" if "time_multiplexing" in b.model_fields_set

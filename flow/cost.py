@@ -26,10 +26,17 @@ def run_vendor_tool(project: Path, backend: str, cosim: bool, vsynth: bool) -> s
 
 
 def cost(layers: list[dict], project: Path, backend: str, clock_ns: float, part: str,
-         vendor_error: str | None = None) -> Cost:
+         vendor_error: str | None = None, traced: list | None = None, multipliers: str = "auto",
+         cutoff: float | None = None) -> Cost:
+    """`traced`: hls.form trace's units (sim/rtl/hls.py): the estimate is then the traces' own figures."""
     from trigformer.flow.estimate import estimate
     from trigformer.flow.vendor import parse_vendor_reports
 
-    est = estimate(layers, clock_ns, part)
+    if traced:
+        from trigformer.sim.rtl.hls import estimate as traced_estimate
+
+        est = traced_estimate(traced, layers[0]["name"], clock_ns, part, multipliers, cutoff)
+    else:
+        est = estimate(layers, clock_ns, part)
     vendor = parse_vendor_reports(project, backend)
     return Cost(est, vendor, vendor_error)

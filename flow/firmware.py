@@ -30,6 +30,7 @@ class Firmware:
     emulator: Emulator
     layers: list[dict]  # per-layer descriptions for the cost model
     project_dir: Path
+    traced: list | None = None  # hls.form trace: the units the C++ was written from (sim/rtl/hls.py TracedUnit)
 
 
 def deterministic_stamp(cfg) -> str:
@@ -52,6 +53,10 @@ def write_project(cfg, fixed, part_full: str, work: Path, x_tb,
         np.save(src / f"{name}.npy", arr.reshape(len(arr), -1))
     hls_model.config.config["InputData"] = str(src / "tb_input_features.npy")
     hls_model.config.config["OutputPredictions"] = str(src / "tb_output_predictions.npy")
+    if cfg.hls.form == "trace":  # the C++ from the RTL units' traces (sim/rtl/hls.py)
+        from trigformer.sim.rtl.hls import apply
+
+        apply(hls_model, emu, cfg.hls.multipliers)
     hls_model.write()
     keep_stamp(hls_model, work, deterministic_stamp(cfg))
     return hls_model, emu
@@ -79,7 +84,9 @@ def keep_stamp(hls_model, work: Path, stamp: str) -> None:
 def build(cfg, fixed, part_full: str, work: Path, x_tb: np.ndarray, overrides: dict | None = None) -> Firmware:
     hls_model, emu = write_project(cfg, fixed, part_full, work, x_tb, overrides=overrides)
     emu.save(work / "emulator")
-    return Firmware(hls_model, emu, layer_descriptions(hls_model, cfg), work)
+    from trigformer.sim.rtl.hls import TRACE_UNITS_ATTR
+
+    return Firmware(hls_model, emu, layer_descriptions(hls_model, cfg), work, getattr(hls_model, TRACE_UNITS_ATTR, None))
 
 
 def csim(hls_model, x) -> CsimResult:

@@ -181,12 +181,18 @@ def synth(opts: Options) -> Result:
             check_tools(cfg.rtl)
         except (ToolMissing, CacheError) as e:
             raise UsageError(f"--rtl: {e}") from None
-    if cfg.hls.strategy == "distributed_arithmetic":
+    if cfg.hls.form == "trace" and opts.fit:
+        raise UsageError("--fit chooses reuse factors, hls.form trace writes every layer at reuse factor 1: use "
+                         "hls.form kernels with --fit")
+    if cfg.hls.form == "trace" and imported is not None and len(imported.input_shapes) > 1:
+        raise UsageError(f"hls.form trace takes models with one input (the RTL units); {imported.source} has "
+                         f"{len(imported.input_shapes)}")
+    if cfg.hls.strategy == "distributed_arithmetic" or cfg.hls.form == "trace":
         try:
             import da4ml  # noqa: F401
         except ImportError:
-            raise UsageError("hls.strategy: distributed_arithmetic needs da4ml (pip install 'hls4ml[da]'; `make "
-                             "setup` installs it)") from None
+            raise UsageError(f"hls.{'form: trace' if cfg.hls.form == 'trace' else 'strategy: distributed_arithmetic'}"
+                             " needs da4ml (pip install 'hls4ml[da]'; `make setup` installs it)") from None
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
     if opts.vendor_synth or opts.cosim or opts.vsynth:
@@ -299,7 +305,8 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
     if opts.vendor_synth or opts.cosim or opts.vsynth:
         with stage(f"vendor tool ({cfg.hls.backend} HLS)"):
             vendor_error = cost_stage.run_vendor_tool(work, cfg.hls.backend, opts.cosim, opts.vsynth)
-    c = cost_stage.cost(fw.layers, work, cfg.hls.backend, cfg.hls.clock_period_ns, part_full, vendor_error)
+    c = cost_stage.cost(fw.layers, work, cfg.hls.backend, cfg.hls.clock_period_ns, part_full, vendor_error,
+                        fw.traced, cfg.hls.multipliers, cfg.rtl.latency_cutoff)
 
     report = {"name": cfg.name, "part": part_full, "backend": cfg.hls.backend, "seed": cfg.seed,
               "config": json.loads(cfg.model_dump_json()), "input_scaling": data.scaling,
@@ -308,7 +315,7 @@ def _run(cfg: Config, opts: Options, work: Path, final: Path, imported=None) -> 
                         **(model_section(cfg, imported) if imported is not None else {})},
               "accuracy": {**trained.accuracy, "firmware": float(np.mean(np.argmax(ver.firmware_logits, -1) == ds.y_test))},
               "verification": ver.section, "layers": fw.layers, "estimate": c.estimate,
-              "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings,
+              "vendor": c.vendor, "vendor_error": c.vendor_error, "timings": timings, "hls_form": cfg.hls.form,
               "implementation": implementation(fw.layers, trained.fixed, cfg, overrides)}
     if rtl_result is not None:
         sec = rtl_result.section

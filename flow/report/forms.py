@@ -16,6 +16,13 @@ from trigformer.flow.parts import RESOURCES, fractions
 
 DESIGNS = {"hls": "the HLS project (hls4ml kernels, firmware/): what Vitis/Vivado HLS takes",
            "rtl": "rtl/<name>_top.v: da4ml's pipelined Verilog, II = 1"}
+# hls.form trace: the HLS project is the RTL units' traces as C++ (sim/rtl/hls.py), the same operations and bindings
+TRACE_DESIGN = ("the HLS project (firmware/), traced form: one function per unit from the da4ml trace the Verilog "
+                "is written from (same operations, same multiplier bindings), II = 1: what Vitis/Vivado HLS takes")
+
+
+def design(report: dict, name: str) -> str:
+    return TRACE_DESIGN if name == "hls" and report.get("hls_form") == "trace" else DESIGNS[name]
 
 
 def _sections(report: dict) -> dict[str, tuple[dict | None, dict | None]]:
@@ -40,7 +47,8 @@ def _sections(report: dict) -> dict[str, tuple[dict | None, dict | None]]:
 
 def forms_of(report: dict) -> dict[str, dict]:
     """report.json["forms"]: {form: {design, source, latency {source, cycles, ns, ii}, resources {source, LUT, FF,
-    DSP, BRAM_18K, fraction, part}}}; a figure the form does not have is None (never filled in)."""
+    DSP, BRAM_18K, fraction, part}, variable_products {dsp, lut}}}; a figure the form does not have is None (never
+    filled in; variable_products is left out)."""
     part = report.get("part")
     out = {}
     for name, (lat, res) in _sections(report).items():
@@ -50,12 +58,28 @@ def forms_of(report: dict) -> dict[str, dict]:
             resources = {"source": res.get("source"), **{k: res[k] for k in RESOURCES if k in res},
                          "fraction": fractions(res, p) if p else dict(res.get("fraction") or {}), "part": p}
         latency = {k: lat[k] for k in ("source", "cycles", "ns", "ii") if k in lat} if lat else None
-        out[name] = {"design": DESIGNS[name], "source": (resources or latency or {}).get("source"),
+        out[name] = {"design": design(report, name), "source": (resources or latency or {}).get("source"),
                      "latency": latency, "resources": resources}
+        products = _products(report, name)
+        if products is not None:
+            out[name]["variable_products"] = products
         timing = ((report.get("rtl") or {}).get("vivado") or {}).get("timing") if name == "rtl" else None
         if timing:
             out[name]["timing"] = timing
     return out
+
+
+def _products(report: dict, name: str) -> dict | None:
+    """The form's variable x variable products by binding ({"dsp": n, "lut": n}): the estimate's count for the HLS
+    project, the traced units' for the RTL form (its manifest); None where the report has none."""
+    if name == "hls":
+        m = ((report.get("estimate") or {}).get("resources") or {}).get("multipliers")
+        return {"dsp": int(m["dsp"]), "lut": int(m["lut"])} if m else None
+    units = (report.get("rtl") or {}).get("units")
+    if not units or any("var_mults" not in u for u in units):
+        return None
+    dsp = sum(int(u.get("dsp_mults", 0)) for u in units)
+    return {"dsp": dsp, "lut": sum(int(u["var_mults"]) for u in units) - dsp}
 
 
 SOURCE_FORM = {"estimate": "hls", "csynth": "hls", "cosim": "hls", "vsynth": "hls", "rtl": "rtl", "yosys": "rtl",
