@@ -86,10 +86,11 @@ def apply(hls_model, emulator, multipliers: str) -> list[TracedUnit]:
     place of the unit's layers' calls. Returns the traced units (the estimate's input: `estimate`)."""
     from hls4ml.model.types import Source
 
+    from trigformer.models.ops import BY_KIND
     from trigformer.sim.rtl import trace_unit, units
 
     nodes = emulator.nodes
-    if sum(n.kind == "input" for n in nodes) != 1:
+    if sum(BY_KIND[n.kind].graph_input for n in nodes) != 1:
         raise ValueError("hls.form trace: the traced form takes models with one input")
     types = {n.name: n.out_t for n in nodes}
     sizes = {n.name: n.size for n in nodes}
