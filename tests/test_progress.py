@@ -147,6 +147,18 @@ def test_result_line_reads_what_is_there():
             "budget": {"met": False, "violations": ["LUT"], "max_fraction": {"DSP": 0.6, "LUT": 0.8}}}
     f = parse(result_line(over, "o"))
     assert f["budget"] == "not_met" and f["tightest"] == "LUT:90.0%/80%(estimate)"  # 0.9/0.8 beats 0.5/0.6
+    # with forms (the verdict judges each): the slowest form and the tightest resource over every form, each named;
+    # figures of the default example's report (hls estimate LUT 94.9 % decides the verdict, not rtl's DSP 47.7 %)
+    forms = {"forms": {
+        "hls": {"latency": {"source": "estimate", "ns": 100.0, "ii": 1},
+                "resources": {"source": "estimate", "fraction": {"DSP": 0.477, "LUT": 0.949, "FF": 0.217}}},
+        "rtl": {"latency": {"source": "rtl", "ns": 195.0, "ii": 1},
+                "resources": {"source": "yosys", "fraction": {"DSP": 0.477, "LUT": 0.381, "FF": 0.131}}}},
+        "latency": {"source": "rtl", "ns": 195.0, "ii": 1}, "resources": {"source": "yosys", "DSP": 3264},
+        "budget": {"met": False, "violations": ["hls LUT"], "judged": ["hls", "rtl"], "latency_ns": 200.0,
+                   "max_fraction": {"DSP": 0.7, "LUT": 0.7, "FF": 0.7, "BRAM_18K": 0.7}}}
+    f = parse(result_line(forms, "o"))
+    assert (f["judged"], f["latency"], f["tightest"]) == ("hls,rtl", "195ns/200ns@II1(rtl)", "LUT:94.9%/70%(hls:estimate)")
 
 
 # --- the mechanism ------------------------------------------------------------------------------------------------
