@@ -159,7 +159,7 @@ def test_a_two_input_unit_reads_each_argument_and_computes_by_hand():
     from trigformer.models.fixed import FixedType
     from trigformer.models.ops.trace_common import new_inputs
     from trigformer.sim.rtl.hls import unit_code
-    from tests.gxx import compile_program, run_program
+    from gxx import compile_program, run_program
 
     a, b = new_inputs(FixedType(8, 4), 2)._vars.ravel(), new_inputs(FixedType(6, 2), 1)._vars.ravel()
     code = unit_code(comb_trace([*a, *b], [a[0] * a[1] + b[0]]), "tf_unit_9", [2, 1], "lut")

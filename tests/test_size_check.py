@@ -42,7 +42,7 @@ REFUSED = [
     ("32 particles, d 32", DEFAULT, {"data": {"n_particles": 32}, "model": {"embed_dim": 32}}, [], ["x its LUT"]),
     ("16-bit activations, 12-bit weights, 16 particles", DEFAULT,
      {"data": {"n_particles": 16}, "quantization": {"act_bits": 16, "weight_bits": 12}}, [], ["x its DSP ("]),
-    ("--fit cannot bring it within 5x", TINY, {}, ["--part", "xc7z007s", "--fit"], ["after --fit's search", "LUT"]),
+    ("--fit cannot bring it within 5x", TINY, {}, ["--part", "xc7z007s", "--fit"], ["after --fit's search", "x its "]),
 ]
 
 
