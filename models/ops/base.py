@@ -146,3 +146,14 @@ class OpDef:
     @classmethod
     def part(cls, name: str):
         return importlib.import_module(f"{cls.package}.{name}")
+
+
+class SpecTypedOp(OpDef):
+    """An op whose hls4ml layer carries its whole spec (the norms): the types it plans are the spec's result and
+    internal types, after the spec checks itself."""
+
+    @classmethod
+    def plan_types(cls, layer, in_types, qt, model):
+        sp = layer.spec()
+        sp.check()
+        return {layer.name: {"result": sp.result_t, **sp.internal_types()}}

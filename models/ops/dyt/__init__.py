@@ -5,12 +5,12 @@ reductions over the features and its 1/sqrt table."""
 
 from __future__ import annotations
 
-from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.base import SpecTypedOp
 from trigformer.models.ops.common import raw_on_grid
 from trigformer.models.ops.dyt.spec import DyTSpec
 
 
-class DyT(OpDef):
+class DyT(SpecTypedOp):
     kind = "dyt"
     tunable = True
     norm_choice = "dyt"
@@ -18,12 +18,6 @@ class DyT(OpDef):
     hls_classes = ("TFDyT",)
     spec_class = DyTSpec
     package = __name__
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        sp = layer.spec()
-        sp.check()
-        return {layer.name: {"result": sp.result_t, **sp.internal_types()}}
 
     @classmethod
     def params(cls, layer, keras_model):

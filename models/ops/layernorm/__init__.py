@@ -3,12 +3,12 @@ hls.py + nnet_tf_layernorm.h (hls4ml layer), cost.py (estimate). 1/sqrt is model
 
 from __future__ import annotations
 
-from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.base import SpecTypedOp
 from trigformer.models.ops.common import raw_on_grid
 from trigformer.models.ops.layernorm.spec import LayerNormSpec
 
 
-class LayerNorm(OpDef):
+class LayerNorm(SpecTypedOp):
     kind = "layernorm"
     tunable = True
     norm_choice = "layernorm"  # the model.norm value that builds this op
@@ -17,12 +17,6 @@ class LayerNorm(OpDef):
     hls_classes = ("TFLayerNorm",)
     spec_class = LayerNormSpec
     package = __name__
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        sp = layer.spec()
-        sp.check()
-        return {layer.name: {"result": sp.result_t, **sp.internal_types()}}
 
     @classmethod
     def params(cls, layer, keras_model):

@@ -3,12 +3,12 @@ nnet_tf_rmsnorm.h, cost.py. 1/sqrt is models.ops.rsqrt, as in LayerNorm."""
 
 from __future__ import annotations
 
-from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.base import SpecTypedOp
 from trigformer.models.ops.common import raw_on_grid
 from trigformer.models.ops.rmsnorm.spec import RMSNormSpec
 
 
-class RMSNorm(OpDef):
+class RMSNorm(SpecTypedOp):
     kind = "rmsnorm"
     tunable = True
     norm_choice = "rmsnorm"
@@ -16,12 +16,6 @@ class RMSNorm(OpDef):
     hls_classes = ("TFRMSNorm",)
     spec_class = RMSNormSpec
     package = __name__
-
-    @classmethod
-    def plan_types(cls, layer, in_types, qt, model):
-        sp = layer.spec()
-        sp.check()
-        return {layer.name: {"result": sp.result_t, **sp.internal_types()}}
 
     @classmethod
     def params(cls, layer, keras_model):
