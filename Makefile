@@ -14,13 +14,17 @@ $(STAMP): pyproject.toml constraints.txt
 	@if ! command -v g++ >/dev/null || ! command -v yosys >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT) g++ make perl yosys; \
 	  else echo "setup: not root: install g++ (required) and yosys (optional) yourself"; fi; fi
+	@if [ -x $(BIN)/python ] && $(BIN)/python -c "import importlib.metadata as m, sys; \
+	  sys.exit(0 if m.version('keras').startswith('2.') else 1)" 2>/dev/null; then \
+	  echo "setup: $(VENV) holds the Keras 2 stack of trigformer <= stop 24; run 'make clean' and 'make setup' for Keras 3"; \
+	  exit 2; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
-	@$(BIN)/python -c "import keras; assert keras.__version__.startswith('2.'), 'Keras 3 in the env breaks the QKeras path'"
-	@echo "setup: compiling da4ml's kernels once (about 2 minutes, cached in the venv)"
-	@$(BIN)/python -c "import numpy as np; from da4ml.trace import FixedVariableArray as F; \
-	  F.from_kif(np.ones(4, int), np.full(4, 3), np.full(4, 4)) @ (np.arange(8.).reshape(4, 2) / 8)"
+	@# hgq2's `qkeras` shim shadows qkeras-v3's modules: remove it, restore qkeras-v3 (trigformer/stack.py says why)
+	$(BIN)/python trigformer/stack.py --fix
+	@$(BIN)/python -c "import keras, qkeras; assert keras.__version__.startswith('3.'), keras.__version__; \
+	  from qkeras import QDense, QActivation; print('setup: keras', keras.__version__, '+ qkeras-v3 ok')"
 	touch $@
 
 setup: $(STAMP)
