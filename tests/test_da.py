@@ -28,7 +28,7 @@ from trigformer.flow.fit import fit
 from trigformer.models.builder import build_model, snap_to_grid
 from trigformer.models.fixed import FixedType
 
-pytest.importorskip("da4ml")
+pytest.importorskip("alkaid")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest.importorskip("da4ml")
+pytest.importorskip("alkaid")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 MODEL = {"embed_dim": 4, "num_heads": 1, "key_dim": 2, "num_blocks": 1, "ffn_dim": 4, "norm": "layernorm",

@@ -50,7 +50,7 @@ def sources(design, top: Path | None = None) -> tuple[list[Path], list[Path]]:
         for p in sorted((src / "static").glob("*.v")):
             digest = hashlib.sha256(p.read_bytes()).hexdigest()
             if static.setdefault(p.name, digest) != digest:
-                raise RuntimeError(f"da4ml primitive {p.name} differs between layers")
+                raise RuntimeError(f"alkaid primitive {p.name} differs between layers")
             if p.name not in {q.name for q in verilog}:
                 verilog.append(p)
         mems += sorted((src / "memfiles").glob("*.mem"))
