@@ -116,8 +116,7 @@ def apply(hls_model, emulator, multipliers: str) -> list[TracedUnit]:
 
 def _on_dsp(comb, op, multipliers: str) -> bool:
     """A variable product bound to a DSP48E2: the one rule (sim/rtl/timing.py on_dsp) on its operands' widths."""
-    from trigformer.models.ops.trace_common import _width
-    from trigformer.sim.rtl.timing import on_dsp
+    from trigformer.sim.rtl.timing import _width, on_dsp
 
     return op.opcode == 7 and on_dsp(_width(comb.ops[op.addr[0]].qint), _width(comb.ops[op.addr[1]].qint), multipliers)
 
