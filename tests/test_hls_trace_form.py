@@ -52,7 +52,7 @@ def project(request, tmp_path_factory):
 
 @pytest.mark.slow  # g++ of the straight-line traced C++: minutes even for the tiny model (README: HLS forms)
 @pytest.mark.xfail(strict=True, reason="known defect, not yet found: with weights x2.5 and inputs x8 (saturation), 1 "
-                   "of 19,200 b0_ln2 values differs from the emulator, while the tracer's interpreter of the same trace "
+                   "of 19,200 b0_ln2 values differs from the emulator, while alkaid's interpreter of the same trace "
                    "agrees: the C++ from the trace is off (README: the two HLS forms)")
 def test_csim_of_the_traced_project_equals_the_emulator_on_every_unit(project):
     from trigformer.sim.rtl import units

@@ -6,10 +6,11 @@ that produces their input: a *unit* is one layer with the element-wise layers af
 its declared input types, cut into pipeline stages (sim/rtl/timing.py: a latency cutoff per stage in the calibrated
 delay unit, then alkaid's `to_pipeline`) and written as its own Verilog module by alkaid's RTLModel
 (`layers/<unit>/`; its stage modules renamed <module>_stage<i>, its lookup tables `case` modules <module>_table_*).
-A unit is what Yosys synthesizes on its own. trigformer then writes the network top, the delivered one (`<name>_top.v`): the model's ports and a valid signal (`in_valid` ->
-`out_valid`, a shift register as long as the data's path); it converts every element between the layers' packed
-ports (alkaid packs each element at its own minimal width) and the declared fixed-point types and delays the earlier
-inputs of a multi-input layer (the residual adds) so that both arrive in the same cycle. The co-simulation top
+A unit is what Yosys synthesizes on its own. trigformer then writes the network top, the delivered one
+(`<name>_top.v`): the model's ports and a valid signal (`in_valid` -> `out_valid`, a shift register as long as the
+data's path); it converts every element between the layers' packed ports (alkaid packs each element at its own
+minimal width) and the declared fixed-point types and delays the earlier inputs of a multi-input layer (the residual
+adds) so that both arrive in the same cycle. The co-simulation top
 (`tb/<name>_trace_top.v`) is the same network plus a `trace_out` port bringing every layer's output out, delayed to
 the network's latency; it is never delivered.
 
