@@ -204,7 +204,10 @@ def rsqrt(v, rs):
     c = {}
     for j in reversed(range(nbits)):
         k = 1 << j
+        # c_j & c_j: a 1-bit wire of its own; alkaid's mux would otherwise read the MSB of the wide difference, which
+        # then stays live (registered at full width) until the exponent's muxes
         c[j] = _below_pow2(v, top - k + 1)
+        c[j] = c[j] & c[j]
         v = c[j].msb_mux(v * 2.0**k, v)
     t = rs.mant_bits
     mant = (v - 2.0**top).quantize(0, top, -(top - t)) * 2.0 ** (t - top)  # the t bits under the leading one
@@ -229,7 +232,7 @@ def _width(qint) -> int:
 def unit_delays(comb) -> list[float]:
     """Every operation's arrival time in the project's delay unit, da4ml 0.5.2's model (HWConfig(1, -1, -1)), on
     which the clock calibration is fitted (sim/rtl/timing.py NS_PER_UNIT): an adder, a sum, a comparator mux or a
-    bitwise operation of any width 1 unit, a table of b input bits max(b - 6, 1), a variable product of wa x wb bits
+    bitwise operation of any width 1 unit (a 1-bit bitwise operation 0: it merges into the LUT that reads it), a table of b input bits max(b - 6, 1), a variable product of wa x wb bits
     max(wa, wb), everything else (casts, negations, constant additions, wires) 0. alkaid's own delays (its surrogate
     model, in its own units) are not what NS_PER_UNIT was fitted on, hence this one definition. For a constant-weight
     kernel the outputs' largest arrival is its adder depth."""
@@ -241,6 +244,8 @@ def unit_delays(comb) -> list[float]:
 
 def unit_delay(op, ops) -> float:
     """One operation's delay in the unit of unit_delays (`ops`: the program it belongs to)."""
+    if op.opcode == 10 and _width(op.qint) <= 1:
+        return 0.0  # a 1-bit AND/OR/XOR: absorbed into the LUT that reads it
     if op.opcode in (0, 1, 6, 10, 11):
         return 1.0
     if op.opcode == 8:

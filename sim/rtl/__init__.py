@@ -226,7 +226,10 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
         last = members[-1].name
         module = f"U{len(layers) + 1}_{members[0].name}"[:60]
         lf = folder / "layers" / last
-        model = RTLModel(pipe, lf, prj_name=module, flavor="verilog", print_latency=False, clock_period=clock_ns)
+        # ternary_fuse off: two-input adders, as the delay unit counts them (alkaid would fuse a + b + c into one
+        # ternary adder inside a stage, which Yosys maps as two carry chains deeper than the stage was cut for)
+        model = RTLModel(pipe, lf, prj_name=module, flavor="verilog", print_latency=False, clock_period=clock_ns,
+                         ternary_fuse=False)
         model.write()
         _own_names(lf / "src", module)
         bind_verilog(lf / "src", module, multipliers)
