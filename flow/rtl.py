@@ -262,7 +262,7 @@ def vivado_section(rtl_dir: Path, name: str, part: str, clock_ns: float) -> dict
     u = parse_utilization_vivado(util_path.read_text(errors="replace"))
     # a Block RAM Tile is one RAMB36 or two RAMB18 (Vivado counts a RAMB18 as half a tile)
     res = {"source": "vivado", "LUT": u["LUT"], "FF": u["FF"], "DSP": u["DSP"],
-           "BRAM_18K": int(round(2 * u["Block RAM Tile"])), "URAM": u["URAM"], "CARRY8": u["CARRY8"],
+           "BRAM_18K": round(2 * u["Block RAM Tile"]), "URAM": u["URAM"], "CARRY8": u["CARRY8"],
            "LUT_as_memory": u["LUT as Memory"], "part": part, "report": util_path.name}
     res["fraction"] = fractions(res, part)
     sec = {"resources": res, "method": "Vivado out-of-context synthesis, place and route of the delivered top "

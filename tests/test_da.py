@@ -58,10 +58,9 @@ def test_a_kernel_is_shifts_and_adds_of_the_exact_sum():
 def test_the_cpp_of_a_kernel_is_the_exact_integer_product():
     """A random 5 x 3 product with biases (odd widths, weights of both signs, zeros): the C++ alkaid writes for it,
     compiled by g++ with ap_fixed, gives x @ W + b computed on NumPy integers for random and extreme inputs."""
-    from gxx import compile_program, run_program
-
     from trigformer.models.ops.da import generate
     from trigformer.models.ops.trace_common import Product
+    from gxx import compile_program, run_program
 
     rng = np.random.default_rng(5)
     w_t, b_t, in_t = FixedType(5, 1), FixedType(7, 3), FixedType(7, 3)
