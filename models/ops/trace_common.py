@@ -1,12 +1,12 @@
-"""The ops' integer arithmetic as da4ml traces (the RTL form): recipes shared by every op's trace.py.
+"""The ops' integer arithmetic as alkaid traces (the RTL form): recipes shared by every op's trace.py.
 
-A traced value is a da4ml FixedVariable carrying a *real* value: a FixedType raw r means r * 2**-frac. Each recipe
+A traced value is an alkaid FVariable carrying a *real* value: a FixedType raw r means r * 2**-frac. Each recipe
 reproduces models.fixed / the op specs bit for bit (every cast with its rounding and overflow mode, every table
-index), so the trace of a layer computes exactly what its emulator kernel and its HLS C++ compute. Only primitives of
-da4ml 0.5.2 (the version hls4ml 1.3.0 pins) are used; msb_mux only where both branches agree at the tie (max, min,
-saturation, the shift steps of a leading-one detector).
+index), so the trace of a layer computes exactly what its emulator kernel and its HLS C++ compute (checked against
+the emulator, never assumed: flow/rtl.py, tests/test_rtl.py); `cast` says why RND_CONV is not alkaid's own. msb_mux
+only where both branches agree at the tie (max, min, saturation, the shift steps of a leading-one detector).
 
-A constant-weight product (a Dense, an attention projection) is a `Product`: its kernel is one da4ml CMVM solve,
+A constant-weight product (a Dense, an attention projection) is a `Product`: its kernel is one alkaid CMVM solve,
 replayed on every token here and written as C++ by the HLS distributed-arithmetic strategy (models/ops/da.py), so
 both forms compute with the same shift-and-add graph.
 """
@@ -23,22 +23,22 @@ from trigformer.models.fixed import FixedType
 
 
 def kif(t: FixedType) -> tuple[int, int, int]:
-    """da4ml's (keep_negative, integer bits without the sign, fraction bits) of a FixedType."""
+    """alkaid's (keep_negative, integer bits without the sign, fraction bits) of a FixedType."""
     return int(t.signed), t.integer - int(t.signed), t.frac
 
 
 def new_inputs(t: FixedType, n: int):
-    """A da4ml FixedVariableArray of n fresh inputs of type t (the layer's declared input type)."""
-    from da4ml.trace import FixedVariableArray
+    """An alkaid FVArray of n fresh inputs of type t (the layer's declared input type)."""
+    from alkaid.trace import FVArray
 
     k, i, f = kif(t)
-    return FixedVariableArray.from_kif(np.full(n, k), np.full(n, i), np.full(n, f))
+    return FVArray.from_kif(np.full(n, k), np.full(n, i), np.full(n, f))
 
 
 def as_array(vs, solver_options=None):
-    from da4ml.trace import FixedVariableArray
+    from alkaid.trace import FVArray
 
-    return FixedVariableArray(np.asarray(vs, dtype=object), solver_options)
+    return FVArray(np.asarray(vs, dtype=object), solver_options)
 
 
 def frac_of(v) -> int:
@@ -51,7 +51,9 @@ def is_const(v) -> bool:
 
 def cast(x, t: FixedType):
     """ap_fixed assignment of an exact value x to t (rounding TRN / RND / RND_CONV, overflow WRAP / SAT / SAT_SYM).
-    RND_CONV (half to even) = TRN of x + (1/2 ulp_out - ulp_in) + b * ulp_in, with b the kept LSB of x."""
+    RND_CONV (half to even) = TRN of x + (1/2 ulp_out - ulp_in) + b * ulp_in, with b the kept LSB of x: one adder
+    after a constant addition. alkaid's own RND_CONV is as exact but ANDs the sticky bits first, one delay unit more
+    (on the tiny test model 5 of its 8 units took one stage more: 59 cycles instead of 54 at 5 ns)."""
     if is_const(x):  # a constant folds to its value on t's grid
         raw = int(t.quantize(np.float64(x)))
         return raw * 2.0**-t.frac
@@ -74,10 +76,11 @@ def cast_all(xs, t: FixedType) -> np.ndarray:
     return np.array([cast(v, t) for v in np.ravel(xs)], dtype=object).reshape(np.shape(xs))
 
 
-# da4ml's CMVM solver settings for every constant-weight product, those of hls4ml 1.3.0's own DA strategy
+# alkaid's CMVM solver settings for every constant-weight product, those of hls4ml 1.3.0's own DA strategy
 # (backends/vivado/passes/distributed_arithmetic.py): at most 2 adder levels beyond the minimal depth, every
 # decomposition depth searched. Fixed here (hls4ml reads DA_HARD_DC from the environment) so firmware is reproducible.
-SOLVER_OPTIONS = {"hard_dc": 2, "search_all_decompose_dc": True}
+# binary_lut off: alkaid would otherwise fold groups of 1-bit inputs into tables; the kernel stays shifts and adds.
+SOLVER_OPTIONS = {"hard_dc": 2, "search_all_decompose_dc": True, "binary_lut": False}
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +99,7 @@ class Product:
 
     def kernel(self):
         """The one trace of the product: one token's exact x @ W + b from n_in fresh inputs of in_t, solved by
-        da4ml's CMVM solver into a shift-and-add graph (a da4ml CombLogic: inputs of in_t, outputs the exact sums).
+        alkaid's CMVM solver into a shift-and-add graph (an alkaid CombLogic: inputs of in_t, outputs the exact sums).
         Solved once per distinct product (cached on its content)."""
         w = np.ascontiguousarray(self.w_raw, dtype=np.int64)
         b = None if self.b_raw is None else np.ascontiguousarray(self.b_raw, dtype=np.int64).ravel()
@@ -105,14 +108,14 @@ class Product:
 
 @functools.lru_cache(maxsize=128)
 def _kernel(w_bytes, shape, w_t, b_bytes, b_t, in_t):
-    from da4ml.trace import comb_trace
+    from alkaid.trace import trace
 
     w_raw = np.frombuffer(w_bytes, dtype=np.int64).reshape(shape)
-    x = as_array(new_inputs(in_t, shape[0])._vars, SOLVER_OPTIONS)
+    x = as_array(np.asarray(new_inputs(in_t, shape[0])), SOLVER_OPTIONS)
     y = x @ (w_raw.astype(np.float64) * 2.0**-w_t.frac)
     if b_bytes is not None:
         y = y + np.frombuffer(b_bytes, dtype=np.int64).astype(np.float64) * 2.0**-b_t.frac
-    return comb_trace(x, y)
+    return trace(x, y)
 
 
 def dense(x_rows: np.ndarray, product: Product) -> np.ndarray:
@@ -159,7 +162,7 @@ def table_index(v, shift: int, size: int):
 
 
 def lookup(idx, table_real: np.ndarray):
-    """table_real[idx] for an integer variable idx. da4ml keys a table on the variable's own interval [lo, hi], so
+    """table_real[idx] for an integer variable idx. alkaid keys a table on the variable's own interval [lo, hi], so
     the table is sliced to it (entry 0 = the smallest index the variable can take)."""
     if is_const(idx):
         return float(table_real[int(idx)])
@@ -201,7 +204,10 @@ def rsqrt(v, rs):
     c = {}
     for j in reversed(range(nbits)):
         k = 1 << j
+        # c_j & c_j: a 1-bit wire of its own; alkaid's mux would otherwise read the MSB of the wide difference, which
+        # then stays live (registered at full width) until the exponent's muxes
         c[j] = _below_pow2(v, top - k + 1)
+        c[j] = c[j] & c[j]
         v = c[j].msb_mux(v * 2.0**k, v)
     t = rs.mant_bits
     mant = (v - 2.0**top).quantize(0, top, -(top - t)) * 2.0 ** (t - top)  # the t bits under the leading one
@@ -216,3 +222,34 @@ def rsqrt(v, rs):
     if top % 2 == 0:
         r = c[0].msb_mux(r * 2.0, r)
     return r
+
+
+def _width(qint) -> int:
+    """Bits of an operation's result (its minimal sign, integer and fraction bits)."""
+    return int(sum(qint.kif))
+
+
+def unit_delays(comb) -> list[float]:
+    """Every operation's arrival time in the project's delay unit, da4ml 0.5.2's model (HWConfig(1, -1, -1)), on
+    which the clock calibration is fitted (sim/rtl/timing.py NS_PER_UNIT): an adder, a sum, a comparator mux or a
+    bitwise operation of any width 1 unit (a 1-bit bitwise operation 0: it merges into the LUT that reads it), a table of b input bits max(b - 6, 1), a variable product of wa x wb bits
+    max(wa, wb), everything else (casts, negations, constant additions, wires) 0. alkaid's own delays (its surrogate
+    model, in its own units) are not what NS_PER_UNIT was fitted on, hence this one definition. For a constant-weight
+    kernel the outputs' largest arrival is its adder depth."""
+    t: list[float] = []
+    for op in comb.ops:
+        t.append(max((t[a] for a in op.addr), default=0.0) + unit_delay(op, comb.ops))
+    return t
+
+
+def unit_delay(op, ops) -> float:
+    """One operation's delay in the unit of unit_delays (`ops`: the program it belongs to)."""
+    if op.opcode == 10 and _width(op.qint) <= 1:
+        return 0.0  # a 1-bit AND/OR/XOR: absorbed into the LUT that reads it
+    if op.opcode in (0, 1, 6, 10, 11):
+        return 1.0
+    if op.opcode == 8:
+        return float(max(_width(ops[op.addr[0]].qint) - 6, 1))
+    if op.opcode == 7:
+        return float(max(_width(ops[op.addr[0]].qint), _width(ops[op.addr[1]].qint)))
+    return 0.0

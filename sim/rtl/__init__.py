@@ -1,25 +1,28 @@
-"""The RTL form of a network: pipelined Verilog generated from a da4ml trace of the emulator's own arithmetic.
+"""The RTL form of a network: pipelined Verilog generated from an alkaid trace of the emulator's own arithmetic.
 
 Each layer of the emulator plan (sim/emulator.py nodes: the same specs, tables and integer weights the HLS project
 uses) is traced by its op (models/ops/*/trace.py). Element-wise layers (casts, ReLU, residual adds) join the layer
 that produces their input: a *unit* is one layer with the element-wise layers after it, traced from fresh inputs of
-its declared input types, pipelined by da4ml (`to_pipeline`, a latency cutoff per stage) and written as its own
-Verilog module by da4ml's RTLModel (`layers/<unit>/`). A unit is what Yosys synthesizes on its own. trigformer then
-writes the network top, the delivered one (`<name>_top.v`): the model's ports and a valid signal (`in_valid` ->
-`out_valid`, a shift register as long as the data's path); it converts every element between the layers' packed
-ports (da4ml packs each element at its own minimal width) and the declared fixed-point types and delays the earlier
-inputs of a multi-input layer (the residual adds) so that both arrive in the same cycle. The co-simulation top
+its declared input types, cut into pipeline stages (sim/rtl/timing.py: a latency cutoff per stage in the calibrated
+delay unit, then alkaid's `to_pipeline`) and written as its own Verilog module by alkaid's RTLModel
+(`layers/<unit>/`; its stage modules renamed <module>_stage<i>, its lookup tables `case` modules <module>_table_*).
+A unit is what Yosys synthesizes on its own. trigformer then writes the network top, the delivered one
+(`<name>_top.v`): the model's ports and a valid signal (`in_valid` -> `out_valid`, a shift register as long as the
+data's path); it converts every element between the layers' packed ports (alkaid packs each element at its own
+minimal width) and the declared fixed-point types and delays the earlier inputs of a multi-input layer (the residual
+adds) so that both arrive in the same cycle. The co-simulation top
 (`tb/<name>_trace_top.v`) is the same network plus a `trace_out` port bringing every layer's output out, delayed to
 the network's latency; it is never delivered.
 
 Latency, one convention everywhere (the integrator's: input register to output register): cycle 0 is the clock
 edge at which the first unit's input register captures `model_inp` (and `in_valid`); the latency L is the edge at
-which the last unit's output register holds the result (and `out_valid` rises). A unit of N da4ml stages has N + 1
+which the last unit's output register holds the result (and `out_valid` rises). A unit of N pipeline stages has N + 1
 register levels (its input register, N - 1 between stages, its output register); it adds N cycles to the path when
 the network's input feeds it (its input register is the reference) and N + 1 otherwise (the previous unit's output
 register to its own input register is one cycle). The per-unit cycles along the path sum to L by definition, and the
 Verilator testbench measures L from `in_valid` to `out_valid` on data that must then match the emulator. The
-pipelining uses da4ml's delay model; timing closure is not verified without vendor place-and-route.
+pipelining uses da4ml 0.5.2's delay unit (models/ops/trace_common.py unit_delays); timing closure is not verified
+without vendor place-and-route.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class LayerRTL:
     module: str
     folder: Path
     inputs: list[str]
-    stages: int  # da4ml pipeline stages; the module has stages + 1 register levels
+    stages: int  # pipeline stages; the module has stages + 1 register levels
     reg_bits: int
     ops: int
     cost: float
@@ -65,8 +68,8 @@ class LayerRTL:
     out_ports: list[Port]
     in_bits: int
     out_bits: int
-    var_mults: int = 0  # variable x variable products (da4ml opcode 7)
-    lut_cost: float = 0.0  # da4ml's cost of everything else (adders, tables, muxes): its LUT estimate
+    var_mults: int = 0  # variable x variable products (alkaid opcode 7)
+    lut_cost: float = 0.0  # alkaid's cost of everything else (adders, tables, muxes): its LUT estimate
     dsp_mults: int = 0  # of the var_mults, those bound to DSP48E2 by hls.multipliers (sim/rtl/timing.py on_dsp)
 
     @property
@@ -140,18 +143,17 @@ class RTLDesign:
                 "units": [{"name": l.name, "kind": l.kind, "members": l.members, "module": l.module, "stages": l.stages,
                             "latency": self.cycles(l), "register_levels": l.levels, "arrival": self.arrival[l.name],
                             "register_bits": l.reg_bits,
-                            "ops": l.ops, "da4ml_cost": l.cost, "var_mults": l.var_mults, "dsp_mults": l.dsp_mults,
-                            "da4ml_lut_cost": round(l.lut_cost, 1)} for l in self.layers],
+                            "ops": l.ops, "alkaid_cost": l.cost, "var_mults": l.var_mults, "dsp_mults": l.dsp_mults,
+                            "alkaid_lut_cost": round(l.lut_cost, 1)} for l in self.layers],
                 "trace_layers": self.trace_layers}
 
 
-def _ports(qints) -> tuple[list[Port], int]:
-    from da4ml.cmvm.types import _minimal_kif
-
+def _ports(precisions) -> tuple[list[Port], int]:
+    """The packed layout of a unit's port: alkaid's elements in order, each at its own (sign, integer, fraction)."""
     out, pos = [], 0
-    for q in qints:
-        k, i, f = (int(v) for v in _minimal_kif(q))
-        w = k + i + f
+    for p in precisions:
+        k, i, f = int(p[0]), int(p[1]), int(p[2])
+        w = max(k + i + f, 0)
         out.append(Port(pos, w, bool(k), f))
         pos += w
     return out, pos
@@ -179,7 +181,7 @@ def units(nodes) -> list[list]:
 
 def trace_unit(members, types: dict[str, FixedType], sizes: dict[str, int]):
     """(CombLogic, external input names) of a unit, traced from fresh inputs of its declared input types."""
-    from da4ml.trace import comb_trace
+    from alkaid.trace import trace
 
     from trigformer.models.ops import BY_KIND
     from trigformer.models.ops.trace_common import new_inputs
@@ -187,19 +189,19 @@ def trace_unit(members, types: dict[str, FixedType], sizes: dict[str, int]):
     names = {m.name for m in members}
     external = list(dict.fromkeys(i for m in members for i in m.inputs if i not in names))
     arrays = {i: new_inputs(types[i], sizes[i]) for i in external}
-    vals = {i: np.asarray(a._vars, dtype=object).ravel() for i, a in arrays.items()}
+    vals = {i: np.asarray(a, dtype=object).ravel() for i, a in arrays.items()}
     for m in members:
         vals[m.name] = np.ravel(BY_KIND[m.kind].trace(m, [vals[i] for i in m.inputs], [types[i] for i in m.inputs]))
-    flat_in = [v for i in external for v in arrays[i]._vars.ravel()]
-    return comb_trace(flat_in, list(vals[members[-1].name])), external
+    flat_in = [v for i in external for v in np.asarray(arrays[i], dtype=object).ravel()]
+    return trace(flat_in, list(vals[members[-1].name])), external
 
 
 def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float | None = None, trace: bool = True,
              multipliers: str = "auto", on_unit=None) -> RTLDesign:
-    """Write `folder`/layers/<unit>/ (da4ml) and `folder`/<name>_top.v; return the design's description. `cutoff`
+    """Write `folder`/layers/<unit>/ (alkaid) and `folder`/<name>_top.v; return the design's description. `cutoff`
     None: derived from the clock (sim/rtl/timing.py); `multipliers`: hls.multipliers. `on_unit(done, total, name)`:
     called after each unit is written (progress lines)."""
-    from da4ml.codegen import RTLModel
+    from alkaid.codegen import RTLModel
 
     from trigformer.sim.rtl import timing
 
@@ -224,15 +226,19 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
         last = members[-1].name
         module = f"U{len(layers) + 1}_{members[0].name}"[:60]
         lf = folder / "layers" / last
-        RTLModel(pipe, module, lf, flavor="verilog", latency_cutoff=cutoff, clock_period=clock_ns,
-                 print_latency=False).write()
+        # ternary_fuse off: two-input adders, as the delay unit counts them (alkaid would fuse a + b + c into one
+        # ternary adder inside a stage, which Yosys maps as two carry chains deeper than the stage was cut for)
+        model = RTLModel(pipe, lf, prj_name=module, flavor="verilog", print_latency=False, clock_period=clock_ns,
+                         ternary_fuse=False)
+        model.write()
+        _own_names(lf / "src", module)
         bind_verilog(lf / "src", module, multipliers)
         for k, dt in (("trace_s", t1 - t0), ("pipeline_s", t2 - t1), ("verilog_s", time.perf_counter() - t2)):
             seconds[k] += dt
-        in_ports, in_bits = _ports(pipe.solutions[0].inp_qint)
-        out_ports, out_bits = _ports(pipe.out_qint)
+        in_ports, in_bits = _ports(pipe.inp_signals[0].precisions)
+        out_ports, out_bits = _ports(pipe.out_signals[0].precisions)
         layers.append(LayerRTL(last, members[0].kind, [m.name for m in members], module, lf, external,
-                               len(pipe.solutions), int(pipe.reg_bits), len(comb.ops), float(comb.cost), in_ports,
+                               stages_of(pipe), reg_bits_of(pipe), len(comb.ops), float(comb.cost), in_ports,
                                out_ports, in_bits, out_bits, sum(op.opcode == 7 for op in comb.ops),
                                float(sum(op.cost for op in comb.ops if op.opcode != 7)), bound["dsp"]))
         if on_unit is not None:
@@ -253,23 +259,49 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
 
 
 def pipeline(comb, cutoff: float, clock_ns: float, multipliers: str):
-    """da4ml's pipeline of a unit with its variable products bound and registered (sim/rtl/timing.py
-    bind_products); returns (Pipeline, {"dsp": n, "lut": n})."""
-    from da4ml.trace.pipeline import to_pipeline
+    """The pipeline of a unit (an alkaid FSM: input register, stages, output register) with its variable products
+    bound and registered: sim/rtl/timing.py bind_products dates every operation with its stage number, alkaid's
+    to_pipeline cuts there (one unit of its latency per stage). Returns (FSM, {"dsp": n, "lut": n})."""
+    from alkaid.trace import to_pipeline
 
     from trigformer.sim.rtl.timing import bind_products
 
-    comb, bound = bind_products(comb, cutoff, clock_ns, multipliers)
-    # da4ml's retiming re-traces the pipeline with its own delays (a product = a shift-and-add array): it would move
-    # the DSP48E2 products off their registers, so units with such products are cut as bound, without retiming
-    return to_pipeline(comb, cutoff, retiming=not bound["dsp"], verbose=False), bound
+    staged, bound = bind_products(comb, cutoff, clock_ns, multipliers)
+    return to_pipeline(staged, latency_cutoff=1.0, verbose=False), bound
 
 
-_MULT = re.compile(r"\bmultiplier #\((\d+), (\d+), ")
+def stages_of(fsm) -> int:
+    """Pipeline stages of a unit's FSM: the output's register level minus its input register."""
+    return int(fsm.out_signals[0].schedule.bias) - 1
+
+
+def reg_bits_of(fsm) -> int:
+    """Register bits of a unit's FSM: its input register, the registers between stages and its output register."""
+    return int(sum(sig.width for sig in fsm.signals.values() if sig.reg))
+
+
+_STAGE = re.compile(r"\blogic(\d+)\b")
+_TABLE = re.compile(r"\btable_([0-9a-f_]{36})\b")
+
+
+def _own_names(src: Path, module: str) -> None:
+    """alkaid names every unit's stage modules logic<i> and its tables table_<content hash>: one network holds many
+    units, so each unit's are renamed <module>_stage<i> and <module>_table_<hash> (files too)."""
+    for f in sorted(src.glob("*.v")):
+        v = f.read_text()
+        w = _TABLE.sub(lambda m: f"{module}_table_{m[1]}", _STAGE.sub(lambda m: f"{module}_stage{m[1]}", v))
+        if w != v:
+            f.write_text(w)
+        m = re.fullmatch(r"logic(\d+)\.v", f.name)
+        if m:
+            f.rename(src / f"{module}_stage{m[1]}.v")
+
+
+_MULT = re.compile(r"\bmultiplier #\((\d+),\s*(\d+),")
 
 
 def bind_verilog(src: Path, module: str, multipliers: str) -> None:
-    """The binding in the Verilog, for Vivado and Yosys alike: DSP-bound products instantiate da4ml's `multiplier`
+    """The binding in the Verilog, for Vivado and Yosys alike: DSP-bound products instantiate alkaid's `multiplier`
     (marked use_dsp "yes"), LUT-bound ones its copy `multiplier_lut` (use_dsp "no"; the Yosys job keeps them off the
     DSP48E2s: sim/rtl/yosys.py). The rule is timing.on_dsp on the operands' widths, as in bind_products."""
     from trigformer.sim.rtl.timing import on_dsp
@@ -285,7 +317,7 @@ def bind_verilog(src: Path, module: str, multipliers: str) -> None:
     for f in sorted(src.glob(f"{module}_stage*.v")):
         v = f.read_text()
         w = _MULT.sub(lambda m: m[0] if on_dsp(int(m[1]), int(m[2]), multipliers) else
-                      f"multiplier_lut #({m[1]}, {m[2]}, ", v)
+                      f"multiplier_lut #({m[1]},{m[2]},", v)
         if w != v:
             f.write_text(w)
 

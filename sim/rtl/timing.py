@@ -1,11 +1,12 @@
-"""The RTL form's delay model: how many da4ml delay units fit in a clock period, where the variable products go
+"""The RTL form's delay model: how many delay units fit in a clock period, where the variable products go
 (LUT or DSP48E2, `hls.multipliers`), and the timing proxy read from Yosys's logic depth. An estimate of timing, not
 closure: only vendor place-and-route says whether a stage meets the clock.
 
-da4ml's delay unit (da4ml 0.5.2, trace/fixed_variable.py, traced with HWConfig(1, -1, -1)): one adder of any width
-(its carry chain counts as one unit), a table lookup of b input bits max(b - 6, 1) units, a variable product of
-wa x wb bits max(wa, wb) units (a shift-and-add array). `to_pipeline(comb, cutoff)` closes a stage every `cutoff`
-units.
+The delay unit is da4ml 0.5.2's (trace/fixed_variable.py, traced with HWConfig(1, -1, -1)), the unit NS_PER_UNIT is
+fitted in, computed on alkaid's traces by models/ops/trace_common.py unit_delays: one adder of any width (its carry
+chain counts as one unit), a table lookup of b input bits max(b - 6, 1) units, a variable product of wa x wb bits
+max(wa, wb) units (a shift-and-add array). `bind_products` closes a stage every `cutoff` units; alkaid's
+to_pipeline writes the cut. (alkaid's own surrogate delays are in another unit, not the one calibrated here.)
 
 Calibration (flow/estimate_data/jedi_linear_timing.json, `benchmarks/jedi_timing.py` re-derives it): the 20
 JEDI-linear designs (calad0i/JEDI-linear, da4ml, xcvu13p) were pipelined at 2 units per stage and routed by Vivado at a
@@ -20,8 +21,9 @@ import re
 
 from trigformer.models.ops.costmodel import T_DSP as T_DSP_COMB  # ns, DSP48E2 multiply without internal registers
 from trigformer.models.ops.costmodel import var_on_dsp as on_dsp  # the one multiplier rule
+from trigformer.models.ops.trace_common import _width, unit_delay
 
-NS_PER_UNIT = 1.657  # fitted: achieved post-route ns per da4ml delay unit (median of the JEDI-linear fit designs)
+NS_PER_UNIT = 1.657  # fitted: achieved post-route ns per delay unit (median of the JEDI-linear fit designs)
 MIN_CUTOFF = 1.0  # one adder is the smallest thing a stage can hold
 # The timing proxy's path delays. T_LUT_LEVEL is calibrated: a da4ml unit (one adder) is one LUT level plus its carry
 # chain, measured as the median full stage Yosys maps (tiny test models at 3.018 units per stage: 3 LUT levels and 5
@@ -36,7 +38,7 @@ LABEL = "timing estimate (logic depth), not closure"
 
 
 def cutoff_for(clock_ns: float) -> float:
-    """The stage limit in da4ml units at a clock period: the units that fit in one period at NS_PER_UNIT."""
+    """The stage limit in delay units at a clock period: the units that fit in one period at NS_PER_UNIT."""
     return max(MIN_CUTOFF, round(clock_ns / NS_PER_UNIT, 3))
 
 
@@ -46,53 +48,34 @@ def dsp_stages(clock_ns: float) -> int:
     return min(DSP_MAX_STAGES, max(1, math.ceil((T_DSP_COMB + T_DSP_ROUTE) / clock_ns)))
 
 
-def _width(qint) -> int:
-    from da4ml.cmvm.types import _minimal_kif
-
-    return int(sum(_minimal_kif(qint)))
-
-
-def _parents(op) -> list[int]:
-    if op.opcode == -1:  # an input copy: id0 indexes the inputs, not the buffer
-        return []
-    ps = [i for i in (op.id0, op.id1) if i >= 0]
-    if op.opcode in (6, -6):
-        ps.append(op.data & 0xFFFFFFFF)
-    return ps
-
-
 def bind_products(comb, cutoff: float, clock_ns: float, policy: str):
-    """`comb` with its operations' arrival times redone so that to_pipeline cuts the variable products the way they
-    are bound: a DSP48E2 product starts on a stage boundary and takes dsp_stages(clock) whole stages (its operands
-    registered, its result registered; Vivado's DSP inference absorbs those registers as AREG/BREG, MREG, PREG); a
-    LUT product keeps da4ml's max(wa, wb) units. Returns (comb, {"dsp": n, "lut": n})."""
-    ops = list(comb.ops)
-    new_lat: list[float | None] = []
+    """`comb` with every operation dated by its pipeline stage (1, 2, ...: alkaid's to_pipeline at one unit per stage
+    cuts there). Arrival times in the calibrated unit (models/ops/trace_common.py unit_delays); an operation whose
+    delay would cross a stage boundary starts on it (da4ml's rule). A DSP48E2 product starts on a stage boundary and
+    takes dsp_stages(clock) whole stages (its operands registered, its result registered; Vivado's DSP inference
+    absorbs those registers as AREG/BREG, MREG, PREG); a LUT product keeps max(wa, wb) units. Returns
+    (comb, {"dsp": n, "lut": n})."""
+    ops = comb.ops
+    t: list[float] = []
     n = {"dsp": 0, "lut": 0}
     k = dsp_stages(clock_ns)
+    eps = 1e-9
     for op in ops:
-        ps = _parents(op)
-        if not ps and op.opcode != -1:  # a constant: dated by its first consumer's result, as da4ml's tracer does
-            new_lat.append(None)
+        base = max((t[a] for a in op.addr), default=0.0)
+        d = unit_delay(op, ops)
+        if op.opcode == 7 and on_dsp(_width(ops[op.addr[0]].qint), _width(ops[op.addr[1]].qint), policy):
+            n["dsp"] += 1
+            first = math.floor(base / (cutoff + eps)) + 1  # the stage after the operands' stage
+            t.append((first + k) * cutoff)  # stage first + k: its result registered
             continue
-        timed = [p for p in ps if new_lat[p] is not None]
-        base_old = max((ops[p].latency for p in timed), default=0.0)
-        base = max((new_lat[p] for p in timed), default=0.0)
-        t = base + (op.latency - base_old) if timed else op.latency  # every other operation keeps its own delay
         if op.opcode == 7:
-            wa, wb = _width(ops[op.id0].qint), _width(ops[op.id1].qint)
-            if on_dsp(wa, wb, policy):
-                n["dsp"] += 1
-                first = math.floor(base / (cutoff + 1e-9)) + 1  # the stage after the operands' stage
-                t = (first + k) * cutoff  # to_pipeline places it in stage first + k - 1
-            else:
-                n["lut"] += 1
-        new_lat.append(t)
-        for p in ps:
-            if new_lat[p] is None:
-                new_lat[p] = t
-    ops = [op._replace(latency=float(op.latency if t is None else t)) for op, t in zip(ops, new_lat)]
-    return comb._replace(ops=ops), n
+            n["lut"] += 1
+        end = base + d
+        if d and math.ceil(end / cutoff - eps) > math.ceil(base / cutoff - eps):
+            end = math.ceil(base / cutoff - eps) * cutoff + d  # starts on the boundary it would cross
+        t.append(end)
+    staged = [op._replace(latency=float(max(1, math.ceil(x / cutoff - eps)))) for op, x in zip(ops, t)]
+    return comb._replace(ops=staged), n
 
 
 # ---- the timing proxy: the longest path Yosys finds in a mapped stage module (`ltp -noff` after synth_xilinx)
@@ -102,7 +85,7 @@ LTP_SCRIPT = ["ltp -noff",
               "log @@carry", "select -list t:CARRY4 t:CARRY8",
               "log @@muxf", "select -list t:MUXF7 t:MUXF8 t:MUXF9",
               "log @@dsp", "select -list t:DSP48E2",
-              "log @@table", "select -list t:*lookup_table*",
+              "log @@table", "select -list t:*_table_*",
               "log @@end"]
 _LTP_HEAD = re.compile(r"^Longest topological path in (\S+) \(length=(\d+)\):")
 _VIA = re.compile(r"\(via (.+)\)\s*$")
@@ -139,7 +122,7 @@ def parse_ltp(log: str, top: str) -> dict:
             mod, _, cell = s.partition("/")
             typed[mark].add(cell)
     path = paths.get(top, [])
-    table_depth = max([n for mod, n in lengths.items() if "lookup_table" in mod], default=1)
+    table_depth = max([n for mod, n in lengths.items() if "_table_" in mod], default=1)
     out = {"length": lengths.get(top, 0), "lut_levels": 0, "carry4": 0, "muxf": 0, "dsp": 0, "tables": 0}
     for cell in path:
         if cell in typed["carry"]:
@@ -173,7 +156,7 @@ def judge(stages: list[dict], clock_ns: float) -> dict:
 def model_description(clock_ns: float, cutoff: float, derived: bool, policy: str) -> str:
     src = (f"derived from the clock: {clock_ns} ns / {NS_PER_UNIT} ns per unit" if derived
            else "set by rtl.latency_cutoff")
-    return (f"da4ml pipelining at {cutoff} delay units per stage ({src}; one unit = one adder, a table lookup of b "
+    return (f"pipelining at {cutoff} delay units per stage ({src}; one unit = one adder, a table lookup of b "
             f"input bits max(b - 6, 1), a LUT product of wa x wb bits max(wa, wb)); variable products bound by "
             f"hls.multipliers: {policy} (a DSP48E2 product takes {dsp_stages(clock_ns)} registered stage(s) at this "
             f"clock). Cycles from the input register to the output register: a unit of N stages adds N, plus 1 for "

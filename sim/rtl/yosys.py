@@ -1,14 +1,14 @@
 """Resource counts of the RTL form with Yosys `synth_xilinx -family xcup` (UltraScale+).
 
-da4ml writes every unit (sim.rtl) as one combinational module per pipeline stage, with the registers in the unit's
+alkaid writes every unit (sim.rtl) as one combinational module per pipeline stage, with the registers in the unit's
 top module. One Yosys job per stage module keeps memory and time in check (a whole attention layer flattened would
 need tens of GB; one job per unit with the stages kept as hierarchy took 1,405 s for the tiny test model's attention
 against minutes per stage), runs in parallel, and is never repeated for the same content (a cache keyed by the
 module's Verilog, the primitives, the table files, the script and the Yosys version). LUT, DSP48E2, CARRY and MUXF
 are Yosys's counts summed over the stages; flip-flops are the unit's pipeline register bits, which is what Yosys
 counts with the stage hierarchy kept (equal on every unit of the tiny model). A flat run would prune constant and
-duplicate bits and pack delay chains into SRLs, so the FF figure is an upper bound. Lookup tables become logic
-(`rom_style "logic"`), each distinct table mapped once per job (`keep_hierarchy`).
+duplicate bits and pack delay chains into SRLs, so the FF figure is an upper bound. Lookup tables are alkaid's
+`case` modules (<module>_table_*, logic by construction), each distinct table mapped once per job (`keep_hierarchy`).
 
 Yosys reports carry chains as CARRY4 for UltraScale+ (two per CARRY8). These are Yosys's numbers for this RTL; they
 are not Vivado's numbers for the HLS project.
@@ -33,8 +33,8 @@ from trigformer.sim.rtl.verilator import ToolMissing
 
 CELL = re.compile(r"^\s+(?:(\d+)\s+([A-Za-z][A-Za-z0-9_]*)|([A-Za-z][A-Za-z0-9_]*)\s+(\d+))\s*$")
 JOB_TIMEOUT_S = 3600
-SCRIPT_VERSION = 3  # bump when the script, the parsing or the entry format changes (2: verified entries, sim.cache;
-# 3: the logic depth of sim/rtl/timing.py and the multiplier binding)
+SCRIPT_VERSION = 4  # bump when the script, the parsing or the entry format changes (2: verified entries, sim.cache;
+# 3: the logic depth of sim/rtl/timing.py and the multiplier binding; 4: alkaid's RTL, tables as case modules)
 
 
 def yosys_command(which: str = "auto") -> list[str]:
@@ -101,9 +101,8 @@ def script(sources: list[str], top: str, keep: str = "", flatten: bool = True, d
 
     synth = f"synth_xilinx -family xcup -top {top}{' -flatten' if flatten else ''} -noiopad -noclkbuf"
     return "\n".join([
-        f"read_verilog -defer {' '.join(sources)}",  # -defer: the table file name is a module parameter
+        f"read_verilog -defer {' '.join(sources)}",  # -defer: only the modules under the top are elaborated
         f"hierarchy -top {top}",
-        'setattr -set rom_style "logic" m:*',  # tables as logic (Yosys finds no LUTRAM/BRAM map for async ROMs)
         *([f"setattr -mod -set keep_hierarchy 1 {keep}"] if keep else []),  # each table/stage mapped on its own
         *([f"{synth} -run :map_dsp", "chtype -set $__soft_mul t:$mul a:src=*multiplier_lut.v:* %i",
            f"{synth} -run map_dsp:", *LTP_SCRIPT] if depth else [synth]),
@@ -162,7 +161,7 @@ def _valid_result(r) -> bool:
 
 
 def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", depth: bool = False) -> dict:
-    """Synthesize Verilog `files` (plus the $readmemh files among them) with `top` as top module; returns
+    """Synthesize Verilog `files` with `top` as top module; returns
     {"module", "cells", "seconds"} (and "depth": the longest path, with `depth`). Cached by content (sim.cache: a
     verified entry, else recomputed and rewritten). `keep`: module patterns mapped on their own."""
     from trigformer.sim import cache
@@ -179,7 +178,7 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", 
         return {**hit, "cached": True}
     with tempfile.TemporaryDirectory(prefix="trigformer-yosys-") as tmp:
         work = Path(tmp)
-        for p in files:  # yowasp sees only its working directory; $readmemh reads from it
+        for p in files:  # yowasp sees only its working directory
             shutil.copy(p, work / p.name)
         (work / "job.ys").write_text(text)
         t0 = time.perf_counter()
@@ -210,7 +209,7 @@ def synthesize(design, jobs: int = 1, which: str = "auto", on_job=None) -> dict:
     work = []
     for u in design.layers:
         src = u.folder / "src"
-        common = sorted((src / "static").glob("*.v")) + sorted((src / "memfiles").glob("*.mem"))
+        common = sorted((src / "static").glob("*.v")) + sorted(src.glob(f"{u.module}_tables.v"))
         work += [(u, f, common) for f in sorted(src.glob(f"{u.module}_stage*.v"))]
     work.sort(key=lambda w: -w[1].stat().st_size)  # the long jobs start first
     t0 = time.perf_counter()
@@ -218,7 +217,7 @@ def synthesize(design, jobs: int = 1, which: str = "auto", on_job=None) -> dict:
     finished, lock = [0, 0], threading.Lock()
 
     def one(w):
-        res = run_yosys([*w[2], w[1]], w[1].stem, which, keep="*lookup_table*", depth=True)
+        res = run_yosys([*w[2], w[1]], w[1].stem, which, keep="*_table_*", depth=True)
         if on_job is not None:
             with lock:
                 finished[0] += 1
