@@ -15,7 +15,7 @@ import numpy as np
 from trigformer.hls_templates.extension import register
 from trigformer.models.fixed import FixedType
 from trigformer.models.ops import BY_COST_KIND, UnsupportedLayer, for_hls, for_keras
-from trigformer.models.ops.common import PARALLEL_KEYS
+from trigformer.models.ops.common import PARALLEL_KEYS, inbound_layers
 from trigformer.models.quant import QuantTypes
 
 
@@ -37,8 +37,7 @@ def layer_types(model, qt: QuantTypes) -> dict[str, dict[str, FixedType]]:
     plan: dict[str, dict[str, FixedType]] = {}
     out_t: dict[str, FixedType] = {}  # type of each layer's output tensor, by Keras layer name
     for layer in model.layers:
-        inbound = [n.inbound_layers for n in layer._inbound_nodes][0]
-        inbound = inbound if isinstance(inbound, list) else [inbound]
+        inbound = inbound_layers(layer._inbound_nodes[0])
         in_types = [out_t[i.name] for i in inbound if i.name in out_t]
         try:
             op = for_keras(layer)
@@ -181,7 +180,7 @@ def convert(model, cfg, out_dir: Path, part_full: str, trace: bool = True, overr
     hls_model = hls4ml.converters.convert_from_keras_model(
         model, hls_config=hls_config(model, cfg, qt, trace, overrides), output_dir=str(out_dir),
         project_name=cfg.name, backend=cfg.hls.backend, part=part_full, clock_period=cfg.hls.clock_period_ns,
-        io_type=cfg.hls.io_type)
+        io_type=cfg.hls.io_type, allow_da_fallback=False, allow_v2_fallback=False)  # Keras 3: every layer handled
     check_types(hls_model, layer_types(model, qt))
     return hls_model
 

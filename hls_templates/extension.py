@@ -2,7 +2,8 @@
 
 Registered once (`register()`, idempotent) for the Vivado and Vitis backends through hls4ml's public extension API.
 Each op with its own C++ (models/ops/*/hls.py) brings a layer class, its Keras parsers, a config-struct and a call
-template and its headers; this module only hands them to hls4ml, plus one optimizer pass that writes the
+template and its headers; this module only hands them to hls4ml (the parsers to its Keras 2 or, wrapped as handler
+classes by hls_templates/keras_v3.py, its Keras 3 frontend), plus one optimizer pass that writes the
 distributed-arithmetic kernels (models/ops/da.py). No hls4ml code is patched.
 """
 
@@ -90,15 +91,22 @@ def register():
     if _REGISTERED:
         return _REGISTERED
     import hls4ml
+    import keras
     from hls4ml.converters import register_keras_v2_layer_handler
     from hls4ml.model.layers import register_layer
 
+    from trigformer.hls_templates import keras_v3
     from trigformer.models.ops import with_hls_parts
 
     parts = [op.part("hls") for op in with_hls_parts()]
-    for part in parts:
-        for keras_name, parser in part.PARSERS.items():
+    parsers = {k: v for part in parts for k, v in part.PARSERS.items()}
+    if int(keras.__version__.split(".")[0]) >= 3:  # hls4ml's Keras 3 frontend: handler classes, QKeras' included
+        for keras_name, parser in {**keras_v3.qkeras_parsers(), **parsers}.items():
+            keras_v3.handler(keras_name, parser)
+    else:
+        for keras_name, parser in parsers.items():
             register_keras_v2_layer_handler(keras_name, parser)
+    for part in parts:
         register_layer(part.LAYER.__name__, part.LAYER)
     hdrs = headers()
     templates = _templates(parts, [f"nnet_utils/{h.name}" for h in hdrs])

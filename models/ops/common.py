@@ -192,6 +192,25 @@ def quantizer_type(q) -> FixedType:
     raise ValueError(f"unsupported quantizer {q}")
 
 
+def inbound_layers(node) -> list:
+    """The layers whose outputs a Keras graph node consumes (Keras 3: the parent nodes' operations; Keras 2 named
+    them `inbound_layers`, a layer or a list)."""
+    if hasattr(node, "parent_nodes"):
+        return [parent.operation for parent in node.parent_nodes]
+    return node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]
+
+
+def input_shape(layer) -> tuple:
+    """The shape of a single-input Keras layer's input, batch first (Keras 3 has no `layer.input_shape`)."""
+    return tuple(layer.input.shape)
+
+
+def activation_quantizer(layer):
+    """The quantizer of a QActivation (QKeras 0.9: `.quantizer`; qkeras-v3 keeps it as `.activation`), else None."""
+    if type(layer).__name__ != "QActivation":
+        return None
+    return getattr(layer, "quantizer", None) or layer.activation
+
+
 def next_layers(model, layer) -> list:
-    return [other for other in model.layers for node in other._inbound_nodes
-            if layer in (node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers])]
+    return [other for other in model.layers for node in other._inbound_nodes if layer in inbound_layers(node)]

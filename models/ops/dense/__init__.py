@@ -8,7 +8,8 @@ import numpy as np
 
 from trigformer.models.fixed import FixedType
 from trigformer.models.ops.base import OpDef
-from trigformer.models.ops.common import dot_accum_t, next_layers, quantizer_type, raw_on_grid
+from trigformer.models.ops.common import (activation_quantizer, dot_accum_t, input_shape, next_layers, quantizer_type,
+                                          raw_on_grid)
 from trigformer.models.ops.dense.spec import DenseSpec, dense_raw
 
 
@@ -39,11 +40,11 @@ class Dense(OpDef):
     @classmethod
     def settings(cls, layer, s, backend):
         if s["strategy"] == "distributed_arithmetic":
-            if len(layer.input_shape) != 2:
+            if len(input_shape(layer)) != 2:
                 s["strategy"] = "latency"
                 s["note"] = "a QDense on tokens becomes hls4ml's PointwiseConv1D, outside trigformer's DA"
         else:  # hls4ml's own Dense (the classifier): its valid reuse factors only
-            used, note = hls_dense_reuse(backend, int(layer.input_shape[-1]), int(layer.units), s["reuse_factor"])
+            used, note = hls_dense_reuse(backend, int(input_shape(layer)[-1]), int(layer.units), s["reuse_factor"])
             s["reuse_factor"] = used
             if note:
                 s["note"] = note
@@ -57,11 +58,11 @@ class Dense(OpDef):
     def plan_types(cls, layer, in_types, qt, model):
         w_t = quantizer_type(layer.kernel_quantizer_internal)
         b_t = quantizer_type(layer.bias_quantizer_internal)
-        acc = dot_accum_t(in_types[0], w_t, int(layer.input_shape[-1]), b_t)
+        acc = dot_accum_t(in_types[0], w_t, int(input_shape(layer)[-1]), b_t)
         # a single rounding, as in Keras: straight to the type of the QActivation that follows, unless it is a ReLU
         # (hls4ml applies the ReLU to the dense output, so that must still be the exact sum)
         nxt = next_layers(model, layer)
-        q = getattr(nxt[0], "quantizer", None) if len(nxt) == 1 else None
+        q = activation_quantizer(nxt[0]) if len(nxt) == 1 else None
         res = quantizer_type(q) if q is not None and type(q).__name__ == "quantized_bits" else acc
         # hls4ml splits off the Dense's (linear) activation as its own layer
         return {f"{layer.name}_linear": {"result": res},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from trigformer.models.ops.base import OpDef
-from trigformer.models.ops.common import float_for, next_layers, quantizer_type
+from trigformer.models.ops.common import activation_quantizer, float_for, next_layers, quantizer_type
 from trigformer.models.ops.glue.spec import add_raw
 
 
@@ -53,7 +53,7 @@ class Cast(OpDef):
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
-        return {layer.name: {"result": quantizer_type(layer.quantizer)}}
+        return {layer.name: {"result": quantizer_type(activation_quantizer(layer))}}
 
     @staticmethod
     def run(node, ins, in_t):
@@ -117,7 +117,7 @@ class Add(OpDef):
         # one rounding, as in Keras: straight to the type of the QActivation that follows (quantized_bits), else
         # the activation type
         nxt = next_layers(model, layer)
-        q = getattr(nxt[0], "quantizer", None) if len(nxt) == 1 else None
+        q = activation_quantizer(nxt[0]) if len(nxt) == 1 else None
         res = quantizer_type(q) if q is not None and type(q).__name__ == "quantized_bits" else qt.act_t
         return {layer.name: {"result": res}}
 

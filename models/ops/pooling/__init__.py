@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import input_shape
 from trigformer.models.ops.pooling.spec import PoolSpec
 
 
@@ -27,7 +28,7 @@ class Pooling(OpDef):
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
-        sp = layer.spec(int(layer.input_shape[-2]))
+        sp = layer.spec(int(input_shape(layer)[-2]))
         return {layer.name: {"result": sp.out_t, **sp.internal_types()}}
 
     @classmethod

@@ -4,6 +4,7 @@ hls.py + nnet_tf_softmax.h (hls4ml layer), cost.py (estimate)."""
 from __future__ import annotations
 
 from trigformer.models.ops.base import OpDef
+from trigformer.models.ops.common import input_shape
 from trigformer.models.ops.softmax.spec import SoftmaxSpec
 
 
@@ -18,7 +19,7 @@ class Softmax(OpDef):
 
     @classmethod
     def plan_types(cls, layer, in_types, qt, model):
-        sp = layer.spec(int(layer.input_shape[-1]))
+        sp = layer.spec(int(input_shape(layer)[-1]))
         return {layer.name: {"result": sp.out_t, **sp.internal_types()}}
 
     @classmethod
