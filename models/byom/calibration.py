@@ -57,6 +57,12 @@ class Calibration:
             probes = [t for _, t in b.act_tensors]
             names = [n for n, _ in b.act_tensors]
             mha_ins = [ins if isinstance(ins, list) else [ins] for _, ins in b.mha_layers]
+            if not probes and not mha_ins:  # every tensor is typed by the user's quantizers: nothing to calibrate
+                out["act_int_bits"] = q.act_int_bits
+                rep["act_int_bits"] = {"value": q.act_int_bits, "tensors": 0, "rule": "no tensor takes the "
+                                       "activation type (the model's quantizers type every one): the default kept"}
+                keys = [k for k in keys if k != "act_int_bits"]
+        if "act_int_bits" in keys:
             vals = keras.Model(model.inputs, probes + [t for ins in mha_ins for t in ins]).predict(
                 self.feed(x), batch_size=512, verbose=0)
             vals = list(vals) if isinstance(vals, (list, tuple)) else [vals]
