@@ -28,9 +28,22 @@ _MHA_BUILD_KEYS = ("query_shape", "key_shape", "value_shape")
 
 
 def is_legacy(path: Path) -> bool:
-    """An .h5 / .hdf5 file or a SavedModel folder (Keras 3 writes .keras)."""
+    """A SavedModel folder, or an .h5 / .hdf5 file written by Keras 2 (Keras 3 writes .keras, and reads the .h5
+    files it wrote itself)."""
     path = Path(path)
-    return path.is_dir() or path.suffix.lower() in (".h5", ".hdf5")
+    if path.is_dir():
+        return True
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            version = f.attrs.get("keras_version", b"")
+    except Exception:
+        return True  # not HDF5: the legacy reader names the file
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    return not version.startswith("3.")
 
 
 def saved_metadata(meta: Path):

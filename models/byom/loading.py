@@ -16,9 +16,9 @@ class ModelFileError(ValueError):
 
 
 def load_model_file(path: Path):
-    """A Keras 3 model of a .keras file (Keras 3's loader, safe_mode=True), or of a legacy Keras-2 .h5 file or
-    SavedModel folder (config and weights read directly: byom.legacy), with trigformer's and QKeras' layers known;
-    never compiled."""
+    """A Keras 3 model of a .keras file or an .h5 Keras 3 wrote (Keras 3's loader, safe_mode=True), or of a legacy
+    Keras-2 .h5 file or SavedModel folder (config and weights read directly: byom.legacy), with trigformer's and
+    QKeras' layers known; never compiled."""
     path = Path(path)
     inspect_model_file(path)  # before Keras deserializes anything: no code of the file ever runs
     from trigformer.models.byom.legacy import is_legacy, load_legacy
