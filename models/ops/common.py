@@ -195,7 +195,7 @@ def quantizer_type(q) -> FixedType:
 def inbound_layers(node) -> list:
     """The layers whose outputs a Keras graph node consumes (Keras 3: the parent nodes' operations; Keras 2 named
     them `inbound_layers`, a layer or a list)."""
-    if hasattr(node, "parent_nodes"):
+    if not hasattr(node, "inbound_layers"):
         return [parent.operation for parent in node.parent_nodes]
     return node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]
 
