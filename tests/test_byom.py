@@ -520,6 +520,17 @@ def test_hostile_layer_names_compile_and_are_bit_exact(work):
     assert {rows["my-dense"], rows["class"], rows["head.1"], rows["main"]} <= traced
 
 
+def test_sequential_model_is_mapped():
+    """A Keras 3 Sequential model (its layer graph is the functional model it wraps) maps layer by layer."""
+    from trigformer.models.byom import ImportedModel
+
+    model = keras.Sequential([L.Input((8, 3)), L.Dense(8, activation="relu", name="embed"),
+                              L.GlobalAveragePooling1D(name="pool"), L.Dense(5, name="head")])
+    rows = {row["layer"]: row["becomes"] for row in ImportedModel(model).rows}
+    assert rows["embed"][0].startswith("QTokenDense") and rows["embed"][-1].startswith("QActivation (quantized_relu")
+    assert rows["pool"] == ["TokenPooling (mean)"] and rows["head"][0].startswith("QDense")
+
+
 # ---- the Python API and hls4ml's own converter ---------------------------------------------------------------------
 def test_python_api_with_a_model_object(work):
     import trigformer
