@@ -47,6 +47,18 @@ def test_legacy_stock_transformer_reads_with_its_weights(file):
         "QLayerNormalization")
 
 
+def test_legacy_cross_attention_reads_with_its_two_inputs():
+    """Keras 2 saved the cross-attention's key/value as the call's `value` kwarg naming another layer's tensor: the
+    rebuilt model attends from the query input's token to the particles, with the outputs Keras 2 computed."""
+    from trigformer.models.byom import ImportedModel, load_model_file
+
+    z = np.load(LEGACY / "cross_mha.npz")
+    model = load_model_file(LEGACY / "cross_mha.h5")
+    assert np.abs(model.predict([z["x"], z["x"][:, :1]], verbose=0) - z["out"]).max() < 1e-5
+    rows = {row["layer"]: row["becomes"][0] for row in ImportedModel(model, "cross_mha.h5").rows}
+    assert "cross-attention" in rows["cross"] and rows["flat"].startswith("Flatten")
+
+
 @pytest.mark.parametrize("file", ["qkeras_tagger.h5", "qkeras_tagger_savedmodel"])
 def test_legacy_qkeras_file_converts_bit_exact(tmp_path, file):
     """`synth` on the legacy file: csim == emulator on every traced layer, and the emulator's outputs on the
