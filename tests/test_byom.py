@@ -389,6 +389,22 @@ def _nan_kernel(path: Path):
         f["model_weights/embed/embed/kernel:0"][0, 1] = np.nan
 
 
+def _keras_class(cls: str):
+    """A .keras archive whose config names the embedding layer's class `cls` (zipfile rewrites config.json)."""
+    def after(path: Path):
+        import zipfile
+
+        with zipfile.ZipFile(path) as z:
+            files = {n: z.read(n) for n in z.namelist()}
+        c = json.loads(files["config.json"])
+        next(lyr for lyr in c["config"]["layers"] if lyr["config"]["name"] == "embed")["class_name"] = cls
+        files["config.json"] = json.dumps(c).encode()
+        with zipfile.ZipFile(path, "w") as z:
+            for n, v in files.items():
+                z.writestr(n, v)
+    return after
+
+
 MODEL_FILE_CASES = [  # (id, Keras 3 build or legacy fixture, file, edit after saving, substrings of the one error line)
     ("lambda-h5", "lambda.h5", "m.h5", None, ("m.h5", "'evil' (Lambda)", "code")),
     ("lambda-savedmodel", "lambda_savedmodel", "m_saved", None, ("m_saved", "'evil' (Lambda)", "code")),
@@ -407,6 +423,9 @@ MODEL_FILE_CASES = [  # (id, Keras 3 build or legacy fixture, file, edit after s
      ("m_saved", "keras_metadata.pb")),
     ("deep-config-h5", "stock_mha.h5", "m.h5", _raw_config("[" * 100000 + "]" * 100000), ("m.h5", "not JSON")),
     ("nested-config-h5", "stock_mha.h5", "m.h5", _raw_config('{"a": ' * 200 + "1" + "}" * 200), ("m.h5", "deeper")),
+    ("torch-wrapper-keras", _plain, "m.keras", _keras_class("TorchModuleWrapper"),
+     ("m.keras", "'embed' (TorchModuleWrapper)", "code")),  # Keras 3 unpickles a torch module: code
+    ("tfsm-layer-keras", _plain, "m.keras", _keras_class("TFSMLayer"), ("m.keras", "'embed' (TFSMLayer)", "code")),
     ("add-of-3-keras", _add_of(3), "m.keras", None, ("model.file", "'sum' (Add)", "3 tensors")),
     ("add-of-4-h5", _add_of(4), "m.h5", None, ("model.file", "'sum' (Add)", "4 tensors")),  # an .h5 Keras 3 wrote
 ]

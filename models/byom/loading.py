@@ -55,7 +55,9 @@ def check_finite_weights(model, source: str) -> None:
 # Model files are inspected before anything is deserialized: Keras 2 ran a Lambda's marshalled bytecode while loading
 # an .h5 or a SavedModel (only .keras has a safe mode), and a legacy file is rebuilt from its config by trigformer. Entries that carry code (a function, its module) are refused.
 CODE_KEYS = ("function", "function_type", "output_shape_type", "output_shape_module")
-CODE_CLASSES = ("Lambda",)
+# Keras 3's wrappers of foreign code count too: a pickled torch module, JAX/Flax functions, a SavedModel loaded from a
+# path the config names
+CODE_CLASSES = ("Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer")
 # modules whose objects a config may name (the "module" entries Keras writes for its initializers and layers; "models":
 # trigformer's layers in files saved before they moved under the trigformer namespace)
 SAFE_MODULES = ("keras", "tf_keras", "tensorflow", "qkeras", "trigformer", "models", "builtins")
@@ -137,8 +139,8 @@ def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
         if isinstance(cls, str) and isinstance(name, str):  # a layer (or an object inside one): name the layer
             layer = layer if layer and cls not in known and not _keras_class(cls) else f"{name!r} ({cls})"
         if cls in CODE_CLASSES:
-            raise ModelFileError(f"{path}: layer {layer or repr(name)} carries Python code, and a model file's code "
-                                 "is never run, so the file is not loaded; nearest supported: "
+            raise ModelFileError(f"{path}: layer {layer or repr(name)} carries Python code (or loads it), and a model "
+                                 "file's code is never run, so the file is not loaded; nearest supported: "
                                  f"{NEAREST.get(cls, 'a Keras layer of the supported table')}")
         code = [k for k in CODE_KEYS if node.get(k) is not None]
         module = node.get("module")
