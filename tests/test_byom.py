@@ -3,10 +3,10 @@
 The models are built the way users build them, with plain Keras / QKeras code (not trigformer's builder), trained
 briefly on the embedded jets (or left with their random weights), saved (.keras; .h5 as Keras 3 writes it) and run
 through `synth` with `model: {file: ...}`. Files in the Keras-2 era's formats (.h5 and SavedModel folders written by
-TensorFlow 2.14) are the committed fixtures of tests/fixtures/legacy (tests/test_legacy_models.py converts them). References: the C-simulation of the generated C++ against the emulator
-(raw integers of every traced layer: bit-exact, no tolerance), the model file's own float outputs against the mapped
-network in float with the same weights (`import_check`, which checks the mapping), and the float-vs-firmware
-agreement of the report. Unsupported layers must give exit 2 naming them, with nothing written."""
+TensorFlow 2.14) are the committed fixtures of tests/fixtures/legacy (tests/test_legacy_models.py converts them).
+References: the C-simulation of the generated C++ against the emulator (raw integers of every traced layer:
+bit-exact, no tolerance), the model file's own float outputs against the mapped network in float with the same
+weights (`import_check`, which checks the mapping), and the float-vs-firmware agreement of the report. Unsupported layers must give exit 2 naming them, with nothing written."""
 
 from __future__ import annotations
 

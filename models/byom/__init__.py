@@ -29,9 +29,9 @@ the layer; only fixed-point grids are accepted: quantized_bits with alpha 1 or N
 
 from __future__ import annotations
 
-# The package, by concern: loading (model-file inspection, then Keras' load), legacy (Keras-2 files), names (C++-safe layer names),
-# quantizers (QKeras quantizers read), classes (the supported table), graph + mapping (per-class mapping),
-# calibration (the `auto` integer bits), model (ImportedModel, which ties them together).
+# The package, by concern: loading (model-file inspection, then Keras' load), legacy (Keras-2 files rebuilt), names
+# (C++-safe layer names), quantizers (QKeras quantizers read), classes (the supported table), graph + mapping
+# (per-class mapping), calibration (the `auto` integer bits), model (ImportedModel, which ties them together).
 from trigformer.models.byom.classes import (HANDLED, HANDLERS, NEAREST, NO_OPS, SUPPORTED, unsupported,
                                             unsupported_message)
 from trigformer.models.byom.loading import ModelFileError, check_finite_weights, inspect_model_file, load_model_file

@@ -53,7 +53,8 @@ def check_finite_weights(model, source: str) -> None:
 
 
 # Model files are inspected before anything is deserialized: Keras 2 ran a Lambda's marshalled bytecode while loading
-# an .h5 or a SavedModel (only .keras has a safe mode), and a legacy file is rebuilt from its config by trigformer. Entries that carry code (a function, its module) are refused.
+# an .h5 or a SavedModel (only .keras has a safe mode), and trigformer rebuilds a legacy file from its config. Entries
+# that carry code (a function, its module) are refused.
 CODE_KEYS = ("function", "function_type", "output_shape_type", "output_shape_module")
 # Keras 3's wrappers of foreign code count too: a pickled torch module, JAX/Flax functions, a SavedModel loaded from a
 # path the config names

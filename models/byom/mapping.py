@@ -148,7 +148,8 @@ class PerClass:
     def _mha(self, b: _Build, layer, node, final: bool) -> Tensor:
         c = layer.get_config()
         try:
-            call = inspect.signature(type(layer).call).bind(layer, *node.arguments.args, **node.arguments.kwargs).arguments
+            args = node.arguments  # Keras 3: the call's positional and keyword arguments
+            call = inspect.signature(type(layer).call).bind(layer, *args.args, **args.kwargs).arguments
         except TypeError as e:
             raise unsupported(layer, f"called with arguments Keras does not take ({e})") from None
         if call.get("attention_mask") is not None:
