@@ -6,7 +6,8 @@ through `synth` with `model: {file: ...}`. Files in the Keras-2 era's formats (.
 TensorFlow 2.14) are the committed fixtures of tests/fixtures/legacy (tests/test_legacy_models.py converts them).
 References: the C-simulation of the generated C++ against the emulator (raw integers of every traced layer:
 bit-exact, no tolerance), the model file's own float outputs against the mapped network in float with the same
-weights (`import_check`, which checks the mapping), and the float-vs-firmware agreement of the report. Unsupported layers must give exit 2 naming them, with nothing written."""
+weights (`import_check`, which checks the mapping), and the float-vs-firmware agreement of the report. Unsupported
+layers must give exit 2 naming them, with nothing written."""
 
 from __future__ import annotations
 
