@@ -1,26 +1,30 @@
-"""Bring your own model (issue 13): trained stock Keras-2 and QKeras models through `synth`.
+"""Bring your own model (issues 13, 21): trained stock Keras 3 and qkeras-v3 models through `synth`.
 
 The models are built the way users build them, with plain Keras / QKeras code (not trigformer's builder), trained
-briefly on the embedded jets (or left with their random weights), saved (.keras, .h5, a SavedModel folder) and run
-through `synth` with `model: {file: ...}`. References: the C-simulation of the generated C++ against the emulator
-(raw integers of every traced layer: bit-exact, no tolerance), the model file's own float outputs against the mapped
-network in float with the same weights (`import_check`, which checks the mapping), and the float-vs-firmware
-agreement of the report. Unsupported layers must give exit 2 naming them, with nothing written."""
+briefly on the embedded jets (or left with their random weights), saved (.keras; .h5 as Keras 3 writes it) and run
+through `synth` with `model: {file: ...}`. Files in the Keras-2 era's formats (.h5 and SavedModel folders written by
+TensorFlow 2.14) are the committed fixtures of tests/fixtures/legacy (tests/test_legacy_models.py converts them).
+References: the C-simulation of the generated C++ against the emulator (raw integers of every traced layer:
+bit-exact, no tolerance), the model file's own float outputs against the mapped network in float with the same
+weights (`import_check`, which checks the mapping), and the float-vs-firmware agreement of the report. Unsupported
+layers must give exit 2 naming them, with nothing written."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
+import keras
 import yaml
 
 from trigformer.flow.cli import main
 from trigformer.models.data import make_synthetic
 
-L = tf.keras.layers
+L = keras.layers
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy"  # written by TF 2.14 (make_legacy.py)
 F3 = ["pt_rel", "eta_rel", "phi_rel"]
 F4 = ["pt_rel", "eta_rel", "phi_rel", "delta_r"]
 N_TRAIN, N_TEST, N_VERIFY = 600, 300, 150
@@ -31,7 +35,7 @@ def jets(n_particles: int, features: list[str], n: int = N_TRAIN):
 
 
 def fit(model, x, y, epochs: int = 1, logits: bool = False):
-    model.compile(tf.keras.optimizers.Adam(3e-3), tf.keras.losses.SparseCategoricalCrossentropy(from_logits=logits),
+    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=logits),
                   metrics=["accuracy"])
     model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
 
@@ -73,7 +77,7 @@ def mapped(r: dict, layer: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    tf.keras.utils.set_random_seed(11)
+    keras.utils.set_random_seed(11)
     return tmp_path_factory.mktemp("byom")
 
 
@@ -89,7 +93,7 @@ def test_one_block_self_attention_classifier(work):
     f = L.Dense(8, name="ffn2")(L.Dropout(0.1, name="drop")(f))
     h = L.LayerNormalization(name="ln2")(L.Add(name="add2")([h, f]))
     out = L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D(name="pool")(h))
-    model = tf.keras.Model(inp, out)
+    model = keras.Model(inp, out)
     fit(model, x, y)
     model.save(work / "one_block.keras")
     cfg = config(work, "one_block", "one_block.keras", 8,
@@ -118,7 +122,7 @@ def test_final_softmax_lut_is_in_the_firmware(work):
     h = L.Dense(8, name="embed")(inp)
     h = L.Add(name="add1")([h, L.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(h, h)])
     out = L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D(name="pool")(h))
-    model = tf.keras.Model(inp, out)
+    model = keras.Model(inp, out)
     fit(model, x, y)
     model.save(work / "lut_head.keras")
     cfg = config(work, "lut_head", "lut_head.keras", 8, model={"final_softmax": "lut"})
@@ -134,7 +138,7 @@ def test_final_softmax_lut_is_in_the_firmware(work):
 
 def test_two_blocks_value_dim_and_output_shape(work):
     """Two blocks, value_dim != key_dim and an output_shape, an EinsumDense embedding, max pooling, logits;
-    saved as .h5, QAT fine-tuning for one epoch."""
+    saved as .keras, QAT fine-tuning for one epoch."""
     x, y = jets(10, F3)
     inp = L.Input((10, 3), name="particles")
     h = L.EinsumDense("abc,cd->abd", output_shape=(None, 8), bias_axes="d", name="embed")(inp)
@@ -144,10 +148,10 @@ def test_two_blocks_value_dim_and_output_shape(work):
         f = L.Dense(8, name=f"ffn{b}")(L.ReLU(name=f"relu{b}")(L.Dense(12, name=f"ffn{b}_in")(h)))
         h = L.LayerNormalization(name=f"ln{b}b")(L.Add(name=f"add{b}b")([h, f]))
     out = L.Dense(5, name="head")(L.GlobalMaxPooling1D(name="pool")(h))
-    model = tf.keras.Model(inp, out)
+    model = keras.Model(inp, out)
     fit(model, x, y, logits=True)
-    model.save(work / "two_blocks.h5")
-    cfg = config(work, "two_blocks", "two_blocks.h5", 10, training={"epochs": 1, "batch_size": 128})
+    model.save(work / "two_blocks.keras")
+    cfg = config(work, "two_blocks", "two_blocks.keras", 10, training={"epochs": 1, "batch_size": 128})
     code, r = synth(cfg, work / "out_two_blocks")
     assert_verified(code, r)
     assert r["training"]["fixed"]["epochs"] == 1
@@ -158,7 +162,7 @@ def test_two_blocks_value_dim_and_output_shape(work):
 def test_cross_attention_class_token_query(work):
     """Cross-attention with fewer query tokens than keys, class-token style: the query is a second input (one
     token: the leading particle) through a learned Dense; key/value are all particles. No biases in the attention,
-    Flatten followed by the Dense head; saved as a SavedModel folder."""
+    Flatten followed by the Dense head; saved as .keras (the SavedModel folder of Keras 2: test_legacy_models)."""
     x, y = jets(12, F3)
     parts = L.Input((12, 3), name="particles")
     lead = L.Input((1, 3), name="leading")
@@ -166,10 +170,10 @@ def test_cross_attention_class_token_query(work):
     q = L.Dense(6, name="query_embed")(lead)
     c = L.MultiHeadAttention(num_heads=2, key_dim=4, use_bias=False, name="cross")(q, kv)
     out = L.Dense(5, name="head")(L.Flatten(name="flat")(c))
-    model = tf.keras.Model([parts, lead], out)
+    model = keras.Model([parts, lead], out)
     fit(model, [x, x[:, :1]], y, logits=True)
-    model.save(work / "cross_savedmodel")
-    cfg = config(work, "cross", "cross_savedmodel", 12)
+    model.save(work / "cross.keras")
+    cfg = config(work, "cross", "cross.keras", 12)
     code, r = synth(cfg, work / "out_cross")
     assert_verified(code, r)
     assert [i["tokens"] for i in r["model"]["inputs"]] == [12, 1]
@@ -187,7 +191,7 @@ def test_hls4ml_pr1163_shape(work):
     kv_in = L.Input((20, 4), name="key_value")
     h = L.MultiHeadAttention(num_heads=2, key_dim=2, name="mha")(q_in, kv_in)
     out = L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h))
-    model = tf.keras.Model([q_in, kv_in], out)
+    model = keras.Model([q_in, kv_in], out)
     model.save(work / "pr1163.keras")
     cfg = config(work, "pr_1163_shape", "pr1163.keras", 20, F4, quantization={"act_int_bits": "auto"})
     code, r = synth(cfg, work / "out_pr1163")
@@ -214,10 +218,10 @@ def test_qkeras_model_quantizers_are_read(work):
     h = L.GlobalAveragePooling1D(name="pool")(h)
     out = QDense(5, kernel_quantizer=quantized_bits(7, 1, alpha=1), bias_quantizer=quantized_bits(7, 1, alpha=1),
                  name="head")(h)
-    model = tf.keras.Model(inp, out)
+    model = keras.Model(inp, out)
     fit(model, x, y, logits=True)
-    model.save(work / "qkeras.h5")
-    cfg = config(work, "qkeras_tagger", "qkeras.h5", 8)
+    model.save(work / "qkeras.keras")
+    cfg = config(work, "qkeras_tagger", "qkeras.keras", 8)
     code, r = synth(cfg, work / "out_qkeras")
     assert_verified(code, r)
     assert mapped(r, "embed") == ["QTokenDense (ap_fixed<6,1,AP_RND_CONV,AP_SAT> weights)"]  # no cast of ours
@@ -230,26 +234,26 @@ def test_qkeras_model_quantizers_are_read(work):
 # ---- refused models: exit 2 naming the layer, its class and an alternative; nothing written ----------------------
 def _lstm():
     inp = L.Input((8, 3), name="particles")
-    return tf.keras.Model(inp, L.Dense(5, name="head")(L.LSTM(8, name="lstm")(inp)))
+    return keras.Model(inp, L.Dense(5, name="head")(L.LSTM(8, name="lstm")(inp)))
 
 
 def _conv2d():
     inp = L.Input((8, 3, 1), name="image")
     h = L.Conv2D(4, 3, name="conv")(inp)
-    return tf.keras.Model(inp, L.Dense(5, name="head")(L.Flatten(name="flat")(h)))
+    return keras.Model(inp, L.Dense(5, name="head")(L.Flatten(name="flat")(h)))
 
 
 def _causal_mha():
     inp = L.Input((8, 3), name="particles")
     h = L.MultiHeadAttention(2, 4, name="masked_mha")(inp, inp, use_causal_mask=True)
-    return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    return keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
 
 
 def _mask_input_mha():
     inp = L.Input((8, 3), name="particles")
     mask = L.Input((8, 8), name="mask")
     h = L.MultiHeadAttention(2, 4, name="masked_mha")(inp, inp, attention_mask=mask)
-    return tf.keras.Model([inp, mask], L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    return keras.Model([inp, mask], L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
 
 
 @pytest.mark.parametrize("build, layer, cls", [
@@ -276,7 +280,7 @@ def test_conv2d_itself_is_named(work, capsys):
     """A Conv2D reached directly (an image-like input of tokens x features x 1 channel is not a token input)."""
     inp = L.Input((8, 3), name="particles")
     h = L.Conv1D(8, 1, name="conv")(inp)
-    model = tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    model = keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
     model.save(work / "conv.keras")
     cfg = config(work, "conv", "conv.keras", 8)
     assert main([str(cfg), "--out", str(work / "never_conv"), "-q"]) == 2
@@ -296,7 +300,7 @@ def test_file_with_architecture_keys_is_refused(work, capsys):
 
 def test_input_shape_must_match_the_data(work, capsys):
     inp = L.Input((8, 4), name="particles")
-    tf.keras.Model(inp, L.Dense(5)(L.GlobalAveragePooling1D()(inp))).save(work / "four.keras")
+    keras.Model(inp, L.Dense(5)(L.GlobalAveragePooling1D()(inp))).save(work / "four.keras")
     cfg = config(work, "four", "four.keras", 8)
     assert main([str(cfg), "--out", str(work / "never_four"), "-q"]) == 2
     assert "data.features" in capsys.readouterr().err
@@ -309,7 +313,7 @@ def test_shortcut_synth_model_file(work):
     inp = L.Input((6, 3), name="particles")
     h = L.Dense(4, name="embed")(inp)
     h = L.Add(name="add")([h, L.MultiHeadAttention(1, 4, name="mha")(h, h)])
-    model = tf.keras.Model(inp, L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D()(h)))
+    model = keras.Model(inp, L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D()(h)))
     model.save(work / "tagger-v2.keras")
     out = work / "out_shortcut"
     code = main([str(work / "tagger-v2.keras"), "--part", "xcvu9p", "--out", str(out), "-q"])
@@ -320,39 +324,22 @@ def test_shortcut_synth_model_file(work):
 
 
 # ---- model files are inspected before they are loaded; hostile layer names -----------------------------------------
+MARKER_ENV = "TRIGFORMER_LAMBDA_MARKER"  # the legacy fixtures' Lambdas write the file it names when their code runs
+
+
 def _writer(marker: Path):
-    """A model whose Lambda writes `marker` when its code runs (as Keras-2 runs it while loading an .h5)."""
+    """A Keras 3 model whose Lambda writes `marker` when its code runs (.keras stores its bytecode)."""
     inp = L.Input((8, 3), name="particles")
     h = L.Dense(8, name="embed")(inp)
     h = L.Lambda(lambda x, p=str(marker): (open(p, "w").write("ran"), x)[1], name="evil")(h)
-    return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
-
-
-def _nested_writer(marker: Path):
-    """The Lambda inside a nested Sequential: found in the saved config before anything is deserialized."""
-    inner = tf.keras.Sequential([L.Lambda(lambda x, p=str(marker): (open(p, "w").write("ran"), x)[1],
-                                          name="inner_evil", input_shape=(8, 8))], name="inner")
-    inp = L.Input((8, 3), name="particles")
-    h = inner(L.Dense(8, name="embed")(inp))
-    return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
-
-
-class Custom(L.Layer):  # a user's own layer: its code is theirs, never looked up
-    def call(self, x):
-        return x
-
-
-def _custom(marker):
-    inp = L.Input((8, 3), name="particles")
-    h = Custom(name="mine")(L.Dense(8, name="embed")(inp))
-    return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    return keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
 
 
 def _plain(marker, weights=None):
     inp = L.Input((8, 3), name="particles")
     h = L.Dense(8, name="embed")(inp)
     h = L.Add(name="add")([h, L.MultiHeadAttention(1, 4, name="mha")(h, h)])
-    model = tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    model = keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
     if weights:
         layer, index, value = weights
         w = model.get_layer(layer).get_weights()
@@ -365,13 +352,13 @@ def _add_of(n):
     def build(marker):
         inp = L.Input((8, 3), name="particles")
         hs = [L.Dense(8, name=f"d{i}")(inp) for i in range(n)]
-        return tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(
+        return keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(
             L.Add(name="sum")(hs))))
     return build
 
 
 def _edited(key, value):
-    """A plain .h5 whose saved config gets one entry a code-carrying layer would have (h5py edits the attribute)."""
+    """A Keras-2 .h5 whose saved config gets one entry a code-carrying layer would have (h5py edits the attribute)."""
     def after(path: Path):
         import h5py
 
@@ -395,26 +382,53 @@ def _raw_config(text: str):
     return after
 
 
-MODEL_FILE_CASES = [  # (id, build, file, edit after saving, substrings of the one error line)
-    ("lambda-h5", _writer, "m.h5", None, ("m.h5", "'evil' (Lambda)", "code")),
-    ("lambda-savedmodel", _writer, "m_saved", None, ("m_saved", "'evil' (Lambda)", "code")),
+def _nan_kernel(path: Path):
+    """One NaN in the Keras-2 .h5's embedding kernel (h5py edits the dataset)."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        f["model_weights/embed/embed/kernel:0"][0, 1] = np.nan
+
+
+def _keras_class(cls: str):
+    """A .keras archive whose config names the embedding layer's class `cls` (zipfile rewrites config.json)."""
+    def after(path: Path):
+        import zipfile
+
+        with zipfile.ZipFile(path) as z:
+            files = {n: z.read(n) for n in z.namelist()}
+        c = json.loads(files["config.json"])
+        next(lyr for lyr in c["config"]["layers"] if lyr["config"]["name"] == "embed")["class_name"] = cls
+        files["config.json"] = json.dumps(c).encode()
+        with zipfile.ZipFile(path, "w") as z:
+            for n, v in files.items():
+                z.writestr(n, v)
+    return after
+
+
+MODEL_FILE_CASES = [  # (id, Keras 3 build or legacy fixture, file, edit after saving, substrings of the one error line)
+    ("lambda-h5", "lambda.h5", "m.h5", None, ("m.h5", "'evil' (Lambda)", "code")),
+    ("lambda-savedmodel", "lambda_savedmodel", "m_saved", None, ("m_saved", "'evil' (Lambda)", "code")),
     ("lambda-keras", _writer, "m.keras", None, ("m.keras", "'evil' (Lambda)", "code")),
-    ("lambda-nested-h5", _nested_writer, "m.h5", None, ("m.h5", "'inner_evil' (Lambda)", "code")),
-    ("lambda-nested-savedmodel", _nested_writer, "m_saved", None, ("m_saved", "Lambda", "code")),
-    ("custom-layer-h5", _custom, "m.h5", None, ("m.h5", "'mine' (Custom)", "custom layer")),
-    ("function-entry-h5", _plain, "m.h5", _edited("function", ["4wEAAAAA", None, None]),
-     ("m.h5", "'embed' (Dense)", "function")),
-    ("module-entry-h5", _plain, "m.h5", _edited("module", "os"), ("m.h5", "'embed' (Dense)", "module 'os'")),
-    ("nan-kernel-h5", lambda m: _plain(m, ("embed", 0, np.nan)), "m.h5", None, ("m.h5", "'embed'", "kernel", "NaN")),
+    ("lambda-nested-h5", "lambda_nested.h5", "m.h5", None, ("m.h5", "'inner_evil' (Lambda)", "code")),
+    ("lambda-nested-savedmodel", "lambda_nested_savedmodel", "m_saved", None, ("m_saved", "Lambda", "code")),
+    ("custom-layer-h5", "custom.h5", "m.h5", None, ("m.h5", "'mine' (Custom)", "custom layer")),
+    ("function-entry-h5", "stock_mha.h5", "m.h5", _edited("function", ["4wEAAAAA", None, None]),
+     ("m.h5", "'embed' (EinsumDense)", "function")),
+    ("module-entry-h5", "stock_mha.h5", "m.h5", _edited("module", "os"),
+     ("m.h5", "'embed' (EinsumDense)", "module 'os'")),
+    ("nan-kernel-h5", "stock_mha.h5", "m.h5", _nan_kernel, ("m.h5", "'embed'", "kernel", "NaN")),
     ("inf-bias-keras", lambda m: _plain(m, ("head", 1, np.inf)), "m.keras", None, ("m.keras", "'head'", "bias", "inf")),
-    ("neg-inf-mha-savedmodel", lambda m: _plain(m, ("mha", 0, -np.inf)), "m_saved", None,
-     ("m_saved", "'mha'", "inf")),
-    ("savedmodel-without-metadata", _plain, "m_saved", lambda p: (p / "keras_metadata.pb").unlink(),
+    ("neg-inf-mha-savedmodel", "neginf_mha_savedmodel", "m_saved", None, ("m_saved", "'mha'", "inf")),
+    ("savedmodel-without-metadata", "stock_mha_savedmodel", "m_saved", lambda p: (p / "keras_metadata.pb").unlink(),
      ("m_saved", "keras_metadata.pb")),
-    ("deep-config-h5", _plain, "m.h5", _raw_config("[" * 100000 + "]" * 100000), ("m.h5", "not JSON")),
-    ("nested-config-h5", _plain, "m.h5", _raw_config('{"a": ' * 200 + "1" + "}" * 200), ("m.h5", "deeper")),
+    ("deep-config-h5", "stock_mha.h5", "m.h5", _raw_config("[" * 100000 + "]" * 100000), ("m.h5", "not JSON")),
+    ("nested-config-h5", "stock_mha.h5", "m.h5", _raw_config('{"a": ' * 200 + "1" + "}" * 200), ("m.h5", "deeper")),
+    ("torch-wrapper-keras", _plain, "m.keras", _keras_class("TorchModuleWrapper"),
+     ("m.keras", "'embed' (TorchModuleWrapper)", "code")),  # Keras 3 unpickles a torch module: code
+    ("tfsm-layer-keras", _plain, "m.keras", _keras_class("TFSMLayer"), ("m.keras", "'embed' (TFSMLayer)", "code")),
     ("add-of-3-keras", _add_of(3), "m.keras", None, ("model.file", "'sum' (Add)", "3 tensors")),
-    ("add-of-4-h5", _add_of(4), "m.h5", None, ("model.file", "'sum' (Add)", "4 tensors")),
+    ("add-of-4-h5", _add_of(4), "m.h5", None, ("model.file", "'sum' (Add)", "4 tensors")),  # an .h5 Keras 3 wrote
 ]
 
 
@@ -422,15 +436,24 @@ def _tree(root: Path) -> dict:
     return {str(p.relative_to(root)): p.stat().st_size if p.is_file() else -1 for p in sorted(root.rglob("*"))}
 
 
+def _legacy_copy(fixture: str, dest: Path) -> None:
+    src = LEGACY / fixture
+    (shutil.copytree if src.is_dir() else shutil.copy)(src, dest)
+
+
 @pytest.mark.parametrize("case", MODEL_FILE_CASES, ids=[c[0] for c in MODEL_FILE_CASES])
-def test_model_files_are_inspected_before_loading(tmp_path, capsys, case):
+def test_model_files_are_inspected_before_loading(tmp_path, capsys, monkeypatch, case):
     """A Lambda (in .h5, a SavedModel, .keras, a nested model), any entry carrying code, a custom layer, NaN/inf
     weights, an Add of more than two tensors: exit 2, one line naming the file (or model.file) and the layer, nothing
-    written, and the Lambda's code never ran (the file it writes does not exist after synth)."""
+    written, and the Lambda's code never ran (the file it writes does not exist after synth). The .h5 and SavedModel
+    files of the Keras-2 era are the committed fixtures TensorFlow 2.14 wrote (tests/fixtures/legacy)."""
     _, build, file, edit, expect = case
     marker = tmp_path / "the_lambda_ran"
-    model = build(marker)
-    model.save(tmp_path / file, **({"save_format": "tf"} if not file.endswith((".h5", ".keras")) else {}))
+    monkeypatch.setenv(MARKER_ENV, str(marker))
+    if isinstance(build, str):
+        _legacy_copy(build, tmp_path / file)
+    else:
+        build(marker).save(tmp_path / file)
     if edit:
         edit(tmp_path / file)
     marker.unlink(missing_ok=True)  # Keras ran the Lambda once while building it
@@ -446,11 +469,11 @@ def test_model_files_are_inspected_before_loading(tmp_path, capsys, case):
     assert _tree(tmp_path) == before, "something was written"
 
 
-def test_shortcut_with_a_lambda_h5_runs_nothing(tmp_path, capsys):
-    """`synth evil.h5 --part xcvu9p` (no YAML): the same refusal, naming the file."""
+def test_shortcut_with_a_lambda_h5_runs_nothing(tmp_path, capsys, monkeypatch):
+    """`synth evil.h5 --part xcvu9p` (no YAML, a Keras-2 .h5 holding a Lambda): the same refusal, naming the file."""
     marker = tmp_path / "the_lambda_ran"
-    _writer(marker).save(tmp_path / "evil.h5")
-    marker.unlink(missing_ok=True)
+    monkeypatch.setenv(MARKER_ENV, str(marker))
+    _legacy_copy("lambda.h5", tmp_path / "evil.h5")
     assert main([str(tmp_path / "evil.h5"), "--part", "xcvu9p", "--out", str(tmp_path / "never"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "evil.h5" in err and "'evil' (Lambda)" in err and not marker.exists()
@@ -504,7 +527,7 @@ def test_hostile_layer_names_compile_and_are_bit_exact(work):
     f = L.Dense(8, activation="relu", name="a-b")(h)
     h = L.Add(name="main")([h, L.Dense(8, name="a_b")(f)])
     out = L.Dense(5, name="input_t")(L.GlobalAveragePooling1D(name="w2")(h))
-    model = tf.keras.Model(inp, out)
+    model = keras.Model(inp, out)
     fit(model, x, y, logits=True)
     model.save(work / "hostile.keras")
     # heldout_h1: a project name the former rule refused (every name ending in letters + digits)
@@ -517,6 +540,17 @@ def test_hostile_layer_names_compile_and_are_bit_exact(work):
     assert {rows["my-dense"], rows["class"], rows["head.1"], rows["main"]} <= traced
 
 
+def test_sequential_model_is_mapped():
+    """A Keras 3 Sequential model (its layer graph is the functional model it wraps) maps layer by layer."""
+    from trigformer.models.byom import ImportedModel
+
+    model = keras.Sequential([L.Input((8, 3)), L.Dense(8, activation="relu", name="embed"),
+                              L.GlobalAveragePooling1D(name="pool"), L.Dense(5, name="head")])
+    rows = {row["layer"]: row["becomes"] for row in ImportedModel(model).rows}
+    assert rows["embed"][0].startswith("QTokenDense") and rows["embed"][-1].startswith("QActivation (quantized_relu")
+    assert rows["pool"] == ["TokenPooling (mean)"] and rows["head"][0].startswith("QDense")
+
+
 # ---- the Python API and hls4ml's own converter ---------------------------------------------------------------------
 def test_python_api_with_a_model_object(work):
     import trigformer
@@ -525,7 +559,7 @@ def test_python_api_with_a_model_object(work):
     inp = L.Input((8, 3), name="particles")
     h = L.Dense(8, name="embed")(inp)
     h = L.Add(name="add")([h, L.MultiHeadAttention(2, 4, name="mha")(h, h)])
-    model = tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    model = keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
     fit(model, x, y, logits=True)
     res = trigformer.synth({"name": "api_tagger", "data": {"n_particles": 8, "n_train": N_TRAIN, "n_test": N_TEST},
                             "verify": {"n_events": N_VERIFY}}, model=model, part="xcvu9p",
@@ -549,7 +583,7 @@ def test_hls4ml_converter_accepts_trigformer_layers(work):
     inp = L.Input((8, 3), name="particles")
     h = L.Dense(8, name="embed")(inp)
     h = L.LayerNormalization(name="ln")(L.Add(name="add")([h, L.MultiHeadAttention(2, 4, name="mha")(h, h)]))
-    stock = tf.keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
+    stock = keras.Model(inp, L.Dense(5, name="head")(L.GlobalAveragePooling1D(name="pool")(h)))
     model = ImportedModel(stock).build(QuantTypes(), quantized=True)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
     hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend="Vitis",

@@ -1,4 +1,5 @@
-"""Bring your own model: a trained stock Keras-2 or QKeras model becomes the same network out of trigformer's layers.
+"""Bring your own model: a trained stock Keras 3 or qkeras-v3 model (a .keras file or a model object; a Keras-2 /
+QKeras-0.9 .h5 or SavedModel, rebuilt as Keras 3 by byom.legacy) becomes the same network out of trigformer's layers.
 
 `ImportedModel(keras_model)` walks the user's functional graph once and refuses (UnsupportedLayer, naming the layer,
 its class and the nearest supported alternative) anything trigformer cannot put into firmware, before any data is
@@ -28,9 +29,9 @@ the layer; only fixed-point grids are accepted: quantized_bits with alpha 1 or N
 
 from __future__ import annotations
 
-# The package, by concern: loading (model-file inspection, then Keras' load), names (C++-safe layer names),
-# quantizers (QKeras quantizers read), classes (the supported table), graph + mapping (per-class mapping),
-# calibration (the `auto` integer bits), model (ImportedModel, which ties them together).
+# The package, by concern: loading (model-file inspection, then Keras' load), legacy (Keras-2 files rebuilt), names
+# (C++-safe layer names), quantizers (QKeras quantizers read), classes (the supported table), graph + mapping
+# (per-class mapping), calibration (the `auto` integer bits), model (ImportedModel, which ties them together).
 from trigformer.models.byom.classes import (HANDLED, HANDLERS, NEAREST, NO_OPS, SUPPORTED, unsupported,
                                             unsupported_message)
 from trigformer.models.byom.loading import ModelFileError, check_finite_weights, inspect_model_file, load_model_file

@@ -17,13 +17,13 @@ class Calibration:
 
     def float_outputs(self, x, final_softmax: str = "drop", batch_size: int = 1024) -> np.ndarray:
         """The user's model on x (particles), with a final softmax stripped (logits) unless final_softmax is lut."""
-        import tensorflow as tf
+        import keras
 
         inputs = self.feed(x)
         if not self.ends_in_softmax or final_softmax == "lut":
             return self.user.predict(inputs, batch_size=batch_size, verbose=0)
         last = self.final_layer
-        sub = tf.keras.Model(self.user.inputs, self._node(last).keras_inputs[0])
+        sub = keras.Model(self.user.inputs, self._node(last).input_tensors[0])
         h = sub.predict(inputs, batch_size=batch_size, verbose=0)
         if type(last).__name__ in ("Softmax", "Activation"):
             return h
@@ -37,7 +37,7 @@ class Calibration:
         of |value| of every activation-typed tensor of the float twin (the user's weights) on up to 2000 training
         events, largest over tensors, Q/K/V/context included; inputs: the 99.9 % quantile of the non-zero |features|
         fed to the model. bits = max(0, ceil(log2(v))), at most total bits - 1."""
-        import tensorflow as tf
+        import keras
 
         out, rep = {}, {}
         q = qt_fixed
@@ -57,7 +57,13 @@ class Calibration:
             probes = [t for _, t in b.act_tensors]
             names = [n for n, _ in b.act_tensors]
             mha_ins = [ins if isinstance(ins, list) else [ins] for _, ins in b.mha_layers]
-            vals = tf.keras.Model(model.inputs, probes + [t for ins in mha_ins for t in ins]).predict(
+            if not probes and not mha_ins:  # every tensor is typed by the user's quantizers: nothing to calibrate
+                out["act_int_bits"] = q.act_int_bits
+                rep["act_int_bits"] = {"value": q.act_int_bits, "tensors": 0, "rule": "no tensor takes the "
+                                       "activation type (the model's quantizers type every one): the default kept"}
+                keys = [k for k in keys if k != "act_int_bits"]
+        if "act_int_bits" in keys:
+            vals = keras.Model(model.inputs, probes + [t for ins in mha_ins for t in ins]).predict(
                 self.feed(x), batch_size=512, verbose=0)
             vals = list(vals) if isinstance(vals, (list, tuple)) else [vals]
             inputs_of_mha = vals[len(probes):]

@@ -8,8 +8,8 @@ from trigformer.models.fixed import FixedType
 
 
 def _history(t):
-    h = t._keras_history
-    return h.layer, h.node_index, h.tensor_index
+    h = t._keras_history  # Keras 3: (operation, node_index, tensor_index)
+    return h.operation, h.node_index, h.tensor_index
 
 
 def _key(t) -> tuple[str, int, int]:

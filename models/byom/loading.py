@@ -16,22 +16,27 @@ class ModelFileError(ValueError):
 
 
 def load_model_file(path: Path):
-    """A .keras / .h5 file or a SavedModel folder, with trigformer's and QKeras' layers known; compile=False."""
-    import tensorflow as tf
+    """A Keras 3 model of a .keras file or an .h5 Keras 3 wrote (Keras 3's loader, safe_mode=True), or of a legacy
+    Keras-2 .h5 file or SavedModel folder (config and weights read directly: byom.legacy), with trigformer's and
+    QKeras' layers known; never compiled."""
+    path = Path(path)
+    inspect_model_file(path)  # before Keras deserializes anything: no code of the file ever runs
+    from trigformer.models.byom.legacy import is_legacy, load_legacy
+
+    if is_legacy(path):
+        return load_legacy(path)
+    import keras
 
     from trigformer.models.builder import custom_objects
 
-    path = Path(path)
-    inspect_model_file(path)  # before Keras deserializes anything: no code of the file ever runs
     try:
-        kwargs = {"safe_mode": True} if path.suffix.lower() == ".keras" else {}
-        return tf.keras.models.load_model(path, custom_objects=custom_objects(), compile=False, **kwargs)
-    except Exception as e:  # unknown custom layers, a corrupt file, a Keras 3 file, ...
+        return keras.saving.load_model(path, custom_objects=custom_objects(), compile=False, safe_mode=True)
+    except Exception as e:  # unknown custom layers, a corrupt file, ...
         msg = " ".join(str(e).split())
-        if "Unknown layer" in msg:
-            msg = msg.split(". Please ensure")[0] + " (custom layers are not supported: build the model from the " \
-                  "supported Keras/QKeras layers, see the README)"
-        raise ModelFileError(f"{path}: cannot load it as a Keras-2 model ({type(e).__name__}: {msg[:400]})") from None
+        if "Could not locate class" in msg or "Unknown layer" in msg:
+            msg = msg.split(". Make sure")[0].split(". Please ensure")[0] + " (custom layers are not supported: " \
+                  "build the model from the supported Keras/QKeras layers, see the README)"
+        raise ModelFileError(f"{path}: cannot load it as a Keras model ({type(e).__name__}: {msg[:400]})") from None
 
 
 
@@ -42,15 +47,18 @@ def check_finite_weights(model, source: str) -> None:
             a = np.asarray(w.numpy())
             if a.dtype.kind == "f" and not np.isfinite(a).all():
                 bad = "NaN" if np.isnan(a).any() else "inf"
-                raise ModelFileError(f"{source}: layer {layer.name!r}: weight {w.name!r} holds {bad} "
+                raise ModelFileError(f"{source}: layer {layer.name!r}: weight {w.path!r} holds {bad} "
                                      f"({int((~np.isfinite(a)).sum())} of {a.size} values); a trained model's "
                                      "weights are finite")
 
 
-# Model files are inspected before Keras deserializes them: Keras-2 runs a Lambda's marshalled bytecode while loading an
-# .h5 or a SavedModel (only .keras has a safe mode). Entries that carry code (a function, its module) are refused.
+# Model files are inspected before anything is deserialized: Keras 2 ran a Lambda's marshalled bytecode while loading
+# an .h5 or a SavedModel (only .keras has a safe mode), and trigformer rebuilds a legacy file from its config. Entries
+# that carry code (a function, its module) are refused.
 CODE_KEYS = ("function", "function_type", "output_shape_type", "output_shape_module")
-CODE_CLASSES = ("Lambda",)
+# Keras 3's wrappers of foreign code count too: a pickled torch module, JAX/Flax functions, a SavedModel loaded from a
+# path the config names
+CODE_CLASSES = ("Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer")
 # modules whose objects a config may name (the "module" entries Keras writes for its initializers and layers; "models":
 # trigformer's layers in files saved before they moved under the trigformer namespace)
 SAFE_MODULES = ("keras", "tf_keras", "tensorflow", "qkeras", "trigformer", "models", "builtins")
@@ -76,11 +84,10 @@ def _saved_configs(path: Path) -> list[tuple[object, bool]] | None:
             raise ModelFileError(f"{path}: a SavedModel folder without keras_metadata.pb (not saved by Keras' "
                                  "model.save): its layers cannot be inspected before loading, so it is not loaded; "
                                  "save the model as .keras or .h5")
-        from keras.protobuf import saved_metadata_pb2
+        from trigformer.models.byom.legacy import saved_metadata
 
-        m = saved_metadata_pb2.SavedMetadata()
         try:
-            m.ParseFromString(meta.read_bytes())
+            m = saved_metadata(meta)
             return [(json.loads(n.metadata), n.identifier != "_tf_keras_metric") for n in m.nodes if n.metadata]
         except (Exception, RecursionError) as e:
             raise ModelFileError(f"{meta}: cannot read it ({type(e).__name__}); it is not loaded") from None
@@ -106,9 +113,14 @@ def _saved_configs(path: Path) -> list[tuple[object, bool]] | None:
             from None
 
 
-def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
-    import tensorflow as tf
+def _keras_class(cls: str) -> bool:
+    """A layer class Keras 3 defines, or one Keras 2 defined under the name legacy files carry."""
+    import keras
 
+    return hasattr(keras.layers, cls) or cls in ("Functional", "Sequential", "Model")
+
+
+def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
     from trigformer.models.builder import custom_objects
 
     known = set(custom_objects()) | HANDLED
@@ -126,10 +138,10 @@ def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
         cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
         name = cfg.get("name", node.get("name"))
         if isinstance(cls, str) and isinstance(name, str):  # a layer (or an object inside one): name the layer
-            layer = layer if layer and cls not in known and not hasattr(tf.keras.layers, cls) else f"{name!r} ({cls})"
+            layer = layer if layer and cls not in known and not _keras_class(cls) else f"{name!r} ({cls})"
         if cls in CODE_CLASSES:
-            raise ModelFileError(f"{path}: layer {layer or repr(name)} carries Python code, and a model file's code "
-                                 "is never run, so the file is not loaded; nearest supported: "
+            raise ModelFileError(f"{path}: layer {layer or repr(name)} carries Python code (or loads it), and a model "
+                                 "file's code is never run, so the file is not loaded; nearest supported: "
                                  f"{NEAREST.get(cls, 'a Keras layer of the supported table')}")
         code = [k for k in CODE_KEYS if node.get(k) is not None]
         module = node.get("module")
@@ -154,8 +166,7 @@ def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
         layers = [config] if config.get("class_name") not in ("Functional", "Sequential", "Model") else []
     bad = [(lyr.get("config", {}).get("name", "?"), lyr.get("class_name")) for lyr in layers or []
            if isinstance(lyr, dict) and isinstance(lyr.get("class_name"), str)
-           and lyr["class_name"] not in known and not hasattr(tf.keras.layers, lyr["class_name"])
-           and lyr["class_name"] not in ("Functional", "Sequential", "Model")]
+           and lyr["class_name"] not in known and not _keras_class(lyr["class_name"])]
     if bad:
         n, cls = bad[0]
         raise ModelFileError(f"{path}: " + unsupported_message(

@@ -17,7 +17,7 @@ class PerClass:
 
     def _map_layer(self, b: _Build, layer, node) -> Tensor:
         cls = type(layer).__name__
-        ins = node.keras_inputs
+        ins = node.input_tensors
         if cls in NO_OPS:
             return self._map(b, ins[0])
         final = layer is self.final_layer
@@ -72,10 +72,10 @@ class PerClass:
                                      "axis", "EinsumDense('abc,cd->abd', bias_axes='d') or Dense")
 
     def _dense(self, b: _Build, layer, node, final: bool) -> Tensor:
-        import tensorflow as tf
+        import keras
 
         cls = type(layer).__name__
-        (t_in,) = node.keras_inputs
+        (t_in,) = node.input_tensors
         x = self._map(b, t_in)
         if cls == "EinsumDense":
             self._check_einsum(layer, t_in)
@@ -112,7 +112,7 @@ class PerClass:
             new = (QTokenDense if token else QDense)(units, kernel_quantizer=weight_quantizer(w_t),
                                                      bias_quantizer=weight_quantizer(b_t), name=self._cn(layer))
         else:
-            new = tf.keras.layers.Dense(units, name=self._cn(layer))
+            new = keras.layers.Dense(units, name=self._cn(layer))
         y = new(x.t)
         self._add_weights(b, new, [kernel, bias])
         becomes = [("QTokenDense" if token else "QDense") + f" ({w_t.ap_type} weights)"]
@@ -130,7 +130,7 @@ class PerClass:
                 y = QActivation(act.__class__.from_config(act.get_config()),
                                 name=self._unique(b, f"{self._cn(layer)}_act"))(y)
             elif type(act).__name__ == "quantized_relu":
-                y = tf.keras.layers.ReLU(name=self._unique(b, f"{self._cn(layer)}_act"))(y)
+                y = keras.layers.ReLU(name=self._unique(b, f"{self._cn(layer)}_act"))(y)
             out = Tensor(y, a_t)
             becomes.append(f"QActivation ({a_t.ap_type})")
         elif len(consumers) == 1 and type(consumers[0]).__name__ == "QActivation" and not final:
@@ -148,7 +148,8 @@ class PerClass:
     def _mha(self, b: _Build, layer, node, final: bool) -> Tensor:
         c = layer.get_config()
         try:
-            call = inspect.signature(type(layer).call).bind(layer, *node.call_args, **node.call_kwargs).arguments
+            args = node.arguments  # Keras 3: the call's positional and keyword arguments
+            call = inspect.signature(type(layer).call).bind(layer, *args.args, **args.kwargs).arguments
         except TypeError as e:
             raise unsupported(layer, f"called with arguments Keras does not take ({e})") from None
         if call.get("attention_mask") is not None:
@@ -201,7 +202,7 @@ class PerClass:
         return Tensor(y, qt.act_t)
 
     def _own_mha(self, b: _Build, layer, node, final: bool) -> Tensor:
-        ins = [self._map(b, t) for t in node.keras_inputs]
+        ins = [self._map(b, t) for t in node.input_tensors]
         cfg = {**layer.get_config(), "quantized": self._user_q(b, layer), "name": self._cn(layer)}
         new = type(layer).from_config(cfg)
         y = new([i.t for i in ins] if len(ins) > 1 else ins[0].t)
@@ -213,7 +214,7 @@ class PerClass:
 
     def _own(self, b: _Build, layer, node, final: bool) -> Tensor:
         """trigformer's own single-input layers: the same layer (quantized or its float twin)."""
-        (x,) = [self._map(b, t) for t in node.keras_inputs]
+        (x,) = [self._map(b, t) for t in node.input_tensors]
         new = type(layer).from_config({**layer.get_config(), "quantized": self._user_q(b, layer),
                                         "name": self._cn(layer)})
         y = new(x.t)
@@ -225,7 +226,7 @@ class PerClass:
         return Tensor(y, new.out_t)  # LUTSoftmax, QLayerNormalization, QRMSNormalization
 
     def _layernorm(self, b: _Build, layer, node, final: bool) -> Tensor:
-        (t_in,) = node.keras_inputs
+        (t_in,) = node.input_tensors
         c = layer.get_config()
         axis = c["axis"] if isinstance(c["axis"], (list, tuple)) else [c["axis"]]
         if len(t_in.shape) != 3:
@@ -253,18 +254,18 @@ class PerClass:
         return Tensor(y, qt.act_t)
 
     def _add(self, b: _Build, layer, node, final: bool) -> Tensor:
-        import tensorflow as tf
+        import keras
 
-        if len(node.keras_inputs) != 2:  # hls4ml's merge layers take two inputs
-            raise unsupported(layer, f"adds {len(node.keras_inputs)} tensors; trigformer's Add (hls4ml's) takes two",
+        if len(node.input_tensors) != 2:  # hls4ml's merge layers take two inputs
+            raise unsupported(layer, f"adds {len(node.input_tensors)} tensors; trigformer's Add (hls4ml's) takes two",
                               "chained Adds of two, e.g. Add()([Add()([a, b]), c]) (each casts to the activation "
                               "type)")
-        ins = [self._map(b, t) for t in node.keras_inputs]
-        shapes = {tuple(t.shape[1:]) for t in node.keras_inputs}
+        ins = [self._map(b, t) for t in node.input_tensors]
+        shapes = {tuple(t.shape[1:]) for t in node.input_tensors}
         if len(shapes) != 1:
             raise unsupported(layer, f"inputs of different shapes {sorted(shapes)} (broadcasting)",
                               "Add of tensors of the same shape")
-        y = tf.keras.layers.Add(name=self._cn(layer))([i.t for i in ins])
+        y = keras.layers.Add(name=self._cn(layer))([i.t for i in ins])
         consumers = self._consumers_of(layer)
         becomes = ["Add"]
         if len(consumers) == 1 and type(consumers[0]).__name__ == "QActivation" and not final:
@@ -279,7 +280,7 @@ class PerClass:
 
     def _activation(self, b: _Build, layer, node, final: bool) -> Tensor:
         cls = type(layer).__name__
-        (t_in,) = node.keras_inputs
+        (t_in,) = node.input_tensors
         x = self._map(b, t_in)
         if cls == "ReLU":
             c = layer.get_config()
@@ -311,23 +312,24 @@ class PerClass:
         return Tensor(y, b.qt.relu_t)
 
     def _qactivation(self, b: _Build, layer, node, final: bool) -> Tensor:
-        (t_in,) = node.keras_inputs
+        (t_in,) = node.input_tensors
         x = self._map(b, t_in)
-        t = read_quantizer(layer.quantizer, layer, "quantizer")
+        q = _qactivation_quantizer(layer)
+        t = read_quantizer(q, layer, "quantizer")
         y = x.t
         if self._user_q(b):
             from qkeras import QActivation
 
             y = QActivation.from_config({**layer.get_config(), "name": self._cn(layer)})(x.t)
-        elif type(layer.quantizer).__name__ == "quantized_relu":
-            import tensorflow as tf
+        elif type(q).__name__ == "quantized_relu":
+            import keras
 
-            y = tf.keras.layers.ReLU(name=self._cn(layer))(x.t)
+            y = keras.layers.ReLU(name=self._cn(layer))(x.t)
         b.rows.append({"layer": layer.name, "class": "QActivation", "becomes": [f"QActivation ({t.ap_type})"]})
         return Tensor(y, t)
 
     def _pool(self, b: _Build, layer, node, final: bool) -> Tensor:
-        (t_in,) = node.keras_inputs
+        (t_in,) = node.input_tensors
         c = layer.get_config()
         self._token_input(layer, t_in)
         if c.get("data_format", "channels_last") != "channels_last" or c.get("keepdims"):
@@ -341,17 +343,27 @@ class PerClass:
         new = TokenPooling(mode, in_type=x.type.ap_type, quantized=b.quantized, name=self._cn(layer))
         y = new(x.t)
         b.rows.append({"layer": layer.name, "class": type(layer).__name__, "becomes": [f"TokenPooling ({mode})"]})
-        return Tensor(y, new.spec(int(t_in.shape[-2])).out_t)
+        return Tensor(y, new.spec(int(x.t.shape[-2])).out_t)  # the mapped tensor's static token count
 
     def _flatten(self, b: _Build, layer, node, final: bool) -> Tensor:
-        import tensorflow as tf
+        import keras
 
-        (t_in,) = node.keras_inputs
+        (t_in,) = node.input_tensors
         consumers = self._consumers_of(layer)
         if not consumers or any(type(c).__name__ not in ("Dense", "QDense", "EinsumDense", "Dropout")
                                 for c in consumers):
             raise unsupported(layer, "not followed by a Dense", "Flatten followed by Dense")
         x = self._map(b, t_in)
-        y = tf.keras.layers.Flatten(name=self._cn(layer))(x.t)
+        y = keras.layers.Flatten(name=self._cn(layer))(x.t)
         b.rows.append({"layer": layer.name, "class": "Flatten", "becomes": ["Flatten (hls4ml Reshape)"]})
         return Tensor(y, x.type)
+
+
+def _qactivation_quantizer(layer):
+    """A QActivation's quantizer object: qkeras-v3 keeps it in `activation` (QKeras 0.9 also had `quantizer`)."""
+    q = getattr(layer, "quantizer", None) or layer.activation
+    if isinstance(q, str):
+        from qkeras.utils import get_quantizer
+
+        q = get_quantizer(q)
+    return q

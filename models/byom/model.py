@@ -19,14 +19,18 @@ class ImportedModel(PerClass, Calibration):
     """A user's trained Keras model and its mapping onto trigformer's layers (trigformer.models.byom's docstring)."""
 
     def __init__(self, model, source: str = "a Keras model object", project: str | None = None):
-        import tensorflow as tf
+        import keras
+        from keras.src.models.functional import Functional
 
+        if not isinstance(model, keras.Model):
+            raise ModelFileError(f"{source}: not a Keras 3 model (got {type(model).__module__}."
+                                 f"{type(model).__name__}; a Keras-2 model: save it as .h5 and give the file)")
+        if isinstance(model, keras.Sequential):  # its layer graph is the functional model it wraps
+            model = getattr(model, "_functional", None) or model
+        if not isinstance(model, Functional):
+            raise ModelFileError(f"{source}: a subclassed keras.Model (or a Sequential without an Input) has no layer "
+                                 "graph to map; build it with the functional API or Sequential with an Input")
         self.user, self.source = model, source
-        if not isinstance(model, tf.keras.Model):
-            raise ModelFileError(f"{source}: not a Keras model (got {type(model).__name__})")
-        if not getattr(model, "_is_graph_network", False):
-            raise ModelFileError(f"{source}: a subclassed tf.keras.Model has no layer graph to map; build it with "
-                                 "the functional API or Sequential (with an Input)")
         bad = [layer for layer in model.layers if type(layer).__name__ not in HANDLED]
         if bad:  # named before anything else, in the model's layer order
             e = unsupported(bad[0])
@@ -94,8 +98,8 @@ class ImportedModel(PerClass, Calibration):
 
     # ---- graph walking ----------------------------------------------------------------------------------------------
     def _node(self, layer):
-        keys = getattr(self.user, "_network_nodes", set())
-        nodes = [n for i, n in enumerate(layer._inbound_nodes) if f"{layer.name}_ib-{i}" in keys]
+        keys = self.user._nodes  # Keras 3 keys a model's nodes by f"{id(layer)}_ib-{index}"
+        nodes = [n for i, n in enumerate(layer._inbound_nodes) if f"{id(layer)}_ib-{i}" in keys]
         if len(nodes) != 1:
             raise unsupported(layer, f"used {len(nodes)} times in the model (shared layers are not supported)",
                               "one layer per use")
@@ -106,7 +110,7 @@ class ImportedModel(PerClass, Calibration):
         for layer in self.user.layers:
             if type(layer).__name__ == "InputLayer":
                 continue
-            for t in self._node(layer).keras_inputs:
+            for t in self._node(layer).input_tensors:
                 out.setdefault(_key(t), []).append(layer)
         return out
 
@@ -122,23 +126,23 @@ class ImportedModel(PerClass, Calibration):
         return False
 
     def _model(self, b: _Build):
-        import tensorflow as tf
+        import keras
 
         self._walk(b)
         if b.quantized:
             self.rows = b.rows  # the mapping table with the types of the latest quantized build
-        model = tf.keras.Model(b.inputs, b.memo["__output__"].t, name=self.user.name)
+        model = keras.Model(b.inputs, b.memo["__output__"].t, name=self.user.name)
         for layer, arrays in b.weights:
             layer.set_weights([np.asarray(a, dtype=np.float32) for a in arrays])
         return model
 
     def _walk(self, b: _Build) -> _Build:
-        import tensorflow as tf
+        import keras
 
         b.names = set(self.c_names.values())
         for t in self.user.inputs:
             layer = _history(t)[0]
-            x = tf.keras.Input(tuple(t.shape[1:]), name=self._cn(layer))
+            x = keras.Input(tuple(t.shape[1:]), name=self._cn(layer))
             b.inputs.append(x)
             cast = self._cast(b, x, b.qt.input_t, f"{self._cn(layer)}_q")
             b.memo[_key(t)] = Tensor(cast, b.qt.input_t)
@@ -172,9 +176,9 @@ class ImportedModel(PerClass, Calibration):
     def _cast(self, b: _Build, x, t: FixedType, name: str, relu: bool = False):
         """QActivation to `t` (a quantized_relu when relu); the float twin keeps only the relu."""
         if not b.quantized:
-            import tensorflow as tf
+            import keras
 
-            return tf.keras.layers.ReLU(name=self._unique(b, name))(x) if relu else x
+            return keras.layers.ReLU(name=self._unique(b, name))(x) if relu else x
         from qkeras import QActivation
         from qkeras.quantizers import quantized_bits, quantized_relu
 

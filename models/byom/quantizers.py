@@ -37,14 +37,14 @@ def read_quantizer(q, owner, what: str) -> FixedType:
 
 def _activation_name(act) -> str | object:
     """'linear', 'relu', 'softmax', ... or the QKeras quantizer object an activation argument holds."""
-    import tensorflow as tf
+    import keras
 
     if act is None:
         return "linear"
     if hasattr(act, "bits") and hasattr(act, "get_config"):  # a QKeras quantizer as the activation
         return act
     try:
-        name = tf.keras.activations.serialize(act)
+        name = keras.activations.serialize(act)
     except Exception:
         return getattr(act, "__name__", str(act))
     return name if isinstance(name, str) else str(name)
