@@ -28,7 +28,7 @@ class LayerReader:
         if layer_name != self.layer.name:
             raise ValueError(f"parsing {self.layer.name}, the parser asked for weights of {layer_name}")
         for w in self.layer.weights:
-            if var_name in w.path:
+            if var_name in w.path.split("/", 1)[-1]:  # the name below the layer's, as Keras 2's `var:0` was
                 return np.asarray(w.numpy())
         return None
 
@@ -55,13 +55,15 @@ def _parse(keras_class: str, parser, layer, in_tensors, out_tensors) -> tuple[di
     return conf, act_conf
 
 
-def handler(keras_class: str, parser):
-    """A `KerasV3LayerHandler` for Keras class `keras_class` (registered with hls4ml as it is created) that runs the
-    Keras-2 form `parser`."""
+def handler(key: str, parser):
+    """A `KerasV3LayerHandler` for the Keras class `key` names (`module.Class`, or the bare class name; hls4ml looks
+    the first up first) that runs the Keras-2 form `parser`; hls4ml registers it as it is created."""
     from hls4ml.converters.keras_v3._base import KerasV3LayerHandler
 
+    keras_class = key.rsplit(".", 1)[-1]
+
     class Handler(KerasV3LayerHandler):
-        handles = (keras_class,)
+        handles = (key,)
 
         def handle(self, layer, in_tensors, out_tensors):
             return _parse(keras_class, parser, layer, in_tensors, out_tensors)
@@ -72,7 +74,9 @@ def handler(keras_class: str, parser):
 
 def qkeras_parsers() -> dict:
     """hls4ml's own parsers of the QKeras layers trigformer's models contain (hls4ml's Keras 3 frontend has no
-    qkeras-v3 handler)."""
+    qkeras-v3 handler), keyed by module and class: HGQ2's QDense / QActivation keep hls4ml's HGQ2 handlers."""
     from hls4ml.converters.keras.qkeras import parse_qactivation_layer, parse_qdense_layer
+    from qkeras import QActivation, QDense
 
-    return {"QDense": parse_qdense_layer, "QActivation": parse_qactivation_layer}
+    return {f"{c.__module__}.{c.__name__}": p for c, p in ((QDense, parse_qdense_layer),
+                                                           (QActivation, parse_qactivation_layer))}
