@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	@# hgq2's `qkeras` shim shadows qkeras-v3's modules: remove it, restore qkeras-v3 (trigformer/stack.py says why)
 	$(BIN)/python trigformer/stack.py --fix
-	@$(BIN)/python -c "import keras, qkeras; assert keras.__version__.startswith('3.'), keras.__version__; \
+	@TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -c "import keras, qkeras; assert keras.__version__.startswith('3.'), keras.__version__; \
 	  from qkeras import QDense, QActivation; import hgq, alkaid.trace, alkaid.cmvm; \
 	  print('setup: keras', keras.__version__, '+ qkeras-v3 + hgq2 + alkaid ok')"
 	touch $@
