@@ -74,8 +74,8 @@ def batches(x, y=None, batch_size: int = 1024, shuffle_seed: int | None = None):
     rewrites under op determinism (seed_everything) into a node it then logs a C++ error about on every call."""
     import tensorflow as tf
 
-    xs = tuple(x) if isinstance(x, list) else x
-    ds = tf.data.Dataset.from_tensor_slices(xs if y is None else (xs, y))
+    xs = tuple(x) if isinstance(x, list) else x  # (a list would be stacked into one tensor)
+    ds = tf.data.Dataset.from_tensor_slices((xs,) if y is None else (xs, y))  # Keras reads (x,) / (x, y)
     if shuffle_seed is not None:
         ds = ds.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size)

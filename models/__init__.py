@@ -10,6 +10,7 @@ import importlib.abc
 import importlib.util
 import logging
 import os
+import re
 import sys
 import warnings
 
@@ -71,9 +72,10 @@ def quiet_third_party() -> None:
     warnings.filterwarnings("ignore", message=r"The `keras\.constraints\.serialize\(\)` API .*qkeras",
                             category=UserWarning, module=r"keras\.src\.constraints")
     # Keras calls the .h5 format legacy on model.save (through absl's logger): we write .h5 on purpose (flow.train)
-    absl = logging.getLogger("absl")
-    if not any(isinstance(f, _LegacyH5Notice) for f in absl.filters):
-        absl.addFilter(_LegacyH5Notice())
+    _drop_log_lines("absl", r"You are saving your model as an HDF5 file")
+    # TensorFlow counts retracings per Python function across models: Keras 3 makes one predict function per model,
+    # and a run predicts with several models (flow.train, models.byom) once each
+    _drop_log_lines("tensorflow", r"\d+ out of the last \d+ calls to .* triggered tf\.function retracing")
     # Keras 3's convert_to_numpy (save_weights, get_weights) calls np.array on its own Variable, whose __array__
     # predates NumPy 2's `copy` keyword
     warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept a copy keyword",
@@ -82,9 +84,22 @@ def quiet_third_party() -> None:
     warnings.filterwarnings("ignore", message="Overriding attribute 'strategy'", category=UserWarning)
 
 
-class _LegacyH5Notice(logging.Filter):
+class _DropLines(logging.Filter):
+    """Drops a logger's records whose message matches `pattern` (re.match)."""
+
+    def __init__(self, pattern: str):
+        super().__init__()
+        self.pattern = re.compile(pattern)
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("You are saving your model as an HDF5 file")
+        return not self.pattern.match(record.getMessage())
+
+
+def _drop_log_lines(logger: str, pattern: str) -> None:
+    """Once per logger and pattern (quiet_third_party runs again on every synth)."""
+    log = logging.getLogger(logger)
+    if not any(isinstance(f, _DropLines) and f.pattern.pattern == pattern for f in log.filters):
+        log.addFilter(_DropLines(pattern))
 
 
 quiet_third_party()
