@@ -27,9 +27,10 @@ class Trained:
 
 
 def seed_everything(seed: int) -> None:
+    import keras
     import tensorflow as tf
 
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's generators
     tf.config.experimental.enable_op_determinism()
 
 
@@ -37,33 +38,52 @@ def train(model, x, y: np.ndarray, tcfg, seed: int, label: str, progress: bool =
           from_logits: bool = True) -> dict:
     """Adam + cosine-decayed learning rate, softmax cross-entropy on the logits (or on the probabilities of a model
     that ends in a softmax). x: an array, or one per model input. Returns a small history summary."""
-    import tensorflow as tf
+    import keras
 
     seed_everything(seed)
     n = len(x[0]) if isinstance(x, list) else len(x)
     steps = int(np.ceil(n / tcfg.batch_size)) * tcfg.epochs
-    lr = tf.keras.optimizers.schedules.CosineDecay(tcfg.learning_rate, decay_steps=max(steps, 1), alpha=0.05)
-    model.compile(optimizer=tf.keras.optimizers.Adam(lr),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), metrics=["accuracy"])
+    lr = keras.optimizers.schedules.CosineDecay(tcfg.learning_rate, decay_steps=max(steps, 1), alpha=0.05)
+    # jit_compile=False: XLA (Keras' "auto" picks it where a GPU is) would make the float arithmetic device-dependent
+    model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=False,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), metrics=["accuracy"])
     t0 = time.perf_counter()
     with stage(f"train {label}", total=tcfg.epochs, unit="epochs") as st:
         callbacks = [_epochs_callback(st)] if progress else []
-        hist = model.fit(x, y, batch_size=tcfg.batch_size, epochs=tcfg.epochs, shuffle=True, verbose=0,
-                         callbacks=callbacks)
+        hist = model.fit(batches(x, y, tcfg.batch_size, shuffle_seed=seed), epochs=tcfg.epochs, verbose=0,
+                         shuffle=False, callbacks=callbacks)  # (the pipeline shuffles)
     return {"epochs": tcfg.epochs, "seconds": round(time.perf_counter() - t0, 1),
             "final_loss": float(hist.history["loss"][-1]), "final_train_accuracy": float(hist.history["accuracy"][-1])}
 
 
 def _epochs_callback(st):
     """A Keras callback that counts epochs on the stage (flow.progress), with the loss and accuracy so far."""
-    import tensorflow as tf
+    import keras
 
-    class Epochs(tf.keras.callbacks.Callback):
+    class Epochs(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             st.update(epoch + 1, note=", ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy") if k in logs))
 
     return Epochs()
+
+
+def batches(x, y=None, batch_size: int = 1024, shuffle_seed: int | None = None):
+    """The arrays as a tf.data pipeline of batches for fit and predict; with `shuffle_seed`, every epoch in a new
+    order drawn from that seed. Keras 3's own array adapter slices with a parallel map, which TensorFlow 2.21
+    rewrites under op determinism (seed_everything) into a node it then logs a C++ error about on every call."""
+    import tensorflow as tf
+
+    xs = tuple(x) if isinstance(x, list) else x  # (a list would be stacked into one tensor)
+    ds = tf.data.Dataset.from_tensor_slices((xs,) if y is None else (xs, y))  # Keras reads (x,) / (x, y)
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size)
+
+
+def predict(model, x) -> np.ndarray:
+    """The model's outputs on x (an array, or one per model input) as float32 NumPy."""
+    return np.asarray(model.predict(batches(x), verbose=0))
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -94,9 +114,8 @@ def train_models(cfg, ds, weights: Path | None, progress: bool) -> Trained:
     same = build_model(cfg, quantized=False)  # the fixed model's weights with float arithmetic everywhere
     same.set_weights(fixed.get_weights())
     with stage("Keras predictions", note=f"{len(ds.y_test)} test events, 3 models"):
-        logits = {"float": floatm.predict(ds.x_test, batch_size=1024, verbose=0),
-                  "fixed": fixed.predict(ds.x_test, batch_size=1024, verbose=0),
-                  "float_same_weights": same.predict(ds.x_test, batch_size=1024, verbose=0)}
+        logits = {"float": predict(floatm, ds.x_test), "fixed": predict(fixed, ds.x_test),
+                  "float_same_weights": predict(same, ds.x_test)}
     acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
            "n_events": int(len(ds.y_test))}
     return Trained(fixed, floatm, summary, logits, acc)
@@ -139,12 +158,12 @@ def _imported_predictions(imported, qt, final: str, fixed, ds, x_test):
     the file does) and the logits of the quantized model and of its float twin."""
     user = imported.float_outputs(ds.x_test, final)
     mirror = imported.build(qt, quantized=False, final_softmax=final, mirror=True)  # the user's model, rebuilt
-    mapped = mirror.predict(x_test, batch_size=1024, verbose=0)
+    mapped = predict(mirror, x_test)
     same = imported.build(qt, quantized=False, final_softmax=final)
     same.set_weights(fixed.get_weights())  # fixed's weights, float arithmetic
     logits = {"float": user,
-              "fixed": fixed.predict(x_test, batch_size=1024, verbose=0),
-              "float_same_weights": same.predict(x_test, batch_size=1024, verbose=0)}
+              "fixed": predict(fixed, x_test),
+              "float_same_weights": predict(same, x_test)}
     return user, mapped, logits
 
 

@@ -8,7 +8,7 @@ Layer names are stable: the HLS project, the emulator and the reports refer to t
 
 from __future__ import annotations
 
-import tensorflow as tf
+import keras  # Keras 3 itself (tf.keras turns into Keras 2, tf_keras, under TF_USE_LEGACY_KERAS=1)
 from qkeras import QActivation, QDense
 from qkeras.quantizers import quantized_bits, quantized_relu
 
@@ -20,7 +20,7 @@ from trigformer.models.ops.tokendense.keras import QTokenDense
 from trigformer.models.quant import QuantTypes
 
 
-def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
+def build_model(cfg, quantized: bool = True) -> keras.Model:
     """cfg: flow.config.Config (only .data.n_particles, .data.features, .model, .quantization are read)."""
     m, qt = cfg.model, QuantTypes.from_config(cfg.quantization)
     n_tokens, n_feat, d = cfg.data.n_particles, len(cfg.data.features), m.embed_dim
@@ -37,12 +37,12 @@ def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
             if activation == "relu":
                 return QActivation(quantized_relu(qt.relu_t.width, qt.relu_t.integer), name=f"{name}_relu")(y)
             return cast(y, f"{name}_q")
-        return tf.keras.layers.Dense(units, activation=activation, name=name)(x)
+        return keras.layers.Dense(units, activation=activation, name=name)(x)
 
     def norm(x, name):
         return x if m.norm == "none" else NORMS[m.norm].keras_layer(qt, quantized, name)(x)
 
-    inp = tf.keras.Input((n_tokens, n_feat), name="particles")
+    inp = keras.Input((n_tokens, n_feat), name="particles")
     x = cast(inp, "input_q", quantized_bits(**qt.input_t.qkeras_config()))
     x = dense(x, d, "embed")
     for b in range(m.num_blocks):
@@ -50,18 +50,18 @@ def build_model(cfg, quantized: bool = True) -> tf.keras.Model:
                                 prob_type=qt.prob_t.ap_type, qkv_type=qt.qkv_t.ap_type,
                                 table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
                                 table_bits=qt.table_bits, quantized=quantized, name=f"b{b}_mha")(x)
-        x = cast(tf.keras.layers.Add(name=f"b{b}_add1")([x, a]), f"b{b}_add1_q")
+        x = cast(keras.layers.Add(name=f"b{b}_add1")([x, a]), f"b{b}_add1_q")
         x = norm(x, f"b{b}_ln1")
         f = dense(x, m.ffn_dim, f"b{b}_ffn1", activation=m.activation if m.activation == "relu" else None)
         f = dense(f, d, f"b{b}_ffn2")
-        x = cast(tf.keras.layers.Add(name=f"b{b}_add2")([x, f]), f"b{b}_add2_q")
+        x = cast(keras.layers.Add(name=f"b{b}_add2")([x, f]), f"b{b}_add2_q")
         x = norm(x, f"b{b}_ln2")
     x = TokenPooling(m.pooling, in_type=qt.act_t.ap_type, quantized=quantized, name="pool")(x)
     out = dense(x, len(m.classes), "head")
-    return tf.keras.Model(inp, out, name=cfg.name)
+    return keras.Model(inp, out, name=cfg.name)
 
 
-def snap_to_grid(model: tf.keras.Model) -> None:
+def snap_to_grid(model: keras.Model) -> None:
     """Replace every quantized weight by its value on the fixed-point grid (in place).
 
     The quantized forward pass is unchanged (quantizing a grid value is the identity), but hls4ml, the emulator and

@@ -60,6 +60,24 @@ def test_log_has_no_third_party_warnings(piped_run):
     assert [ln for ln in log.splitlines() if NOISE.search(ln)] == []
 
 
+def test_tensorflow_imported_through_trigformer_prints_nothing():
+    """TensorFlow's GPU wheel (qkeras-v3 requires it) tells from C++, on import and at device discovery, that the
+    machine has no CUDA driver, before TF_CPP_MIN_LOG_LEVEL applies: imported after trigformer, it says nothing, and
+    Keras 3 saving a model (its legacy-.h5 notice, NumPy 2's __array__ warning) neither. A notebook's path."""
+    code = ("import warnings; warnings.simplefilter('default')\n"
+            "import trigformer, keras, tensorflow as tf\n"
+            "m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
+            "m.save_weights(r'{d}/m.weights.h5'); m.save(r'{d}/m.h5'); print(float(tf.reduce_sum(m(tf.ones((1, 3))))))")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run([sys.executable, "-c", code.format(d=d)], cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and re.fullmatch(r"-?[\d.e+-]+\n", r.stdout), (r.stdout, r.stderr)
+
+
 def test_result_line_is_last_and_parseable(piped_run):
     log, code, out = piped_run
     last = log.strip().splitlines()[-1]
