@@ -90,8 +90,9 @@ def register():
     """Register our layers with hls4ml (idempotent). Returns the hls4ml layer classes by name."""
     if _REGISTERED:
         return _REGISTERED
+    from importlib.metadata import version
+
     import hls4ml
-    import keras
     from hls4ml.converters import register_keras_v2_layer_handler
     from hls4ml.model.layers import register_layer
 
@@ -100,7 +101,9 @@ def register():
 
     parts = [op.part("hls") for op in with_hls_parts()]
     parsers = {k: v for part in parts for k, v in part.PARSERS.items()}
-    if int(keras.__version__.split(".")[0]) >= 3:  # hls4ml's Keras 3 frontend: handler classes, QKeras' included
+    # the installed Keras's major version, read without importing Keras: a C-simulation child imports trigformer
+    # and must not pay for TensorFlow (10 s)
+    if int(version("keras").split(".")[0]) >= 3:  # hls4ml's Keras 3 frontend: handler classes, QKeras' included
         for keras_name, parser in {**keras_v3.qkeras_parsers(), **parsers}.items():
             keras_v3.handler(keras_name, parser)
     else:

@@ -76,7 +76,7 @@ def qkeras_parsers() -> dict:
     """hls4ml's own parsers of the QKeras layers trigformer's models contain (hls4ml's Keras 3 frontend has no
     qkeras-v3 handler), keyed by module and class: HGQ2's QDense / QActivation keep hls4ml's HGQ2 handlers."""
     from hls4ml.converters.keras.qkeras import parse_qactivation_layer, parse_qdense_layer
-    from qkeras import QActivation, QDense
 
-    return {f"{c.__module__}.{c.__name__}": p for c, p in ((QDense, parse_qdense_layer),
-                                                           (QActivation, parse_qactivation_layer))}
+    # qkeras-v3's classes by their module path (tests/test_stack.py checks it), named rather than imported: a
+    # C-simulation child registers these and must not import QKeras, hence TensorFlow
+    return {"qkeras.qlayers.QDense": parse_qdense_layer, "qkeras.qlayers.QActivation": parse_qactivation_layer}
