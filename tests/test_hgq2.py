@@ -87,6 +87,19 @@ def test_file_with_code_is_refused(trained, tmp_path):
         load_hgq2(bad)
 
 
+def test_linformer_keras_equals_trace():
+    """QLinformerAttention (keys and values projected to 4 tokens), heterogeneous, untrained: Keras == trace."""
+    from trigformer.models.hgq2 import check
+    from trigformer.models.hgq2.examples import heterogeneous, small_attention
+
+    x, _ = make_synthetic(64, N_TOK, F3, seed=4)
+    model = heterogeneous(small_attention(N_TOK, len(F3), linformer=4), seed=3)
+    assert "QLinformerAttention" in {type(lyr).__name__ for lyr in model.layers}
+    traced = check.trace(model)
+    sec, _ = check.check_trace(model, traced, x, seed=1)
+    assert sec["n_events"] > 300 and sec["mismatched_values"] == 0, sec["first_mismatch"]
+
+
 def _yaml(tmp: Path, model_file: Path, **sections) -> Path:
     cfg = {"name": "hgq2_tagger", "seed": 5, "model": {"file": str(model_file)},
            "data": {"n_particles": N_TOK, "features": F3, "n_train": 200, "n_test": 300},

@@ -15,16 +15,19 @@ def _scopes():
             LayerConfigScope(enable_ebops=True, beta0=1e-5))
 
 
-def small_attention(n_tokens: int = 8, n_features: int = 3, d: int = 8, n_classes: int = 5):
-    """Embedding (QEinsumDense), one QMultiHeadAttention block with a residual QAdd, a QDense, Flatten, QDense."""
+def small_attention(n_tokens: int = 8, n_features: int = 3, d: int = 8, n_classes: int = 5, linformer: int = 0):
+    """Embedding (QEinsumDense), one QMultiHeadAttention block (QLinformerAttention projecting keys and values to
+    `linformer` tokens, if given) with a residual QAdd, a QDense, Flatten, QDense."""
     import keras
-    from hgq.layers import QAdd, QDense, QEinsumDense, QMultiHeadAttention
+    from hgq.layers import QAdd, QDense, QEinsumDense, QLinformerAttention, QMultiHeadAttention
 
     a, b, c = _scopes()
     with a, b, c:
         inp = keras.Input((n_tokens, n_features))
         x = QEinsumDense("btf,fd->btd", output_shape=(n_tokens, d), bias_axes="d", activation="relu")(inp)
-        x = QAdd()([x, QMultiHeadAttention(num_heads=1, key_dim=d)(x, x)])
+        attn = QLinformerAttention(num_heads=1, lin_kv_proj_dim=linformer, key_dim=d) if linformer else \
+            QMultiHeadAttention(num_heads=1, key_dim=d)
+        x = QAdd()([x, attn(x, x)])
         x = QDense(d, activation="relu")(x)
         out = QDense(n_classes)(keras.layers.Flatten()(x))
     return keras.Model(inp, out, name="hgq2_small_attention")

