@@ -9,8 +9,10 @@ not_covered). Its firmware is the alkaid trace of its II = 1 form:
     HGQ2 Keras == trace (integers, the data's events and out-of-range ones) -> RTL (alkaid's Verilog, always: it
     is the form) -> Verilator == HGQ2 Keras (integers) -> Yosys counts -> budget -> report.json / report.html.
 
-report.json["forms"] has `rtl` only (latency: alkaid's pipeline schedule; resources: Yosys); no HLS project is
-written (alkaid's HLS code generation of the trace is not run here).
+report.json["forms"] has `rtl` only (latency: alkaid's pipeline schedule; resources: Yosys). With hls.form: trace
+the traced HLS C++ (alkaid's HLS code generation of the same trace, models/hgq2/hls.py) is written to hls/,
+compiled with g++ and compared with HGQ2 Keras too (rtl.hls_vs_keras); with no HLS tool it has no figures, so it
+is not a form.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import numpy as np
 
 DESIGN = ("rtl/<name>.v: alkaid's pipelined Verilog of the HGQ2 model's trace (HGQ2's alkaid plugin), II = 1; "
           "no HLS project")
+HLS_CSIM = ("alkaid's HLS code generation of the same trace (hls/src: ap_fixed C++, II = 1 pragmas), compiled with "
+            "g++ by alkaid's bridge (its bundled ap_types); not scheduled by an HLS tool: no latency or resource "
+            "figure, so not a form in report.forms")
 NOT_COVERED = ("trigformer's own chain (C-simulation == emulator) does not cover an HGQ2 model: its heterogeneous "
                "per-element quantizers have no trigformer layer, emulator node or HLS kernel. It is covered by "
                "HGQ2 Keras == alkaid trace == Verilator RTL, compared as integers on each output's grid.")
@@ -127,7 +132,7 @@ def run(cfg, opts, model, work: Path, final: Path):
     from trigformer.flow.progress import stage
     from trigformer.flow.report import judge_budget
     from trigformer.flow.report.forms import apply as apply_forms
-    from trigformer.models.hgq2 import check, rtl, versions
+    from trigformer.models.hgq2 import check, hls, rtl, versions
     from trigformer.sim.emulator import usable_cores
 
     timings: dict[str, float] = {}
@@ -201,6 +206,26 @@ def run(cfg, opts, model, work: Path, final: Path):
                             f"{c['first_mismatch']}")
     else:
         sec["cosim"] = {"skipped": "rtl.cosim: false"}
+    if cfg.hls.form == "trace":  # the traced HLS form: alkaid's C++ of the trace, g++-compiled (minutes)
+        t0 = time.perf_counter()
+        try:
+            with stage("traced HLS C++ (alkaid) + g++", note=f"{len(x_stress)} events"):
+                hls_model = hls.write_and_compile(traced.comb, work / "hls", cfg.name, cfg.hls.clock_period_ns, part)
+                y_hls = hls.simulate(hls_model, x_stress)
+            sec["hls_vs_keras"] = check.compare(check.keras_outputs(model, x_stress), y_hls, traced.out_frac,
+                                                ("keras", "hls_csim"))
+            sec["hls_vs_keras"].update({"folder": "hls", "inputs": trace_sec["inputs"], "compiled": HLS_CSIM})
+        except (RuntimeError, OSError) as e:
+            sec["hls_vs_keras"] = {"failed": str(e)[:500], "n_events": int(len(x_stress))}
+        finally:
+            hls.clean(work / "hls")
+        timings["hls_csim_s"] = round(time.perf_counter() - t0, 1)
+        h = sec["hls_vs_keras"]
+        if h.get("failed") or h.get("mismatched_values"):
+            messages.append(f"traced HLS C++ and HGQ2 Keras: {h.get('failed') or h['first_mismatch']}")
+    else:
+        sec["hls_vs_keras"] = {"skipped": "hls.form: kernels (the default); hls.form: trace writes and checks alkaid's "
+                                          "HLS C++ of the trace"}
     if cfg.rtl.yosys != "none":
         t0 = time.perf_counter()
         try:
