@@ -225,7 +225,7 @@ class HLSConfig(_Section):
     part: str = "xcvu9p"
     clock_period_ns: float = Field(5.0, ge=0.5, le=100)  # AMD fabric tops out near 1 GHz (1 ns)
     io_type: Literal["io_parallel"] = "io_parallel"
-    # distributed_arithmetic: every constant-weight product as da4ml's shift-and-add graph (models/ops/da.py); the
+    # distributed_arithmetic: every constant-weight product as alkaid's shift-and-add graph (models/ops/da.py); the
     # other layers keep their kernels at the latency strategy. Fully parallel: reuse_factor 1 (II = 1) only.
     strategy: Literal["latency", "resource", "distributed_arithmetic"] = "latency"
     reuse_factor: int = Field(1, ge=1, le=4096)
@@ -233,7 +233,7 @@ class HLSConfig(_Section):
     # lut, dsp (DSP48E2 when both operands have >= 2 bits) or auto (LUTs when both operands have <= 4 bits)
     multipliers: Literal["auto", "lut", "dsp"] = "auto"
     # the HLS project's C++: kernels (trigformer's nnet_tf_*.h and hls4ml's layers) or trace (every RTL unit as the
-    # straight-line C++ of its da4ml trace, the operations the Verilog performs: sim/rtl/hls.py). trace needs
+    # straight-line C++ of its alkaid trace, the operations the Verilog performs: sim/rtl/hls.py). trace needs
     # reuse_factor 1 and strategy latency or distributed_arithmetic (no hardware shared)
     form: Literal["kernels", "trace"] = "kernels"
 
@@ -314,9 +314,9 @@ class VerifyConfig(_Section):
 
 
 class RTLConfig(_Section):
-    """`synth --rtl`: the network as pipelined Verilog (da4ml), co-simulated (Verilator) and synthesized (Yosys)."""
+    """`synth --rtl`: the network as pipelined Verilog (alkaid), co-simulated (Verilator) and synthesized (Yosys)."""
 
-    # da4ml delay units (adders) per pipeline stage; unset: derived from hls.clock_period_ns (sim/rtl/timing.py)
+    # delay units (da4ml 0.5.2's: adders) per stage; unset: derived from hls.clock_period_ns (sim/rtl/timing.py)
     latency_cutoff: float | None = Field(None, ge=1, le=64)
     cosim: bool = True  # Verilator co-simulation of verify.n_events events
     # system: yosys on PATH (native, faster); yowasp: the PyPI WebAssembly build; auto: system if present, else yowasp
@@ -397,7 +397,7 @@ class Config(_Section):
                                                 "the reuse factor must be 1 (to share hardware, use strategy latency "
                                                 "or resource with a reuse factor, or synth --fit)")
         if self.hls.form == "trace" and (self.hls.reuse_factor != 1 or self.hls.strategy == "resource"):
-            raise _KeyError("hls.form", "trace writes every layer fully parallel (II = 1) from its da4ml trace: it "
+            raise _KeyError("hls.form", "trace writes every layer fully parallel (II = 1) from its alkaid trace: it "
                                         "needs hls.reuse_factor 1 and strategy latency or distributed_arithmetic "
                                         "(to share hardware, use form kernels)")
         b = self.budget

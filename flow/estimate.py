@@ -45,9 +45,9 @@ Other LUT / FF / BRAM
     weight_bits``), or LUT-ROM under the same threshold; latency strategy keeps weights as constants in logic.
 
 Distributed arithmetic (``strategy: distributed_arithmetic``, models/ops/da.py)
-    A layer's constant-weight products are da4ml shift-and-add kernels, one per token: no DSP; LUT = da4ml's own
+    A layer's constant-weight products are alkaid shift-and-add kernels, one per token: no DSP; LUT = alkaid's own
     cost of the solved graph (the adder bits it counts) times the kernel's instances; on the critical path the
-    kernel's adder depth (da4ml's latency, in adders) at the accumulator width's adder delay. These are computed
+    kernel's adder depth (in adders) at the accumulator width's adder delay. These are computed
     figures of the solved graph, neither fitted nor validated against HLS synthesis; `--rtl` synthesizes the same
     graphs with Yosys.
 
@@ -82,7 +82,7 @@ from trigformer.models.ops import BY_COST_KIND
 from trigformer.models.ops.costmodel import (AUTO_LUT_BITS, CLOCK_UNCERTAINTY, DSP_NARROW_BITS, FITTED, LUTROM_MAX_BITS, Fitted,
                                   Path, Res)
 
-DA_METHOD = ("distributed_arithmetic layers: DSP 0; LUT = da4ml's cost of each solved shift-and-add graph (its adder "
+DA_METHOD = ("distributed_arithmetic layers: DSP 0; LUT = alkaid's cost of each solved shift-and-add graph (its adder "
              "bits) x the kernel's instances per inference, a computed figure of the graph, not synthesis; latency = "
              "the graph's adder depth, each adder at the accumulator width's delay, chained into the clock")
 PUBLISHED = FilePath(__file__).parent / "estimate_data" / "published_hls4ml.json"
@@ -129,8 +129,8 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
         row = {"name": layer["name"], "DSP": math.ceil(r.dsp), "LUT": math.ceil(r.lut), "FF": math.ceil(ff),
                "BRAM_18K": int(r.bram), "mult_dsp": r.n_dsp_mult, "mult_lut": r.n_lut_mult}
         if r.da_lut:
-            row["LUT_da4ml"] = math.ceil(r.da_lut)  # of LUT: da4ml's cost of the layer's DA kernels
-            da_lut += row["LUT_da4ml"]
+            row["LUT_da"] = math.ceil(r.da_lut)  # of LUT: alkaid's cost of the layer's DA kernels
+            da_lut += row["LUT_da"]
         res_rows.append(row)
         for k in tot:
             tot[k] += row[k]
@@ -158,7 +158,7 @@ def estimate(layers: list[dict], clock_ns: float, part: str, fitted: Fitted = FI
             "fraction": fractions(tot, full_name),
             "part": full_name,
             "multipliers": mults,
-            **({"da4ml_lut": da_lut, "da4ml_lut_method": DA_METHOD} if da_lut else {}),
+            **({"da_lut": da_lut, "da_lut_method": DA_METHOD} if da_lut else {}),
             "per_layer": res_rows,
         },
         "expected_error": expected_error() if band else None,

@@ -2,7 +2,7 @@
 
 The knobs are per layer: the reuse factor R (how many iterations its units share hardware over: its II) and the
 strategy (latency: constant weights in logic; resource: weights in ROM, shared multipliers; distributed_arithmetic:
-da4ml shift-and-add kernels, R = 1 only, considered when `hls.strategy` is distributed_arithmetic, whose conversion
+alkaid shift-and-add kernels, R = 1 only, considered when `hls.strategy` is distributed_arithmetic, whose conversion
 solves the kernels the estimate needs). Table copies follow
 from R (one ROM copy per two reads of an iteration). The search runs on the analytical estimate: it starts from the
 fastest point (every layer at R = 1, the configured strategy) and, while a resource is over its limit, applies the
@@ -78,7 +78,7 @@ def _apply(layers: list[dict], settings: dict[str, dict]) -> list[dict]:
 
 
 def _strategies(layer: dict) -> list[str]:
-    """The strategies a weighted layer can take: DA where its description has da4ml's figures (a conversion with
+    """The strategies a weighted layer can take: DA where its description has alkaid's figures (a conversion with
     strategy distributed_arithmetic solved its kernels)."""
     return ["latency", "resource"] + ([DA] if layer.get("da") else [])
 

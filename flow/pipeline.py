@@ -193,10 +193,10 @@ def synth(opts: Options) -> Result:
                          f"{len(imported.input_shapes)}")
     if cfg.hls.strategy == "distributed_arithmetic" or cfg.hls.form == "trace":
         try:
-            import da4ml  # noqa: F401
+            import alkaid  # noqa: F401
         except ImportError:
             raise UsageError(f"hls.{'form: trace' if cfg.hls.form == 'trace' else 'strategy: distributed_arithmetic'}"
-                             " needs da4ml (pip install 'hls4ml[da]'; `make setup` installs it)") from None
+                             " needs alkaid (pip install alkaid; `make setup` installs it)") from None
     if opts.weights is not None and not Path(opts.weights).exists():
         raise UsageError(f"--weights {opts.weights}: no such file or folder")
     if opts.vendor_synth or opts.cosim or opts.vsynth:

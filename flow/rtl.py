@@ -1,8 +1,8 @@
 """Stage (`synth --rtl`): the network as pipelined Verilog, co-simulated and synthesized with open tools.
 
-1. Generate (sim.rtl): every unit's trace of the emulator's arithmetic, pipelined by da4ml, and the network top.
+1. Generate (sim.rtl): every unit's trace of the emulator's arithmetic, pipelined (alkaid), and the network top.
 2. Check the chain emulator == trace == RTL, with no gap:
-   - the trace's own interpreter (da4ml's Python interpreter: exact) against the emulator, unit by unit, on the first
+   - the trace's own interpreter (alkaid's Python interpreter: exact) against the emulator, unit by unit, on the first
      `rtl.interpreter_events` events;
    - Verilator: the whole top on every tb_data event, every unit's output compared with the emulator's raw integers
      (and the emulator equals the C-simulation: flow/verify.py).
@@ -71,11 +71,11 @@ def check_tools(rcfg) -> None:
     from trigformer.sim.rtl.yosys import yosys_command
 
     try:
-        import da4ml  # noqa: F401
+        import alkaid  # noqa: F401
     except ImportError:
         from trigformer.sim.rtl.verilator import ToolMissing
 
-        raise ToolMissing("da4ml is not installed (hls4ml[da]; `make setup` installs it)") from None
+        raise ToolMissing("alkaid is not installed (PyPI `alkaid`; `make setup` installs it)") from None
     if rcfg.cosim:
         verilator_env()
     if rcfg.yosys != "none":
@@ -86,7 +86,7 @@ def check_tools(rcfg) -> None:
 
 
 def _interpreter_check(design, emulator, vals: dict, n: int) -> dict:
-    """Every unit's trace, run by da4ml's Python interpreter (exact), against the emulator's raws."""
+    """Every unit's trace, run by alkaid's Python interpreter (exact), against the emulator's raws."""
     from trigformer.sim.rtl import trace_unit, units
 
     nodes = emulator.nodes
@@ -109,7 +109,7 @@ def _interpreter_check(design, emulator, vals: dict, n: int) -> dict:
         bad_total += bad
         rows.append({"unit": last.name, "members": [m.name for m in members], "mismatched_values": bad})
     return {"n_events": n, "mismatched_values": bad_total, "first_mismatch": first, "per_unit": rows,
-            "interpreter": "da4ml CombLogic (Python, exact)"}
+            "interpreter": "alkaid CombLogic (Python, exact)"}
 
 
 def _compare(design, out: np.ndarray, traces: dict, y_emu: np.ndarray, vals: dict) -> dict:
@@ -147,7 +147,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     rcfg = cfg.rtl
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    with stage("trace + Verilog (da4ml)", unit="units") as st:
+    with stage("trace + Verilog (alkaid)", unit="units") as st:
         design = rtl.generate(emulator, folder, cfg.name, cfg.hls.clock_period_ns, rcfg.latency_cutoff,
                               multipliers=cfg.hls.multipliers,
                               on_unit=lambda done, total, name: st.update(done, total, note=f"last: {name}"))
@@ -170,7 +170,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
     messages: list[str] = []
     t0 = time.perf_counter()
     n_check = min(rcfg.interpreter_events, len(x_events))
-    with stage("trace check (da4ml interpreter vs emulator)", note=f"{n_check} events"):
+    with stage("trace check (alkaid interpreter vs emulator)", note=f"{n_check} events"):
         sec["trace_vs_emulator"] = _interpreter_check(design, emulator, vals, n_check)
     timings["interpreter_s"] = round(time.perf_counter() - t0, 1)
     if sec["trace_vs_emulator"]["mismatched_values"]:
@@ -250,8 +250,8 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
 
 def vivado_section(rtl_dir: Path, name: str, part: str, clock_ns: float) -> dict | None:
     """The delivered top's post-route utilization and timing, when rtl/vivado_impl.tcl has been run (sim.rtl.vivado),
-    read with da4ml's Vivado report parsers; None when the reports are not there."""
-    from da4ml._cli.report import parse_timing_summary_vivado, parse_utilization_vivado
+    read with alkaid's Vivado report parsers; None when the reports are not there."""
+    from alkaid._cli.report import parse_timing_summary_vivado, parse_utilization_vivado
 
     from trigformer.flow.parts import fractions
     from trigformer.sim.rtl.vivado import report_paths
@@ -259,14 +259,14 @@ def vivado_section(rtl_dir: Path, name: str, part: str, clock_ns: float) -> dict
     util_path, timing_path = report_paths(rtl_dir, name)
     if not util_path.is_file():
         return None
-    # da4ml 0.5.2 puts the row name into its regex unescaped: "RAMB36/FIFO*" never matches its own text
-    u = parse_utilization_vivado(util_path.read_text(errors="replace").replace("RAMB36/FIFO*", "RAMB36/FIFO"))
+    u = parse_utilization_vivado(util_path.read_text(errors="replace"))
+    # a Block RAM Tile is one RAMB36 or two RAMB18 (Vivado counts a RAMB18 as half a tile)
     res = {"source": "vivado", "LUT": u["LUT"], "FF": u["FF"], "DSP": u["DSP"],
-           "BRAM_18K": u["RAMB18"] + 2 * u["RAMB36/FIFO*"], "URAM": u["URAM"], "CARRY8": u["CARRY8"],
+           "BRAM_18K": round(2 * u["Block RAM Tile"]), "URAM": u["URAM"], "CARRY8": u["CARRY8"],
            "LUT_as_memory": u["LUT as Memory"], "part": part, "report": util_path.name}
     res["fraction"] = fractions(res, part)
     sec = {"resources": res, "method": "Vivado out-of-context synthesis, place and route of the delivered top "
-                                      "(rtl/vivado_impl.tcl); reports read with da4ml's parsers"}
+                                      "(rtl/vivado_impl.tcl); reports read with alkaid's parsers"}
     if timing_path.is_file():
         t = parse_timing_summary_vivado(timing_path.read_text(errors="replace"))
         wns = float(t["WNS(ns)"])

@@ -12,7 +12,7 @@ is given) is refused with exit 2 before anything is trained or written. Within t
 estimate's LUT error is wide (README, "Latency and resources"), and `--rtl` measures the RTL form.
 
 Not checked: models from a model file (their types are calibrated from the data first) and
-`hls.strategy: distributed_arithmetic` (the cost of a da4ml kernel is a property of the trained weights' shift-and-
+`hls.strategy: distributed_arithmetic` (the cost of an alkaid kernel is a property of the trained weights' shift-and-
 add graph, and solving it for initial weights would take minutes on a large model).
 """
 

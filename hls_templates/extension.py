@@ -51,7 +51,7 @@ def _templates(hls_parts, includes: list[str]):
 
 def _da_pass():
     """The optimizer pass of hls.strategy distributed_arithmetic: for every layer with that strategy whose op has
-    constant-weight products (models/ops/da.py), the da4ml kernels as a `Source` attribute, which hls4ml's writer
+    constant-weight products (models/ops/da.py), the alkaid kernels as a `Source` attribute, which hls4ml's writer
     puts into firmware/nnet_utils/nnet_code_gen.h. It runs at the end of `vivado:init_layers` (the Vitis flow
     includes it), so hls4ml's own DA codegen, later in `vivado:optimize`, finds hls4ml's Dense (the classifier)
     already generated and only its DA template (call, no weight arrays) applies."""

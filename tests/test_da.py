@@ -38,7 +38,7 @@ DA = "distributed_arithmetic"
 
 def test_a_kernel_is_shifts_and_adds_of_the_exact_sum():
     """y = x0 * 1 + x1 * 0.5 + 0.25 (x: ap_fixed<8,4>): one adder (x1 shifted) and one constant addition, depth 1,
-    and da4ml's exact interpreter gives the hand-computed sums at the extremes; the C++ is hls4ml's DA form."""
+    and alkaid's exact interpreter gives the hand-computed sums at the extremes; the C++ is hls4ml's DA form."""
     from trigformer.models.ops.da import figures, generate
     from trigformer.models.ops.trace_common import Product
 
@@ -55,6 +55,30 @@ def test_a_kernel_is_shifts_and_adds_of_the_exact_sum():
     assert figs == [{"name": "dense_da_7", "product": "", "instances": 3, **f}]
 
 
+def test_the_cpp_of_a_kernel_is_the_exact_integer_product():
+    """A random 5 x 3 product with biases (odd widths, weights of both signs, zeros): the C++ alkaid writes for it,
+    compiled by g++ with ap_fixed, gives x @ W + b computed on NumPy integers for random and extreme inputs."""
+    from trigformer.models.ops.da import generate
+    from trigformer.models.ops.trace_common import Product
+    from gxx import compile_program, run_program
+
+    rng = np.random.default_rng(5)
+    w_t, b_t, in_t = FixedType(5, 1), FixedType(7, 3), FixedType(7, 3)
+    w = rng.integers(-16, 16, size=(5, 3))
+    w[1, 2] = 0
+    b = rng.integers(-64, 64, size=3)
+    code, _ = generate([Product("", w, w_t, b, b_t, in_t, 1)], 4)
+    xs = np.vstack([rng.integers(-64, 64, size=(20, 5)), np.full((1, 5), -64), np.full((1, 5), 63)])
+    want = xs @ w * 2.0 ** -(in_t.frac + w_t.frac) + b * 2.0**-b_t.frac  # exact in float64 (< 2**30)
+    rows = "".join("  { ap_fixed<7,3> x[5] = {" + ", ".join(str(v * 2.0**-in_t.frac) for v in x) + "};"
+                   " ap_fixed<40,20> y[3]; dense_da_4<ap_fixed<7,3>, ap_fixed<40,20> >(x, y);"
+                   ' for (int j = 0; j < 3; j++) std::printf("%.12f\\n", y[j].to_double()); }\n' for x in xs)
+    src = '#include <cstdio>\n#include "vitis_bitshift.hh"\n' + code + "int main() {\n" + rows + "}\n"
+    inc = Path(__import__("alkaid").__file__).parent / "codegen" / "hls" / "source"
+    out = run_program(compile_program(src, "da_kernel", include_dirs=[inc])).decode().split()
+    assert np.array_equal(np.array([float(v) for v in out]).reshape(-1, 3), want)
+
+
 def test_a_reuse_factor_is_refused_naming_the_key(tmp_path, capsys):
     p = tmp_path / "m.yaml"
     p.write_text("name: a\nhls:\n  strategy: distributed_arithmetic\n  reuse_factor: 2\n")
@@ -65,7 +89,7 @@ def test_a_reuse_factor_is_refused_naming_the_key(tmp_path, capsys):
 
 
 def test_estimate_of_a_da_layer_is_hand_derived():
-    """A per-token Dense of 16 tokens whose kernel da4ml costs 100 with adder depth 9, accumulator 24 bits, 5 ns:
+    """A per-token Dense of 16 tokens whose kernel alkaid costs 100 with adder depth 9, accumulator 24 bits, 5 ns:
     LUT 16 x 100, no DSP; adders of 0.45 + 0.025 x 24 = 1.05 ns, four per 4.375 ns cycle (5 ns less 12.5 %), so 9
     chained adders take 3 cycles (4 + 4 + 1), the last one ending on the layer's output register."""
     layer = {"name": "embed", "kind": "token_dense", "n_tokens": 16, "n_in": 3, "n_out": 8, "in_bits": 12,
@@ -74,10 +98,10 @@ def test_estimate_of_a_da_layer_is_hand_derived():
     inp = {"name": "x", "kind": "input", "n_tokens": 16, "n_out": 3, "out_bits": 12}
     e = estimate([inp, layer], 5.0, "xcvu9p", band=False)
     row = e["resources"]["per_layer"][1]
-    assert (row["LUT"], row["DSP"], row["LUT_da4ml"]) == (1600, 0, 1600)
-    assert e["resources"]["da4ml_lut"] == 1600 and "da4ml" in e["resources"]["da4ml_lut_method"]
+    assert (row["LUT"], row["DSP"], row["LUT_da"]) == (1600, 0, 1600)
+    assert e["resources"]["da_lut"] == 1600 and "alkaid" in e["resources"]["da_lut_method"]
     assert e["latency"]["per_layer"][1]["cycles"] == 3 and e["latency"]["ii"] == 1
-    with pytest.raises(ValueError, match="without da4ml figures"):
+    with pytest.raises(ValueError, match="without alkaid figures"):
         estimate([inp, {**layer, "da": None}], 5.0, "xcvu9p", band=False)
 
 
@@ -96,8 +120,8 @@ def tiny_da(tmp_path_factory):
     return cfg, layer_descriptions(hls, cfg), Emulator.from_hls_model(hls, keras_model)
 
 
-def test_estimate_uses_da4ml_figures_of_the_traced_kernels(tiny_da):
-    """Every constant-weight layer carries the figures of the kernels its trace computes (da4ml's cost and depth),
+def test_estimate_uses_alkaid_figures_of_the_traced_kernels(tiny_da):
+    """Every constant-weight layer carries the figures of the kernels its trace computes (alkaid's cost and depth),
     the estimate charges them as LUT (cost x tokens) and no DSP; the other layers keep their strategy."""
     from trigformer.models.ops import BY_KIND
     from trigformer.models.ops.da import figures
@@ -116,9 +140,9 @@ def test_estimate_uses_da4ml_figures_of_the_traced_kernels(tiny_da):
         products = BY_KIND[n.kind].products(n.spec, n.arrays, [types[i] for i in n.inputs], tokens)
         assert [{k: f[k] for k in ("cost", "depth", "instances")} for f in d["da"]] == \
             [{**{k: figures(p.kernel())[k] for k in ("cost", "depth")}, "instances": p.instances} for p in products]
-        assert rows[n.name]["LUT_da4ml"] == int(np.ceil(sum(f["cost"] * f["instances"] for f in d["da"])))
+        assert rows[n.name]["LUT_da"] == int(np.ceil(sum(f["cost"] * f["instances"] for f in d["da"])))
         if n.kind != "mha":  # the attention keeps its Q.K^T and P.V products (DSP or LUT by width)
-            assert rows[n.name]["DSP"] == 0 and rows[n.name]["LUT"] == rows[n.name]["LUT_da4ml"]
+            assert rows[n.name]["DSP"] == 0 and rows[n.name]["LUT"] == rows[n.name]["LUT_da"]
     assert by_name["b0_ln1"]["strategy"] == "latency" and "da" not in by_name["b0_ln1"]
 
 
@@ -157,7 +181,7 @@ def test_synth_end_to_end_with_rtl_and_byte_identical_in_a_second_process(tmp_pa
         "mismatched_values"] == 0
     impl = r["implementation"]
     assert {k for k, s in impl.items() if s["strategy"] == DA} == {"embed", "b0_mha", "b0_ffn1", "b0_ffn2", "head"}
-    assert r["estimate"]["resources"]["da4ml_lut"] > 0
+    assert r["estimate"]["resources"]["da_lut"] > 0
     assert "nnet::dense_da_" in (tmp_path / "a" / "firmware" / "tinyda.cpp").read_text()  # the classifier
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-m", "trigformer.flow.cli", str(p), "--out", "b", "--weights", "a", "--no-csim", "-q"],

@@ -1,6 +1,6 @@
 """DyT (models/ops/dyt, model.norm: dyt): the table and the arithmetic against hand-derived values and float64
 gamma * tanh(alpha * x) + beta, the Keras layer against the integer reference, the config choice, and (slow) the
-whole flow from YAML: csim == emulator == da4ml trace == Verilator RTL. tests/test_hls.py (shape dyt_odd) compares
+whole flow from YAML: csim == emulator == alkaid trace == Verilator RTL. tests/test_hls.py (shape dyt_odd) compares
 csim with the emulator layer by layer."""
 
 from __future__ import annotations

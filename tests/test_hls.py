@@ -5,7 +5,7 @@ Reference: the compiled HLS C++ of the generated project. Comparison on raw inte
 mean/max pooling, relu/linear FFN and 4- to 10-bit weights and activations; and attention beyond the builder's
 (ATTENTION_SHAPES): value_dim != key_dim with an output projection of another width, cross-attention with a second
 input of another token count and width (two top-function inputs), and no biases. DA_SHAPES are written with
-hls.strategy distributed_arithmetic (every constant-weight product a da4ml kernel: odd widths, narrow bits, two
+hls.strategy distributed_arithmetic (every constant-weight product an alkaid kernel: odd widths, narrow bits, two
 blocks, cross-attention with value_dim != key_dim) and random non-zero biases. Weights are random and scaled up
 so that saturation, wrap-free accumulation and every table region are exercised, not only the comfortable middle."""
 
@@ -206,9 +206,9 @@ def test_attention_shapes_are_what_they_say(project):
 
 
 def test_rtl_trace_of_attention_equals_the_emulator(project):
-    """The attention's RTL form (models/ops/mha/trace.py, a da4ml trace run by its exact Python interpreter) computes
+    """The attention's RTL form (models/ops/mha/trace.py, an alkaid trace run by its exact Python interpreter) computes
     the emulator's integers for value_dim != key_dim, cross-attention (two external inputs) and no biases."""
-    pytest.importorskip("da4ml")
+    pytest.importorskip("alkaid")
     from trigformer.sim.rtl import trace_unit
 
     p = project
@@ -227,11 +227,11 @@ def test_rtl_trace_of_attention_equals_the_emulator(project):
 
 
 def test_distributed_arithmetic_is_the_trace(project):
-    """DA projects: the C++ kernels in nnet_code_gen.h are exactly what da4ml writes for the products the traces
+    """DA projects: the C++ kernels in nnet_code_gen.h are exactly what alkaid writes for the products the traces
     compute (from the emulator plan: models/ops/*/trace.py), and every unit of the RTL form (those traces, run by
-    da4ml's exact Python interpreter) equals the emulator; the C-simulation above equals the emulator. So the HLS DA
+    alkaid's exact Python interpreter) equals the emulator; the C-simulation above equals the emulator. So the HLS DA
     form, the RTL and the emulator are one arithmetic."""
-    pytest.importorskip("da4ml")
+    pytest.importorskip("alkaid")
     from trigformer.models.ops import BY_KIND
     from trigformer.models.ops.da import generate
     from trigformer.sim.rtl import trace_unit, units

@@ -8,7 +8,7 @@ compiled: seconds each), read back the generated parameters.h and our headers an
 3. the multiplications unrolled inside one pipelined region (one unit of work) stay below MAX_MULTS_PER_REGION,
    far below the ~25,600 operations in one region that HLS users report scheduler blow-ups with;
 4. every layer's II (`iterations`) is at most the requested reuse factor;
-5. distributed arithmetic: every constant-weight product calls a da4ml kernel that nnet_code_gen.h defines, made of
+5. distributed arithmetic: every constant-weight product calls an alkaid kernel that nnet_code_gen.h defines, made of
    shifts and adds only, and one kernel (one token's pipelined region) stays below MAX_MULTS_PER_REGION operations.
 References: counts derived by hand from the layer shapes (below), and the header text itself."""
 

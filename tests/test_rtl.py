@@ -1,4 +1,4 @@
-"""`synth --rtl`: the network as pipelined Verilog (da4ml), co-simulated with Verilator against the emulator on every
+"""`synth --rtl`: the network as pipelined Verilog (alkaid), co-simulated with Verilator against the emulator on every
 unit's output, and synthesized with Yosys.
 
 References: Verilator running the generated Verilog (the emulator is itself checked against g++ ap_fixed in
@@ -98,14 +98,14 @@ def test_rtl_cosim_is_bit_exact_on_every_unit(shape, tmp_path, monkeypatch):
 
 
 def _flip_first_adder(folder: Path, unit: str) -> str:
-    """Turn the first adder of a unit's first stage into a subtractor (da4ml's shift_adder: last parameter
-    is_sub). Returns the unit's name."""
+    """Turn the first adder of a unit's first stage into a subtractor (alkaid's shift_adder: last parameter
+    IS_SUB). Returns the unit's name."""
     first = folder / "layers" / unit
     for stage in sorted((first / "src").glob("*_stage0.v")):
         text = stage.read_text()
-        m = re.search(r"shift_adder #\(([^)]*), ([01])\)", text)
+        m = re.search(r"shift_adder #\(([^)]*),\s*([01])\)", text)
         if m:
-            flipped = f"shift_adder #({m[1]}, {1 - int(m[2])})"
+            flipped = f"shift_adder #({m[1]},{1 - int(m[2])})"
             stage.write_text(text[:m.start()] + flipped + text[m.end():])
             return first.name
     raise AssertionError("no shift_adder in the first unit")
@@ -260,7 +260,7 @@ def _assert_production_top(r: dict, rtl_dir: Path, name: str) -> None:
 
 def _assert_one_latency_convention(r: dict) -> None:
     """Input register to output register: the first unit adds its stages, every later one stages + 1 (hand-derived
-    from da4ml's stage counts); they sum to the total, and the Verilator testbench measured the same number from
+    from the units' stage counts); they sum to the total, and the Verilator testbench measured the same number from
     in_valid to out_valid on outputs that matched the emulator bit for bit (so the data arrive exactly then)."""
     lat = r["rtl"]["latency"]
     stages = [u["stages"] for u in r["rtl"]["units"]]
@@ -274,7 +274,7 @@ VIVADO_FIXTURES = Path(__file__).parent / "fixtures" / "vivado_rtl"
 
 def _assert_vivado_script_and_reports(out: Path, name: str) -> None:
     """rtl/vivado_impl.tcl implements the delivered top out of context at the clock; once Vivado's reports are
-    there, `synth report DIR` reads them (da4ml's parsers) and the RTL form's figures become Vivado's. The reports
+    there, `synth report DIR` reads them (alkaid's parsers) and the RTL form's figures become Vivado's. The reports
     are real Vivado text (tests/fixtures/vivado_rtl/README.md); the expected figures are read off them by hand:
     LUT 132,288 + 31,866, FF 200,689, DSP 583, BRAM_18K 249 + 2 x 198, WNS 2.479 ns at 5 ns."""
     rtl_dir = out / "rtl"

@@ -1,6 +1,6 @@
 """Pipelining from the clock, the timing proxy and the one multiplier policy (issue 19, items 3 and 4).
 
-References: da4ml's pipeline structure (a stage's inputs are registers), a hand-written Verilog chain of six dependent
+References: alkaid's pipeline structure (a stage's inputs are registers), a hand-written Verilog chain of six dependent
 adders (six LUT levels by hand), Yosys's DSP48E2 count of the written stages, the g++ C-simulation and Verilator
 against the emulator, and the rule `auto` documents (a 6-bit x 6-bit product is wider than 4 bits: DSP48E2)."""
 
@@ -61,7 +61,7 @@ def _stages(design) -> list[int]:
 
 
 def test_a_faster_clock_cuts_more_stages_unless_the_cutoff_is_set(tiny, tmp_path):
-    """da4ml's pipelines at 2.5 ns and 5 ns from the same weights: no unit has fewer stages at 2.5 ns and the network
+    """The pipelines at 2.5 ns and 5 ns from the same weights: no unit has fewer stages at 2.5 ns and the network
     has more cycles; with rtl.latency_cutoff set (and LUT products, which need no clock-dependent registers) the
     clock changes nothing, byte for byte."""
     from trigformer.sim import rtl
@@ -81,7 +81,7 @@ def test_a_faster_clock_cuts_more_stages_unless_the_cutoff_is_set(tiny, tmp_path
 
 @pytest.mark.parametrize("clock", [5.0, 2.5])
 def test_dsp_products_sit_between_registers(tiny, clock):
-    """Every DSP48E2-bound product (da4ml opcode 7) reads only its stage's input registers and nothing with a delay
+    """Every DSP48E2-bound product (alkaid opcode 7) reads only its stage's input registers and nothing with a delay
     reads it in its stage (its result is registered); binding the products to LUTs instead changes the cut."""
     from trigformer.sim.rtl import pipeline, trace_unit, units
 
@@ -93,18 +93,18 @@ def test_dsp_products_sit_between_registers(tiny, clock):
     pipe, bound = pipeline(comb, 2.0, clock, "dsp")
     assert bound["dsp"] == sum(op.opcode == 7 for op in comb.ops) > 0
     seen = 0
-    for sol in pipe.solutions:
+    for sol in pipe.logic.values():
         for i, op in enumerate(sol.ops):
             if op.opcode != 7:
                 continue
             seen += 1
-            assert sol.ops[op.id0].opcode == -1 and sol.ops[op.id1].opcode == -1
-            # in its stage only da4ml's zero-delay operations read it: a cast (3) and a constant add (4, which the
-            # DSP48E2's post-adder holds)
-            assert {o.opcode for o in sol.ops if o.opcode != -1 and i in (o.id0, o.id1)} <= {3, -3, 4}
+            assert all(sol.ops[a].opcode == -1 for a in op.addr)
+            # in its stage only zero-delay operations read it: a cast (3), a negation (-2) and a constant add (4,
+            # which the DSP48E2's post-adder holds)
+            assert {o.opcode for o in sol.ops if o.opcode != -1 and i in o.addr} <= {3, -2, 4}
     assert seen == bound["dsp"]
     lut, _ = pipeline(comb, 2.0, clock, "lut")
-    assert len(pipe.solutions) != len(lut.solutions)  # the binding changes the cut
+    assert len(pipe.logic) != len(lut.logic)  # the binding changes the cut
 
 
 def test_the_proxy_flags_a_stage_too_deep_for_its_clock(tmp_path):
@@ -216,7 +216,7 @@ def test_ns_per_unit_is_the_fit_on_the_jedi_linear_fit_designs():
 
 def test_the_estimate_and_fit_follow_the_policy(tiny, tmp_path):
     """The layer descriptions carry hls.multipliers: going from auto to lut removes exactly one DSP48E2 per variable
-    product (6 x 6 bits: a DSP48E2 under auto), as many as the traces' da4ml opcode-7 products; --fit at II 1 keeps
+    product (6 x 6 bits: a DSP48E2 under auto), as many as the traces' alkaid opcode-7 products; --fit at II 1 keeps
     the start point and the same count. (Constant products keep the estimate's width rule: README.)"""
     from trigformer.flow.convert import convert, layer_descriptions
     from trigformer.flow.estimate import estimate

@@ -1,7 +1,7 @@
 """The firmware forms a run produced and the figures of each: decided here, once.
 
 A run produces the HLS project (form `hls`: figures from the vendor tool's reports when they exist -- `csynth`,
-`cosim`, `vsynth` -- else the analytical `estimate`) and, with --rtl, the RTL form (`rtl`: da4ml's pipeline depth,
+`cosim`, `vsynth` -- else the analytical `estimate`) and, with --rtl, the RTL form (`rtl`: the RTL pipeline's depth,
 Yosys's counts). report.json["forms"] has one entry per form produced; the budget judges every one of them
 (flow.report.verdict). With Vivado's post-route reports of the delivered top (rtl/vivado_impl.tcl, read back by
 `synth report DIR`), the RTL form's resources and timing are Vivado's (`vivado`) instead of Yosys's. The report's
@@ -15,9 +15,9 @@ from __future__ import annotations
 from trigformer.flow.parts import RESOURCES, fractions
 
 DESIGNS = {"hls": "the HLS project (hls4ml kernels, firmware/): what Vitis/Vivado HLS takes",
-           "rtl": "rtl/<name>_top.v: da4ml's pipelined Verilog, II = 1"}
+           "rtl": "rtl/<name>_top.v: alkaid's pipelined Verilog, II = 1"}
 # hls.form trace: the HLS project is the RTL units' traces as C++ (sim/rtl/hls.py), the same operations and bindings
-TRACE_DESIGN = ("the HLS project (firmware/), traced form: one function per unit from the da4ml trace the Verilog "
+TRACE_DESIGN = ("the HLS project (firmware/), traced form: one function per unit from the alkaid trace the Verilog "
                 "is written from (same operations, same multiplier bindings), II = 1: what Vitis/Vivado HLS takes")
 
 

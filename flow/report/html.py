@@ -184,7 +184,7 @@ def _layer_tables(report: dict) -> str:
         body = "".join("<tr><td>" + e(r["unit"]) + "</td>" + "".join(
             "".join(f"<td>{v}</td>" for v in fmt_pair(r[c])) for c in ("cycles", "LUT", "DSP", "FF")) + "</tr>"
                        for r in cmp_rows)
-        out += ("<h2>Estimate vs RTL per unit</h2><p>The estimate models the HLS kernels; the RTL figures are da4ml's "
+        out += ("<h2>Estimate vs RTL per unit</h2><p>The estimate models the HLS kernels; the RTL figures are alkaid's "
                 "pipeline (cycles) and Yosys on its netlist (LUT, DSP, FF). Different micro-architectures and "
                 "synthesizers: the ratio estimate / RTL is a comparison, not an error of either.</p>"
                 f"<table><tr><th>unit</th>{head}</tr>{body}</table>")

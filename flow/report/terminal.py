@@ -115,8 +115,8 @@ def render_terminal(report: dict, console=None) -> None:
         con.print(t)
     cmp_rows = estimate_vs_rtl_rows(report)
     if cmp_rows:
-        hls = "traced units by da4ml's cost" if report.get("hls_form") == "trace" else "HLS kernels by the estimate"
-        t = Table(title=f"Estimate / RTL (ratio) per unit: {hls} vs da4ml netlist by Yosys")
+        hls = "traced units by alkaid's cost" if report.get("hls_form") == "trace" else "HLS kernels by the estimate"
+        t = Table(title=f"Estimate / RTL (ratio) per unit: {hls} vs alkaid netlist by Yosys")
         t.add_column("unit", overflow="fold")
         for c in ("cycles", "LUT", "DSP", "FF"):
             t.add_column(c, justify="right")

@@ -53,8 +53,8 @@ def per_layer_rows(report: dict) -> list[dict]:
 
 def estimate_vs_rtl_rows(report: dict) -> list[dict]:
     """Per RTL unit (a layer and the elementwise layers folded into it): the estimate summed over its members beside
-    the RTL figures (cycles from da4ml's pipeline, LUT/DSP/FF from Yosys) and their ratio estimate / RTL. Two
-    different micro-architectures (the HLS kernels vs the da4ml netlist) and two different synthesizers: the ratio
+    the RTL figures (cycles from the RTL pipeline, LUT/DSP/FF from Yosys) and their ratio estimate / RTL. Two
+    different micro-architectures (the HLS kernels vs the alkaid netlist) and two different synthesizers: the ratio
     says how far the estimate is from the one measured form we have, not an error of either. A total row ends it."""
     rtl = report.get("rtl") or {}
     est = report.get("estimate") or {}

@@ -93,14 +93,14 @@ class OpDef:
 
     @staticmethod
     def trace(node: Node, ins: list, in_t: list[FixedType]):
-        """The RTL form: the same arithmetic on da4ml traced variables (flattened like the emulator's raws)."""
+        """The RTL form: the same arithmetic on alkaid traced variables (flattened like the emulator's raws)."""
         raise NotImplementedError
 
     # ---- distributed arithmetic (models/ops/da.py) -------------------------------------------------------------
     @classmethod
     def products(cls, spec, arrays: dict, in_t: list[FixedType], n_tokens: int) -> list:
         """The layer's constant-weight products (models.ops.trace_common.Product) from its spec and raw arrays (an
-        emulator node's, or what `params` reads from the hls4ml layer): what its trace computes with da4ml kernels
+        emulator node's, or what `params` reads from the hls4ml layer): what its trace computes with alkaid kernels
         and what hls.strategy distributed_arithmetic writes as C++. `n_tokens`: tokens per inference."""
         return []
 

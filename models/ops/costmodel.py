@@ -99,7 +99,7 @@ class Res:
         self.bram = 0
         self.n_dsp_mult = 0
         self.n_lut_mult = 0
-        self.da_lut = 0.0  # part of `lut` that is da4ml's cost of distributed-arithmetic kernels (models/ops/da.py)
+        self.da_lut = 0.0  # part of `lut` that is alkaid's cost of distributed-arithmetic kernels (models/ops/da.py)
 
     def mult(self, count: int, wa: int, wb: int, reuse: int, const: bool = False, weights: bool = False) -> bool:
         """`count` products of wa x wb bits per inference (wb is the constant when const). Returns True if DSP."""

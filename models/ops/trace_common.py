@@ -3,9 +3,8 @@
 A traced value is an alkaid FVariable carrying a *real* value: a FixedType raw r means r * 2**-frac. Each recipe
 reproduces models.fixed / the op specs bit for bit (every cast with its rounding and overflow mode, every table
 index), so the trace of a layer computes exactly what its emulator kernel and its HLS C++ compute (checked against
-the emulator, never assumed: flow/rtl.py, tests/test_rtl.py). Casts use alkaid's own quantize (TRN, RND, RND_CONV;
-WRAP, SAT, SAT_SYM); msb_mux only where both branches agree at the tie (max, min, the shift steps of a leading-one
-detector).
+the emulator, never assumed: flow/rtl.py, tests/test_rtl.py); `cast` says why RND_CONV is not alkaid's own. msb_mux
+only where both branches agree at the tie (max, min, saturation, the shift steps of a leading-one detector).
 
 A constant-weight product (a Dense, an attention projection) is a `Product`: its kernel is one alkaid CMVM solve,
 replayed on every token here and written as C++ by the HLS distributed-arithmetic strategy (models/ops/da.py), so
@@ -51,16 +50,26 @@ def is_const(v) -> bool:
 
 
 def cast(x, t: FixedType):
-    """ap_fixed assignment of an exact value x to t (rounding TRN / RND / RND_CONV, overflow WRAP / SAT / SAT_SYM):
-    alkaid's quantize, which rounds before it saturates as ap_fixed does."""
+    """ap_fixed assignment of an exact value x to t (rounding TRN / RND / RND_CONV, overflow WRAP / SAT / SAT_SYM).
+    RND_CONV (half to even) = TRN of x + (1/2 ulp_out - ulp_in) + b * ulp_in, with b the kept LSB of x: one adder
+    after a constant addition. alkaid's own RND_CONV is as exact but ANDs the sticky bits first, one delay unit more
+    (on the tiny test model 5 of its 8 units took one stage more: 59 cycles instead of 54 at 5 ns)."""
     if is_const(x):  # a constant folds to its value on t's grid
         raw = int(t.quantize(np.float64(x)))
         return raw * 2.0**-t.frac
-    if t.overflow not in ("WRAP", "SAT", "SAT_SYM"):
-        raise NotImplementedError(f"trace of overflow mode {t.overflow}")
-    if t.rounding not in ("TRN", "RND", "RND_CONV"):
-        raise NotImplementedError(f"trace of rounding mode {t.rounding}")
-    return x.quantize(*kif(t), t.overflow, t.rounding)
+    k, i, f = kif(t)
+    ov, rnd = t.overflow, t.rounding
+    if ov not in ("WRAP", "SAT", "SAT_SYM"):
+        raise NotImplementedError(f"trace of overflow mode {ov}")
+    fx = frac_of(x)
+    if fx <= f or rnd == "TRN":
+        return x.quantize(k, i, f, ov, "TRN")
+    if rnd == "RND":
+        return (x + 2.0 ** (-f - 1)).quantize(k, i, f, ov, "TRN")
+    if rnd == "RND_CONV":
+        b = x.quantize(0, 1 - f, f)  # the kept LSB, value 0 or 2**-f: a wire
+        return (x + (2.0 ** (-f - 1) - 2.0**-fx) + (b >> (fx - f))).quantize(k, i, f, ov, "TRN")
+    raise NotImplementedError(f"trace of rounding mode {rnd}")
 
 
 def cast_all(xs, t: FixedType) -> np.ndarray:
@@ -195,7 +204,10 @@ def rsqrt(v, rs):
     c = {}
     for j in reversed(range(nbits)):
         k = 1 << j
+        # c_j & c_j: a 1-bit wire of its own; alkaid's mux would otherwise read the MSB of the wide difference, which
+        # then stays live (registered at full width) until the exponent's muxes
         c[j] = _below_pow2(v, top - k + 1)
+        c[j] = c[j] & c[j]
         v = c[j].msb_mux(v * 2.0**k, v)
     t = rs.mant_bits
     mant = (v - 2.0**top).quantize(0, top, -(top - t)) * 2.0 ** (t - top)  # the t bits under the leading one
@@ -220,7 +232,7 @@ def _width(qint) -> int:
 def unit_delays(comb) -> list[float]:
     """Every operation's arrival time in the project's delay unit, da4ml 0.5.2's model (HWConfig(1, -1, -1)), on
     which the clock calibration is fitted (sim/rtl/timing.py NS_PER_UNIT): an adder, a sum, a comparator mux or a
-    bitwise operation of any width 1 unit, a table of b input bits max(b - 6, 1), a variable product of wa x wb bits
+    bitwise operation of any width 1 unit (a 1-bit bitwise operation 0: it merges into the LUT that reads it), a table of b input bits max(b - 6, 1), a variable product of wa x wb bits
     max(wa, wb), everything else (casts, negations, constant additions, wires) 0. alkaid's own delays (its surrogate
     model, in its own units) are not what NS_PER_UNIT was fitted on, hence this one definition. For a constant-weight
     kernel the outputs' largest arrival is its adder depth."""
@@ -232,6 +244,8 @@ def unit_delays(comb) -> list[float]:
 
 def unit_delay(op, ops) -> float:
     """One operation's delay in the unit of unit_delays (`ops`: the program it belongs to)."""
+    if op.opcode == 10 and _width(op.qint) <= 1:
+        return 0.0  # a 1-bit AND/OR/XOR: absorbed into the LUT that reads it
     if op.opcode in (0, 1, 6, 10, 11):
         return 1.0
     if op.opcode == 8:

@@ -5,11 +5,12 @@ uses) is traced by its op (models/ops/*/trace.py). Element-wise layers (casts, R
 that produces their input: a *unit* is one layer with the element-wise layers after it, traced from fresh inputs of
 its declared input types, cut into pipeline stages (sim/rtl/timing.py: a latency cutoff per stage in the calibrated
 delay unit, then alkaid's `to_pipeline`) and written as its own Verilog module by alkaid's RTLModel
-(`layers/<unit>/`; its stage modules renamed <module>_stage<i>, its lookup tables `case` modules <module>_table_*). A unit is what Yosys synthesizes on its own. trigformer then
-writes the network top, the delivered one (`<name>_top.v`): the model's ports and a valid signal (`in_valid` ->
-`out_valid`, a shift register as long as the data's path); it converts every element between the layers' packed
-ports (alkaid packs each element at its own minimal width) and the declared fixed-point types and delays the earlier
-inputs of a multi-input layer (the residual adds) so that both arrive in the same cycle. The co-simulation top
+(`layers/<unit>/`; its stage modules renamed <module>_stage<i>, its lookup tables `case` modules <module>_table_*).
+A unit is what Yosys synthesizes on its own. trigformer then writes the network top, the delivered one
+(`<name>_top.v`): the model's ports and a valid signal (`in_valid` -> `out_valid`, a shift register as long as the
+data's path); it converts every element between the layers' packed ports (alkaid packs each element at its own
+minimal width) and the declared fixed-point types and delays the earlier inputs of a multi-input layer (the residual
+adds) so that both arrive in the same cycle. The co-simulation top
 (`tb/<name>_trace_top.v`) is the same network plus a `trace_out` port bringing every layer's output out, delayed to
 the network's latency; it is never delivered.
 
@@ -20,7 +21,8 @@ register levels (its input register, N - 1 between stages, its output register);
 the network's input feeds it (its input register is the reference) and N + 1 otherwise (the previous unit's output
 register to its own input register is one cycle). The per-unit cycles along the path sum to L by definition, and the
 Verilator testbench measures L from `in_valid` to `out_valid` on data that must then match the emulator. The
-pipelining uses da4ml 0.5.2's delay unit (models/ops/trace_common.py unit_delays); timing closure is not verified without vendor place-and-route.
+pipelining uses da4ml 0.5.2's delay unit (models/ops/trace_common.py unit_delays); timing closure is not verified
+without vendor place-and-route.
 """
 
 from __future__ import annotations
@@ -224,7 +226,10 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
         last = members[-1].name
         module = f"U{len(layers) + 1}_{members[0].name}"[:60]
         lf = folder / "layers" / last
-        model = RTLModel(pipe, lf, prj_name=module, flavor="verilog", print_latency=False, clock_period=clock_ns)
+        # ternary_fuse off: two-input adders, as the delay unit counts them (alkaid would fuse a + b + c into one
+        # ternary adder inside a stage, which Yosys maps as two carry chains deeper than the stage was cut for)
+        model = RTLModel(pipe, lf, prj_name=module, flavor="verilog", print_latency=False, clock_period=clock_ns,
+                         ternary_fuse=False)
         model.write()
         _own_names(lf / "src", module)
         bind_verilog(lf / "src", module, multipliers)

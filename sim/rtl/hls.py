@@ -1,11 +1,11 @@
-"""The HLS project's traced form (`hls.form: trace`): every RTL unit's C++ written from the unit's own da4ml trace.
+"""The HLS project's traced form (`hls.form: trace`): every RTL unit's C++ written from the unit's own alkaid trace.
 
 The units and their traces are the RTL form's (sim/rtl `units`, `trace_unit`: the same CombLogic the Verilog is
-written from). da4ml's HLS code generator (`ssa_gen`, `output_gen`, flavor vitis: one ap_fixed statement per traced
+written from). alkaid's HLS code generator (`ssa_gen`, `output_gen`, flavor vitis: one ap_fixed statement per traced
 operation, tables as static const arrays) writes each unit as one function `tf_unit_<k>` into nnet_code_gen.h (the
 layer's `Source` code attribute, as the distributed-arithmetic pass does), with its inputs read from the hls4ml
 variables of the unit's external inputs and its result written to the unit's last layer's variable. Every variable
-product (da4ml opcode 7) gets `#pragma HLS BIND_OP ... impl=fabric|dsp` by the one multiplier rule
+product (alkaid opcode 7) gets `#pragma HLS BIND_OP ... impl=fabric|dsp` by the one multiplier rule
 (sim/rtl/timing.py on_dsp on the operands' widths, as bind_products and bind_verilog). The unit's last layer calls it;
 the other members' calls are dropped (their variables stay declared, unused), so C-simulation traces one output per
 unit, which the verification compares with the emulator like any other layer.
@@ -27,7 +27,7 @@ class TracedUnit:
     name: str  # the unit's last layer (the layer whose variable its function writes)
     members: list[str]
     external: list[str]  # the unit's inputs, in the function's argument order
-    comb: object  # the da4ml CombLogic, the RTL form's (sim/rtl trace_unit)
+    comb: object  # the alkaid CombLogic, the RTL form's (sim/rtl trace_unit)
     function: str | None  # None: the unit has no C++ of its own (a renaming), its layers' are kept
 
 
@@ -50,9 +50,9 @@ def function_name(k: int) -> str:
 
 def unit_code(comb, fn: str, in_sizes: list[int], multipliers: str) -> str:
     """C++ of one traced unit: `template <in0_T, ..., res_T> void fn(in0_T in0[n0], ..., res_T res[n])`, the
-    unit's external inputs in order (flattened like the trace's inputs), da4ml's statements with a BIND_OP on every
+    unit's external inputs in order (flattened like the trace's inputs), alkaid's statements with a BIND_OP on every
     variable product."""
-    from da4ml.codegen.hls.hls_codegen import kif_to_vitis_type, output_gen, ssa_gen
+    from alkaid.codegen.hls.hls_codegen import kif_to_vitis_type, output_gen, ssa_gen
 
     offsets, pos = [], 0
     for n in in_sizes:
@@ -76,7 +76,7 @@ def unit_code(comb, fn: str, in_sizes: list[int], multipliers: str) -> str:
     tparams = ", ".join([f"class in{j}_T" for j in range(len(in_sizes))] + ["class res_T"])
     params = ", ".join([f"in{j}_T in{j}[{n}]" for j, n in enumerate(in_sizes)] + [f"res_T res[{n_out}]"])
     ind = "\n    "
-    return (f"// trigformer: traced unit {fn} (da4ml trace, the RTL form's), {len(comb.ops)} operations\n"
+    return (f"// trigformer: traced unit {fn} (alkaid trace, the RTL form's), {len(comb.ops)} operations\n"
             + CSIM_OPT + f"template <{tparams}> TF_TRACED_CSIM_OPT void {fn}({params}) {{\n    #pragma HLS INLINE{ind}"
             + ind.join(body) + "\n}\n")
 
@@ -118,12 +118,12 @@ def _on_dsp(comb, op, multipliers: str) -> bool:
     """A variable product bound to a DSP48E2: the one rule (sim/rtl/timing.py on_dsp) on its operands' widths."""
     from trigformer.sim.rtl.timing import _width, on_dsp
 
-    return op.opcode == 7 and on_dsp(_width(comb.ops[op.id0].qint), _width(comb.ops[op.id1].qint), multipliers)
+    return op.opcode == 7 and on_dsp(_width(comb.ops[op.addr[0]].qint), _width(comb.ops[op.addr[1]].qint), multipliers)
 
 
-METHOD = ("the traced units' own figures (the RTL form's trace): latency = da4ml's pipeline of each unit at the "
+METHOD = ("the traced units' own figures (the RTL form's trace): latency = the RTL form's pipeline of each unit at the "
           "clock with the RTL's delay model and multiplier binding (sim/rtl/timing.py), the units' cycles summed as "
-          "the RTL form counts them; LUT = da4ml's cost of every operation but the DSP-bound products (adder bits, "
+          "the RTL form counts them; LUT = alkaid's cost of every operation but the DSP-bound products (adder bits, "
           "tables, LUT products); DSP = one DSP48E2 per product bound to DSP by hls.multipliers; FF = the pipeline's "
           "register bits. Not HLS synthesis: Vitis HLS schedules the same operations itself")
 
@@ -135,7 +135,7 @@ def estimate(traced: list[TracedUnit], input_name: str, clock_ns: float, part: s
     import math
 
     from trigformer.flow.parts import fractions, resolve_part
-    from trigformer.sim.rtl import pipeline
+    from trigformer.sim.rtl import pipeline, reg_bits_of, stages_of
     from trigformer.sim.rtl.timing import cutoff_for
 
     full_name, _ = resolve_part(part)
@@ -147,10 +147,10 @@ def estimate(traced: list[TracedUnit], input_name: str, clock_ns: float, part: s
     for u in traced:
         pipe, bound = pipeline(u.comb, cutoff, clock_ns, multipliers)
         start = max(arrival[i] for i in u.external)
-        arrival[u.name] = start + len(pipe.solutions) + 1  # N stages: N + 1 register levels (sim/rtl module doc)
+        arrival[u.name] = start + stages_of(pipe) + 1  # N stages: N + 1 register levels (sim/rtl module doc)
         cycles = arrival[u.name] - max(0, start)
         lut = sum(op.cost for op in u.comb.ops if not _on_dsp(u.comb, op, multipliers))
-        row = {"name": u.name, "DSP": bound["dsp"], "LUT": math.ceil(lut), "FF": int(pipe.reg_bits), "BRAM_18K": 0,
+        row = {"name": u.name, "DSP": bound["dsp"], "LUT": math.ceil(lut), "FF": reg_bits_of(pipe), "BRAM_18K": 0,
                "mult_dsp": bound["dsp"], "mult_lut": bound["lut"], "function": u.function, "ops": len(u.comb.ops)}
         res_rows.append(row)
         for k in tot:

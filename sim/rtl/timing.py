@@ -21,6 +21,7 @@ import re
 
 from trigformer.models.ops.costmodel import T_DSP as T_DSP_COMB  # ns, DSP48E2 multiply without internal registers
 from trigformer.models.ops.costmodel import var_on_dsp as on_dsp  # the one multiplier rule
+from trigformer.models.ops.trace_common import _width, unit_delay
 
 NS_PER_UNIT = 1.657  # fitted: achieved post-route ns per delay unit (median of the JEDI-linear fit designs)
 MIN_CUTOFF = 1.0  # one adder is the smallest thing a stage can hold
@@ -54,8 +55,6 @@ def bind_products(comb, cutoff: float, clock_ns: float, policy: str):
     takes dsp_stages(clock) whole stages (its operands registered, its result registered; Vivado's DSP inference
     absorbs those registers as AREG/BREG, MREG, PREG); a LUT product keeps max(wa, wb) units. Returns
     (comb, {"dsp": n, "lut": n})."""
-    from trigformer.models.ops.trace_common import _width, unit_delay
-
     ops = comb.ops
     t: list[float] = []
     n = {"dsp": 0, "lut": 0}

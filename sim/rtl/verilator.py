@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -40,10 +39,10 @@ def verilator_env() -> dict:
                 MAKEFLAGS="CFG_CXXFLAGS_PCH_I=-include")
 
 
-def sources(design, top: Path | None = None) -> tuple[list[Path], list[Path]]:
-    """(Verilog files, table memory files) of a design: each layer's modules, the shared primitives once, and `top`
-    (default: the co-simulation top with the trace port)."""
-    verilog, mems, static = [], [], {}
+def sources(design, top: Path | None = None) -> list[Path]:
+    """The Verilog files of a design: each layer's modules (its tables are `case` modules), the shared primitives
+    once, and `top` (default: the co-simulation top with the trace port)."""
+    verilog, static = [], {}
     for layer in design.layers:
         src = layer.folder / "src"
         verilog += sorted(p for p in src.glob("*.v") if not p.name.endswith("_wrapper.v"))
@@ -53,9 +52,8 @@ def sources(design, top: Path | None = None) -> tuple[list[Path], list[Path]]:
                 raise RuntimeError(f"alkaid primitive {p.name} differs between layers")
             if p.name not in {q.name for q in verilog}:
                 verilog.append(p)
-        mems += sorted((src / "memfiles").glob("*.mem"))
     verilog.append(top or design.trace_top_file)
-    return verilog, mems
+    return verilog
 
 
 def build(design, workdir: Path, jobs: int = 1, log: Path | None = None) -> tuple[Path, float]:
@@ -63,9 +61,7 @@ def build(design, workdir: Path, jobs: int = 1, log: Path | None = None) -> tupl
     env = verilator_env()
     workdir = workdir.resolve()  # Verilator runs in workdir: every path it gets is absolute
     workdir.mkdir(parents=True, exist_ok=True)
-    verilog, mems = sources(design)
-    for m in mems:
-        shutil.copy(m, workdir / m.name)  # $readmemh resolves table files against the working directory
+    verilog = sources(design)
     top = design.trace_top_file.stem
     cflags = (f"-O0 -DVTOP=V{top} -DVTOP_HEADER='\"V{top}.h\"' -DTB_IN_BITS={design.in_bits} "
               f"-DTB_OUT_BITS={design.out_bits} -DTB_TRACE_BITS={design.trace_bits}")

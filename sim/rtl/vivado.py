@@ -1,11 +1,11 @@
 """A Vivado script for the delivered top, for users who have the tool: out-of-context synthesis, optimization,
 placement and routing at the configured clock, then the utilization and timing-summary reports `synth report DIR`
-reads back (flow.report.rerender, with da4ml's report parsers: nothing hand-written).
+reads back (flow.report.rerender, with alkaid's report parsers: nothing hand-written).
 
     cd DIR/rtl && vivado -mode batch -source vivado_impl.tcl
 
 writes DIR/rtl/vivado/reports/<name>_top_post_route_util.rpt and <name>_top_post_route_timing.rpt (the names and
-steps follow da4ml's own build_vivado_prj.tcl). The clock constraint is <name>_top.xdc.
+steps follow da4ml's build_vivado_prj.tcl, which alkaid keeps). The clock constraint is <name>_top.xdc.
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ def write_script(design, part: str) -> Path:
     from trigformer.sim.rtl.verilator import sources
 
     folder = design.folder
-    verilog, mems = sources(design, design.top_file)
-    rel = [p.relative_to(folder).as_posix() for p in verilog]
-    mem = [p.relative_to(folder).as_posix() for p in mems]
+    rel = [p.relative_to(folder).as_posix() for p in sources(design, design.top_file)]
     top = design.top_file.stem
     xdc = folder / f"{top}.xdc"
     xdc.write_text(f"create_clock -period {design.clock_ns:.3f} -name clk [get_ports clk]\n")
@@ -45,8 +43,6 @@ def write_script(design, part: str) -> Path:
         f"file mkdir {REPORTS}",
         "create_project -in_memory -part $part",
         "read_verilog [list " + " ".join(rel) + "]",
-        *([f"add_files [list {' '.join(mem)}]",
-           "foreach f [get_files *.mem] { set_property used_in_synthesis true $f }"] if mem else []),
         f"read_xdc -mode out_of_context {xdc.name}",
         "synth_design -top $top -part $part -mode out_of_context -flatten_hierarchy full",
         "opt_design",

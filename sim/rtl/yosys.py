@@ -161,7 +161,7 @@ def _valid_result(r) -> bool:
 
 
 def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", depth: bool = False) -> dict:
-    """Synthesize Verilog `files` (plus the $readmemh files among them) with `top` as top module; returns
+    """Synthesize Verilog `files` with `top` as top module; returns
     {"module", "cells", "seconds"} (and "depth": the longest path, with `depth`). Cached by content (sim.cache: a
     verified entry, else recomputed and rewritten). `keep`: module patterns mapped on their own."""
     from trigformer.sim import cache
@@ -178,7 +178,7 @@ def run_yosys(files: list[Path], top: str, which: str = "auto", keep: str = "", 
         return {**hit, "cached": True}
     with tempfile.TemporaryDirectory(prefix="trigformer-yosys-") as tmp:
         work = Path(tmp)
-        for p in files:  # yowasp sees only its working directory; $readmemh reads from it
+        for p in files:  # yowasp sees only its working directory
             shutil.copy(p, work / p.name)
         (work / "job.ys").write_text(text)
         t0 = time.perf_counter()

@@ -4,7 +4,7 @@ the exp table in ceil(N_kv/2) ROM copies per row and the 1/sum table in one. Cro
 N tokens, keys and values from N_kv tokens of width kv_dim (self-attention: N_kv = N, kv_dim = the input width).
 q, k, v and context are qkv_bits wide (qkv_t: quantization.attention_bits), probabilities prob_bits (prob_t); without
 them (a description made before conversion) out_bits. The 1/sqrt(key_dim) scale is in the exp table (no multiply).
-With distributed_arithmetic the four projections are da4ml kernels (models/ops/da.py), the rest unchanged."""
+With distributed_arithmetic the four projections are alkaid kernels (models/ops/da.py), the rest unchanged."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def cost(layer: dict, path: Path, r: Res) -> tuple[int, bool, int]:
     share_in = n_proj_in / (n_proj_in + HV * n_out)
     tp, tok_iters = split_units(N, d.reuse)  # the projections' token units
     da = d.strategy == STRATEGY
-    if da:  # one da4ml kernel per token and projection: their cost, no multipliers (models/ops/da.py)
+    if da:  # one alkaid kernel per token and projection: their cost, no multipliers (models/ops/da.py)
         kernels = {k["product"]: k for k in kernels_of(layer)}
         add_luts(r, list(kernels.values()))
         dsp_in = dsp_out = False

@@ -1,6 +1,6 @@
 """Cost model of the per-token Dense (nnet_tf_dense.h): latency = `tokens_parallel` token units with constant
 weights; resource = every token computes one output block per iteration with weights read from a ROM;
-distributed_arithmetic = one da4ml kernel per token (models/ops/da.py: da4ml's cost and adder depth)."""
+distributed_arithmetic = one alkaid kernel per token (models/ops/da.py: alkaid's cost and adder depth)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 //   latency:  weights are constants in logic; `tokens_parallel` tokens per cycle (see nnet_tf_common.h).
 //   resource: weights in a ROM of depth `iterations` (one output block per word); every token computes one block
 //             of outputs per cycle with shared multipliers, so the multipliers see the weight as a variable.
-//   distributed_arithmetic: every token runs CONFIG_T::kernel, da4ml's shift-and-add graph of x W + b written into
+//   distributed_arithmetic: every token runs CONFIG_T::kernel, alkaid's shift-and-add graph of x W + b written into
 //             nnet_code_gen.h (models/ops/da.py; the same graph as the RTL form); no multipliers, no weight arrays
 //             read (w, b are passed and unused, so every strategy has one call). Reuse factor 1: II = 1.
 #ifndef NNET_TF_DENSE_H_
