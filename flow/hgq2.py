@@ -94,6 +94,7 @@ def synth(cfg, opts, out: Path):
     from trigformer.flow.outdir import Output
     from trigformer.flow.pipeline import UsageError
     from trigformer.flow.progress import reporting
+    from trigformer.flow.rtl import check_tools
     from trigformer.models import quiet_third_party
     from trigformer.sim.cache import CacheError
     from trigformer.sim.rtl.verilator import ToolMissing
@@ -101,7 +102,7 @@ def synth(cfg, opts, out: Path):
     check_options(opts)
     model = load(cfg, opts)
     try:
-        check_tools(cfg.rtl)  # alkaid is HGQ2's own dependency; Verilator and Yosys as in flow/rtl.py
+        check_tools(cfg.rtl)  # alkaid, Verilator and Yosys as for --rtl
     except (ToolMissing, CacheError) as e:
         raise UsageError(f"HGQ2 model (its form is the RTL): {e}") from None
     quiet_third_party()
@@ -110,18 +111,6 @@ def synth(cfg, opts, out: Path):
         o.commit()
     result.out_dir = out
     return result
-
-
-def check_tools(rcfg) -> None:
-    from trigformer.sim.cache import check_location
-    from trigformer.sim.rtl.verilator import verilator_env
-    from trigformer.sim.rtl.yosys import yosys_command
-
-    if rcfg.cosim:
-        verilator_env()
-    if rcfg.yosys != "none":
-        yosys_command(rcfg.yosys)
-        check_location()
 
 
 def run(cfg, opts, model, work: Path, final: Path):
