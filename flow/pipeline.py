@@ -166,6 +166,10 @@ def synth(opts: Options) -> Result:
 
     cfg = load(opts)
     out = output_dir(cfg, opts)
+    from trigformer.flow.hgq2 import synth as synth_hgq2, wants_hgq2
+
+    if wants_hgq2(cfg, opts):  # an HGQ2 model: alkaid's trace and RTL are its firmware (flow/hgq2.py)
+        return synth_hgq2(cfg, opts, out)
     imported = import_model(cfg, opts)
     check_plan(cfg, imported, provisional(cfg))
     if opts.rtl:

@@ -110,7 +110,7 @@ def failures(report: dict) -> list[str]:
     rtl = report.get("rtl") or {}
     if rtl.get("failed") or (rtl.get("resources") or {}).get("failed"):
         why.append(f"RTL: {rtl.get('failed') or rtl['resources']['failed']}")
-    for key in ("cosim", "trace_vs_emulator"):
+    for key in ("cosim", "trace_vs_emulator", "trace_vs_keras", "hls_vs_keras"):  # *_vs_keras: HGQ2 (flow/hgq2.py)
         check = rtl.get(key) or {}
         if check.get("failed") or check.get("mismatched_values"):
             why.append(f"RTL {key}: {check.get('failed') or str(check['mismatched_values']) + ' values differ'}")

@@ -64,15 +64,16 @@ CODE_CLASSES = ("Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLa
 SAFE_MODULES = ("keras", "tf_keras", "tensorflow", "qkeras", "trigformer", "models", "builtins")
 
 
-def inspect_model_file(path: Path) -> None:
+def inspect_model_file(path: Path, extra_modules: tuple = (), extra_classes: frozenset = frozenset()) -> None:
     """Refuse (ModelFileError, naming the file and the layer) a Lambda, any entry that carries code, and any layer
     class that is neither Keras' own, QKeras' nor trigformer's, reading only the saved config: the `model_config`
-    attribute of an .h5 (h5py), keras_metadata.pb of a SavedModel folder, config.json of a .keras archive."""
+    attribute of an .h5 (h5py), keras_metadata.pb of a SavedModel folder, config.json of a .keras archive.
+    `extra_modules` / `extra_classes`: a library's modules and layer classes also allowed (models/hgq2: HGQ2's)."""
     configs = _saved_configs(path)
     if configs is None:
         return  # no config to read (a weights-only .h5, not a zip): Keras's own load refuses it without running code
     for config, layers in configs:
-        _refuse_code(path, config, layers)
+        _refuse_code(path, config, layers, tuple(extra_modules), frozenset(extra_classes))
 
 
 def _saved_configs(path: Path) -> list[tuple[object, bool]] | None:
@@ -120,10 +121,11 @@ def _keras_class(cls: str) -> bool:
     return hasattr(keras.layers, cls) or cls in ("Functional", "Sequential", "Model")
 
 
-def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
+def _refuse_code(path: Path, config, has_layers: bool = True, extra_modules: tuple = (),
+                 extra_classes: frozenset = frozenset()) -> None:
     from trigformer.models.builder import custom_objects
 
-    known = set(custom_objects()) | HANDLED
+    known = set(custom_objects()) | HANDLED | set(extra_classes)
 
     def walk(node, layer: str | None, depth: int = 0):
         if depth > 64:
@@ -145,7 +147,7 @@ def _refuse_code(path: Path, config, has_layers: bool = True) -> None:
                                  f"{NEAREST.get(cls, 'a Keras layer of the supported table')}")
         code = [k for k in CODE_KEYS if node.get(k) is not None]
         module = node.get("module")
-        if isinstance(module, str) and module.split(".")[0] not in SAFE_MODULES:
+        if isinstance(module, str) and module.split(".")[0] not in SAFE_MODULES + extra_modules:
             code.append(f"module {module!r}")
         if code:
             raise ModelFileError(f"{path}: layer {layer or '?'}: its config carries code ({', '.join(code)}), and a "
