@@ -41,7 +41,7 @@ def wants_hgq2(cfg, opts) -> bool:
     if cfg.model.file is None:
         return False
     from trigformer.flow.config import resolve_model_file
-    from trigformer.flow.pipeline import config_path
+    from trigformer.flow.run import config_path
 
     try:
         return is_hgq2_file(resolve_model_file(cfg, config_path(opts)))
@@ -52,7 +52,7 @@ def wants_hgq2(cfg, opts) -> bool:
 def load(cfg, opts):
     """The HGQ2 model, its inputs checked against the data section. Raises ConfigError (exit 2)."""
     from trigformer.flow.config import ConfigError, resolve_model_file
-    from trigformer.flow.pipeline import config_path, label
+    from trigformer.flow.run import config_path, label
     from trigformer.models.byom import ModelFileError
     from trigformer.models.hgq2 import load_hgq2
 
@@ -80,7 +80,7 @@ def load(cfg, opts):
 
 
 def check_options(opts) -> None:
-    from trigformer.flow.pipeline import UsageError
+    from trigformer.flow.run import UsageError
 
     for flag, on in (("--fit", opts.fit), ("--synth", opts.vendor_synth), ("--cosim", opts.cosim),
                      ("--vsynth", opts.vsynth), ("--weights", opts.weights is not None)):
@@ -92,7 +92,7 @@ def check_options(opts) -> None:
 def synth(cfg, opts, out: Path):
     """flow.pipeline.synth for an HGQ2 model: every check before anything is written (exit 2), then the stages."""
     from trigformer.flow.outdir import Output
-    from trigformer.flow.pipeline import UsageError
+    from trigformer.flow.run import UsageError
     from trigformer.flow.progress import reporting
     from trigformer.flow.rtl import check_tools
     from trigformer.models import quiet_third_party
@@ -117,7 +117,8 @@ def run(cfg, opts, model, work: Path, final: Path):
     """The HGQ2 flow's stages (module doc) in `work`; returns flow.pipeline.Result."""
     from trigformer.flow import data as data_stage
     from trigformer.flow.parts import fractions, resolve_part
-    from trigformer.flow.pipeline import Result, config_path, write_outputs
+    from trigformer.flow.report.files import write_outputs
+    from trigformer.flow.run import Result, config_path
     from trigformer.flow.progress import stage
     from trigformer.flow.report import judge_budget
     from trigformer.flow.report.forms import apply as apply_forms

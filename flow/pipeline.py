@@ -15,55 +15,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from trigformer.flow.config import Config, ConfigError, load_config
-
-
-class UsageError(Exception):
-    """Bad request (exit 2, nothing written)."""
-
-
-@dataclass
-class Options:
-    config: Path | dict  # model.yaml, or its content as a mapping (trigformer.synth)
-    part: str | None = None
-    out: Path | None = None
-    force: bool = False
-    weights: Path | None = None
-    epochs: int | None = None
-    csim: bool = True
-    backend: str | None = None
-    clock: float | None = None
-    vendor_synth: bool = False
-    cosim: bool = False
-    vsynth: bool = False
-    fit: bool = False
-    rtl: bool = False
-    progress: object = True  # True: stage lines (flow.progress); False: quiet; a callable: gets every Event
-    size_check: bool = True  # refuse a model whose estimate is far beyond the part, before training (flow.sizecheck)
-    extra_overrides: dict = field(default_factory=dict)
-    model: object = None  # a trained Keras model object (trigformer.synth(..., model=...))
-    model_source: str | None = None  # how to name `model` in messages and the report
-    config_base: Path | None = None  # where relative paths of a mapping config are taken from (default: cwd)
-
-
-@dataclass
-class Result:
-    report: dict
-    out_dir: Path
-    messages: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        """synth's exit code for this result: 0; 1 wrong or failed (csim/RTL != emulator, a tool failed); 4 budget
-        not met, everything verified (flow.report.verdict)."""
-        from trigformer.flow.report import exit_code
-
-        return exit_code(self.report)
+from trigformer.flow.report.files import html_extra, render_outputs, write_outputs  # noqa: F401 (re-exported)
+from trigformer.flow.run import Options, Result, UsageError, config_path, label  # noqa: F401 (re-exported)
 
 
 def load(opts: Options) -> Config:
@@ -78,17 +36,6 @@ def load(opts: Options) -> Config:
     if isinstance(opts.config, dict):
         return config_from_dict(opts.config, overrides, context, base_dir=opts.config_base)
     return load_config(opts.config, overrides, context)
-
-
-def config_path(opts: Options) -> Path:
-    """The path relative data.path and model.file are taken from (its folder)."""
-    if isinstance(opts.config, dict):
-        return Path(opts.config_base or Path.cwd()) / "model.yaml"
-    return Path(opts.config)
-
-
-def label(opts: Options) -> str:
-    return "config" if isinstance(opts.config, dict) else str(opts.config)
 
 
 def import_model(cfg: Config, opts: Options):
@@ -360,38 +307,6 @@ def fit_settings(cfg: Config, fixed, part_full: str, work: Path):
     finally:
         shutil.rmtree(probe_dir, ignore_errors=True)
     return fit(layers, cfg.hls.clock_period_ns, part_full, cfg.budget_dict(), cfg.hls.strategy)
-
-
-def html_extra(report: dict, predictions: dict) -> dict:
-    return {"y_true": predictions["y_true"], "scores_float": predictions["float"],
-            "scores_firmware": predictions["firmware"],
-            "class_names": (report.get("config") or {}).get("model", {}).get("classes")}
-
-
-def render_outputs(report: dict, predictions: dict | None) -> tuple[dict, str, str]:
-    """report.json's text and report.html's page, in memory: (the report as validated by the Report model, json
-    text, html page). Raises on a report that cannot be rendered, before anything is written."""
-    from trigformer.flow.report import Report
-    from trigformer.flow.report.html import render_html
-    from trigformer.flow.report.model import dumps
-
-    report = Report.model_validate(report).to_dict()
-    text = dumps(report)
-    page = render_html(report, html_extra(report, predictions) if predictions else None)
-    return report, text, page
-
-
-def write_outputs(report: dict, predictions: dict | None, folder: Path) -> dict:
-    """report.json (validated through the Report model first), report.html (plots from `predictions`, in memory)
-    and predictions.npz. Everything is rendered before the first file is written. Returns the report as written."""
-    from trigformer.flow.report.model import write_text_atomic
-
-    report, text, page = render_outputs(report, predictions)
-    if predictions is not None:
-        np.savez_compressed(folder / "predictions.npz", **predictions)
-    write_text_atomic(folder / "report.json", text)
-    write_text_atomic(folder / "report.html", page)
-    return report
 
 
 __all__ = ["Options", "Result", "synth", "ConfigError", "UsageError"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trigformer.models.byom.loading import ModelFileError
+from trigformer.models.byom.errors import ModelFileError
 
 # Keras-2 MultiHeadAttention's config keys that Keras 3 takes from the call instead
 _MHA_BUILD_KEYS = ("query_shape", "key_shape", "value_shape")

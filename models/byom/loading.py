@@ -8,11 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from trigformer.models.byom.classes import HANDLED, NEAREST, unsupported_message
-
-
-class ModelFileError(ValueError):
-    """The model file cannot be read as a Keras model (exit 2)."""
-
+from trigformer.models.byom.errors import ModelFileError  # noqa: F401 (raised here, re-exported)
 
 
 def load_model_file(path: Path):
