@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from trigformer.flow.config import ConfigError
     from trigformer.flow.outdir import OutputError
     from trigformer.flow.pipeline import UsageError
+    from trigformer.flow.run import ToolFailure
     from trigformer.flow.report.rerender import ReportError
     from trigformer.flow.train import WeightsError
 
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UsageError, OutputError, ReportError, WeightsError) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2
+    except ToolFailure as e:
+        print(f"synth: {e}; nothing was written", file=sys.stderr)
+        return 1
     except OSError as e:  # read-only filesystem, full disk, a path that is a file...
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"synth: error: {where}{e.strerror or e} (nothing was written)", file=sys.stderr)

@@ -102,7 +102,8 @@ class DataConfig(_Section):
 
 
 # The model keys that describe an architecture trigformer builds; a model file brings its own.
-ARCHITECTURE_KEYS = ("embed_dim", "num_heads", "key_dim", "num_blocks", "ffn_dim", "norm", "pooling", "activation")
+ARCHITECTURE_KEYS = ("embed_dim", "num_heads", "key_dim", "num_blocks", "ffn_dim", "norm", "pooling", "activation",
+                     "attention", "linformer_k", "mlp_blocks")
 MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")  # or a SavedModel folder (saved_model.pb inside)
 
 
@@ -116,8 +117,11 @@ class ModelConfig(_Section):
     num_blocks: int = Field(2, ge=1, le=8)
     ffn_dim: int = Field(32, ge=1, le=512)
     norm: NormChoice = "layernorm"  # pyright: ignore[reportInvalidTypeForm]
-    pooling: Literal["mean", "max"] = "mean"
+    pooling: Literal["mean", "max", "flatten"] = "mean"  # flatten: quantization.mode hgq2 only
     activation: Literal["relu", "linear"] = "relu"
+    attention: Literal["mha", "linformer"] = "mha"  # linformer: keys and values projected to linformer_k tokens
+    linformer_k: int | None = Field(None, ge=1, le=150)
+    mlp_blocks: int = Field(1, ge=1, le=8, description="residual MLPs after each attention (quantization.mode hgq2)")
     classes: list[str] = Field(default_factory=lambda: ["g", "q", "W", "Z", "t"], min_length=2)
 
     @field_validator("file", mode="before")
@@ -133,6 +137,11 @@ INT_BITS_KEYS = {"weight_int_bits": 8, "act_int_bits": 16, "input_int_bits": 16}
 
 
 class QuantConfig(_Section):
+    # uniform: one QKeras-style type per tensor (the keys below); hgq2: HGQ2 learns one bit width per element,
+    # starting from those keys, under its resource penalty (EBOPs; models/hgq2/build.py)
+    mode: Literal["uniform", "hgq2"] = "uniform"
+    beta: float = Field(1e-6, ge=0, le=1, description="hgq2: EBOPs penalty (the start value when lut_target is set)")
+    lut_target: int | None = Field(None, ge=100, description="hgq2: the LUT count training aims for (HGQ2's BetaPID)")
     weight_bits: int = Field(8, ge=2, le=16)
     weight_int_bits: int | Literal["auto"] = 0
     act_bits: int = Field(10, ge=2, le=24)
@@ -350,6 +359,38 @@ class Config(_Section):
             raise ValueError(f"{v!r} would clash with the generated C++ project: {clash}")
         return v
 
+    def _check_mode(self) -> None:
+        """quantization.mode and the keys that only one mode (or one attention) has."""
+        m, q = self.model, self.quantization
+        if m.attention == "linformer":
+            if m.linformer_k is None:
+                raise _KeyError("model.linformer_k", "attention linformer projects keys and values to linformer_k "
+                                                     "tokens: give it (e.g. 4)")
+            if m.linformer_k >= self.data.n_particles:
+                raise _KeyError("model.linformer_k", f"{m.linformer_k} must be smaller than data.n_particles "
+                                                     f"({self.data.n_particles}): it is what the tokens are "
+                                                     "projected down to")
+        elif m.linformer_k is not None:
+            raise _KeyError("model.linformer_k", "applies only with model.attention: linformer")
+        if q.mode == "hgq2":
+            if m.file is not None:
+                raise _KeyError("quantization.mode", "hgq2 trains a model built from the keys; a model file brings "
+                                                     "its own quantization (an HGQ2 .keras file is recognised as "
+                                                     "such without this key)")
+            if m.norm != "none":
+                raise _KeyError("model.norm", f"{m.norm} with quantization.mode hgq2: HGQ2 0.2.0 has no norm layer "
+                                              "alkaid traces; use norm: none")
+            if self.hls.reuse_factor != 1 or self.hls.strategy == "resource":
+                raise _KeyError("hls.reuse_factor", "quantization.mode hgq2 writes the model fully parallel (II = 1) "
+                                                    "from its alkaid trace: reuse_factor 1, strategy latency")
+            return
+        for key, given in (("quantization.beta", "beta" in q.model_fields_set),
+                           ("quantization.lut_target", q.lut_target is not None),
+                           ("model.mlp_blocks", m.mlp_blocks != 1), ("model.pooling", m.pooling == "flatten")):
+            if given:
+                raise _KeyError(key, "needs quantization.mode: hgq2 (with uniform quantization it is not "
+                                     "available)")
+
     @model_validator(mode="after")
     def _combinations(self, info: ValidationInfo):
         m, d = self.model, self.data
@@ -375,6 +416,7 @@ class Config(_Section):
             if self.training.epochs == 0:
                 raise _KeyError("training.epochs", "0 trains nothing: a model built from the keys needs >= 1 "
                                                    "(0 is for model.file: post-training quantization only)")
+        self._check_mode()
         if self.training.epochs is None:
             self.training.epochs = 0 if byom else 20
         if byom:  # a trained model's ranges are known: integer bits not given are calibrated

@@ -33,9 +33,12 @@ NOT_COVERED = ("trigformer's own chain (C-simulation == emulator) does not cover
 
 
 def wants_hgq2(cfg, opts) -> bool:
-    """Whether the run's model is an HGQ2 model (a .keras config naming HGQ2 layers, or an HGQ2 model object)."""
+    """Whether the run's model is an HGQ2 model (a .keras config naming HGQ2 layers, an HGQ2 model object, or one
+    to build from the keys and train: quantization.mode hgq2)."""
     from trigformer.models.hgq2 import is_hgq2_file, is_hgq2_model
 
+    if cfg.quantization.mode == "hgq2":
+        return True
     if opts.model is not None:
         return is_hgq2_model(opts.model)
     if cfg.model.file is None:
@@ -79,6 +82,18 @@ def load(cfg, opts):
     return model
 
 
+def building(cfg, opts) -> bool:
+    """quantization.mode hgq2: the model is built from the keys and trained here (flow/train.py train_hgq2)."""
+    return cfg.quantization.mode == "hgq2" and opts.model is None and cfg.model.file is None
+
+
+def save_models(trained, folder: Path) -> None:
+    """The trained HGQ2 model (.keras: loads back with `synth`'s model.file) and the float twin's weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    trained.fixed.save(folder / "hgq2.keras")
+    trained.float.save_weights(folder / "float.weights.h5")
+
+
 def check_options(opts) -> None:
     from trigformer.flow.run import UsageError
 
@@ -100,7 +115,7 @@ def synth(cfg, opts, out: Path):
     from trigformer.sim.rtl.verilator import ToolMissing
 
     check_options(opts)
-    model = load(cfg, opts)
+    model = None if building(cfg, opts) else load(cfg, opts)
     try:
         check_tools(cfg.rtl)  # alkaid, Verilator and Yosys as for --rtl
     except (ToolMissing, CacheError) as e:
@@ -132,6 +147,15 @@ def run(cfg, opts, model, work: Path, final: Path):
         data = data_stage.prepare(cfg, config_path(opts), False, trained_model=True)
     ds = data.ds
     timings["data_s"] = round(time.perf_counter() - t0, 1)
+    trained = None
+    if model is None:  # quantization.mode hgq2: build from the keys, train (HGQ2 learns every bit width)
+        from trigformer.flow.train import train_hgq2
+
+        t0 = time.perf_counter()
+        trained = train_hgq2(cfg, ds, opts.progress)
+        model = trained.fixed
+        save_models(trained, work / "keras")
+        timings["train_s"] = round(time.perf_counter() - t0, 1)
     part, _ = resolve_part(cfg.hls.part)
     n_tok = int(model.inputs[0].shape[1])
     x_test = ds.x_test[:, :n_tok, :].astype(np.float32)
@@ -140,8 +164,16 @@ def run(cfg, opts, model, work: Path, final: Path):
 
     t0 = time.perf_counter()
     with stage("alkaid trace (HGQ2 plugin)"):
-        traced = check.trace(model)
+        try:
+            traced = check.trace(model)
+        except Exception as e:  # noqa: BLE001 -- alkaid's own failure: named, not a trigformer traceback
+            from trigformer.flow.run import ToolFailure
+
+            raise ToolFailure(f"alkaid could not trace the HGQ2 model ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:300]})") from None
     timings["trace_s"] = traced.seconds
+    if traced.note:
+        messages.append(traced.note)
     with stage("HGQ2 Keras vs trace", note=f"{n} events and out-of-range ones"):
         trace_sec, x_stress = check.check_trace(model, traced, x_test[:n], cfg.seed)
     if trace_sec["mismatched_values"]:
@@ -163,7 +195,7 @@ def run(cfg, opts, model, work: Path, final: Path):
                              "ii": 1, "clock_ns": cfg.hls.clock_period_ns, "latency_cutoff": lc,
                              "convention": "alkaid's pipeline schedule: input register to output register",
                              "per_layer": []},
-                 "trace_vs_keras": trace_sec,
+                 "trace_vs_keras": trace_sec, **({"trace_note": traced.note} if traced.note else {}),
                  "alkaid_cost": {"trace": round(traced.cost, 1), "written": round(rtl.written_cost(rtl_model), 1),
                                  "note": "alkaid's cost figure (its LUT estimate) of the trace, and of the logic "
                                          "its RTLModel writes (after its ternary-adder fusion)"}}
@@ -196,6 +228,7 @@ def run(cfg, opts, model, work: Path, final: Path):
                             f"{c['first_mismatch']}")
     else:
         sec["cosim"] = {"skipped": "rtl.cosim: false"}
+    sec["products"] = rtl.bind(folder, cfg.hls.multipliers)  # after Verilator's build, which rewrites the project
     if cfg.hls.form == "trace":  # the traced HLS form: alkaid's C++ of the trace, g++-compiled (minutes)
         t0 = time.perf_counter()
         try:
@@ -220,7 +253,7 @@ def run(cfg, opts, model, work: Path, final: Path):
         t0 = time.perf_counter()
         try:
             with stage("yosys", unit="jobs", note=f"{jobs} in parallel") as st:
-                syn = rtl.count(folder, cfg.name, rtl_model.reg_bits, jobs, cfg.rtl.yosys,
+                syn = rtl.count(folder, cfg.name, rtl_model.reg_bits, jobs, cfg.rtl.yosys, cfg.hls.clock_period_ns,
                                 on_job=lambda done, total, cached: st.update(done, total))
             tot = syn["total"]
             sec["resources"] = {"source": "yosys", **{k: tot[k] for k in ("LUT", "FF", "DSP", "BRAM_18K")},
@@ -230,6 +263,13 @@ def run(cfg, opts, model, work: Path, final: Path):
                                 "ff_source": "alkaid's pipeline register bits (an upper bound: no pruning)",
                                 "method": "Yosys synth_xilinx -family xcup, one job per alkaid stage module "
                                           "(tables as case logic), summed", "per_stage": syn["per_stage"]}
+            from trigformer.sim.rtl.timing import LABEL
+
+            sec["timing"] = {"label": LABEL, "clock_ns": cfg.hls.clock_period_ns, **syn["timing"]}
+            if syn["timing"]["too_deep"]:
+                messages.append(f"{LABEL}: {len(syn['timing']['too_deep'])} stage(s) deeper than the "
+                                f"{cfg.hls.clock_period_ns} ns clock allows (worst {syn['timing']['worst']['stage']}, "
+                                f"{syn['timing']['worst']['path_ns']} ns)")
             cost = sec["alkaid_cost"]["written"]
             sec["vs_alkaid_cost"] = {"yosys_LUT": tot["LUT"], "alkaid_cost_written": cost,
                                      "yosys_over_alkaid": round(tot["LUT"] / cost, 3) if cost else None}
@@ -242,16 +282,25 @@ def run(cfg, opts, model, work: Path, final: Path):
 
     y = ds.y_test
     acc_keras = float(np.mean(np.argmax(y_keras, -1) == y))
+    if trained is None:
+        training = {"epochs": 0, "note": "an HGQ2 model comes trained; it is not retrained"}
+        source = opts.model_source or cfg.model.file or "the HGQ2 model given to trigformer.synth"
+    else:
+        training = trained.summary
+        source = "built from the model keys (quantization.mode: hgq2; models/hgq2/build.py), trained here"
     report = {"name": cfg.name, "part": part, "backend": cfg.hls.backend, "seed": cfg.seed,
               "config": cfg.model_dump(mode="json"), "input_scaling": data.scaling,
-              "training": {"epochs": 0, "note": "an HGQ2 model comes trained; it is not retrained"},
-              "model": {"framework": "hgq2", "versions": versions(), "source": opts.model_source or cfg.model.file
-                        or "the HGQ2 model given to trigformer.synth", "parameters": int(model.count_params()),
+              "training": training,
+              "model": {"framework": "hgq2", "versions": versions(), "source": source,
+                        "parameters": int(model.count_params()),
                         "layers": [lyr.name for lyr in model.layers], "inputs": [{"tokens": n_tok,
                                                                                   "features": len(cfg.data.features)}]},
-              "accuracy": {"fixed": acc_keras, "firmware": float(np.mean(np.argmax(y_trace, -1) == y)),
+              "accuracy": {**({"float": trained.accuracy["float"]} if trained is not None else {}),
+                           "fixed": acc_keras, "firmware": float(np.mean(np.argmax(y_trace, -1) == y)),
                            "n_events": int(len(y)), "note": "fixed: HGQ2's Keras inference (the quantized model); "
-                                                           "firmware: the alkaid trace"},
+                                                           "firmware: the alkaid trace"
+                                                           + ("; float: the float twin (Keras' own layers, same "
+                                                              "keys, seed and epochs)" if trained is not None else "")},
               "verification": {"n_events": int(n), "not_covered": NOT_COVERED, "trace_vs_keras": trace_sec,
                                "csim_vs_emulator": {"skipped": "not applicable to an HGQ2 model"}},
               "layers": [{"name": lyr.name, "kind": type(lyr).__name__} for lyr in model.layers],
@@ -263,6 +312,7 @@ def run(cfg, opts, model, work: Path, final: Path):
         report["forms"]["rtl"]["design"] = DESIGN
     report.setdefault("resources", {"source": "none"})
     report["budget"] = judge_budget(report, cfg.budget_dict())
-    predictions = {"y_true": y, "float": y_keras, "fixed": y_keras, "firmware": y_trace,
+    predictions = {"y_true": y, "float": y_keras if trained is None else trained.logits["float"], "fixed": y_keras,
+                   "firmware": y_trace,
                    "float_same_weights": y_keras}
     return Result(write_outputs(report, predictions, work), work, messages)

@@ -11,6 +11,10 @@ class UsageError(Exception):
     """Bad request (exit 2, nothing written)."""
 
 
+class ToolFailure(Exception):
+    """A third-party tool failed on this model where no partial result can be written (exit 1, one message)."""
+
+
 @dataclass
 class Options:
     config: Path | dict  # model.yaml, or its content as a mapping (trigformer.synth)

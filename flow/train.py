@@ -35,7 +35,7 @@ def seed_everything(seed: int) -> None:
 
 
 def train(model, x, y: np.ndarray, tcfg, seed: int, label: str, progress: bool = True,
-          from_logits: bool = True) -> dict:
+          from_logits: bool = True, callbacks: list | None = None) -> dict:
     """Adam + cosine-decayed learning rate, softmax cross-entropy on the logits (or on the probabilities of a model
     that ends in a softmax). x: an array, or one per model input. Returns a small history summary."""
     import keras
@@ -49,7 +49,7 @@ def train(model, x, y: np.ndarray, tcfg, seed: int, label: str, progress: bool =
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), metrics=["accuracy"])
     t0 = time.perf_counter()
     with stage(f"train {label}", total=tcfg.epochs, unit="epochs") as st:
-        callbacks = [_epochs_callback(st)] if progress else []
+        callbacks = list(callbacks or []) + ([_epochs_callback(st)] if progress else [])
         hist = model.fit(batches(x, y, tcfg.batch_size, shuffle_seed=seed), epochs=tcfg.epochs, verbose=0,
                          shuffle=False, callbacks=callbacks)  # (the pipeline shuffles)
     return {"epochs": tcfg.epochs, "seconds": round(time.perf_counter() - t0, 1),
@@ -63,7 +63,10 @@ def _epochs_callback(st):
     class Epochs(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            st.update(epoch + 1, note=", ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy") if k in logs))
+            note = ", ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy") if k in logs)
+            if "ebops" in logs:  # an HGQ2 model: its resource proxy as training shrinks it
+                note += f", EBOPs {logs['ebops']:,.0f}"
+            st.update(epoch + 1, note=note)
 
     return Epochs()
 
@@ -119,6 +122,90 @@ def train_models(cfg, ds, weights: Path | None, progress: bool) -> Trained:
     acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
            "n_events": int(len(ds.y_test))}
     return Trained(fixed, floatm, summary, logits, acc)
+
+
+def train_hgq2(cfg, ds, progress: bool) -> Trained:
+    """quantization.mode hgq2 (models/hgq2/build.py): the float twin (Keras' own layers), then the HGQ2 model from
+    the same seed, trained with HGQ2's EBOPs penalty (a fixed beta, or HGQ2's BetaPID aiming at lut_target)."""
+    from trigformer.models.hgq2.build import build_float, build_hgq2, ebops
+
+    seed_everything(cfg.seed)
+    floatm = build_float(cfg)
+    seed_everything(cfg.seed)
+    fixed = build_hgq2(cfg)
+    summary: dict = {"float": train(floatm, ds.x_train, ds.y_train, cfg.training, cfg.seed, "float", progress)}
+    init = {"initialized_from": cfg.training.qat_init}
+    if cfg.training.qat_init == "float":  # HGQ2 then shrinks the bit widths of a trained network
+        init["weights_from_float"] = _copy_float_weights(floatm, fixed)
+    q = cfg.quantization
+    calls = [_ebops_logger()]
+    target = None
+    if q.lut_target is not None:
+        target = _lut_target(q.lut_target, q.beta, cfg.training.epochs)
+        calls.insert(0, target)
+    summary["fixed"] = train(fixed, ds.x_train, ds.y_train, cfg.training, cfg.seed, "HGQ2 (heterogeneous)", progress,
+                             callbacks=calls)
+    summary["fixed"].update({"quantization": "hgq2", "ebops": ebops(fixed), **init, "beta": q.beta if target is None
+                             else {"controller": "hgq.utils.sugar.BetaPID", "start": q.beta, "final": target.beta},
+                             **({"lut_target": target.report()} if target is not None else {})})
+    with stage("Keras predictions", note=f"{len(ds.y_test)} test events, 2 models"):
+        logits = {"float": predict(floatm, ds.x_test), "fixed": predict(fixed, ds.x_test)}
+    logits["float_same_weights"] = logits["fixed"]  # (no float form of per-element quantizers)
+    acc = {"float": accuracy(logits["float"], ds.y_test), "fixed": accuracy(logits["fixed"], ds.y_test),
+           "n_events": int(len(ds.y_test))}
+    return Trained(fixed, floatm, summary, logits, acc)
+
+
+def _copy_float_weights(floatm, fixed) -> int:
+    """The float twin's kernels and biases into the HGQ2 model, matched by variable path and shape (the two are
+    built with the same layer names; HGQ2 has no key bias, and a Linformer's projections are laid out differently:
+    those start from the seed). Returns how many variables were copied."""
+    src = {v.path: v for v in floatm.weights}
+    n = 0
+    for v in fixed.weights:
+        w = src.get(v.path)
+        if w is not None and tuple(w.shape) == tuple(v.shape) and v.path.rsplit("/", 1)[-1] in ("kernel", "bias"):
+            v.assign(w.numpy())
+            n += 1
+    return n
+
+
+def _ebops_logger():
+    from hgq.utils.sugar import FreeEBOPs
+
+    return FreeEBOPs()  # logs["ebops"] every epoch (shown on the progress line)
+
+
+def _lut_target(lut: int, beta0: float, epochs: int):
+    """HGQ2's BetaPID on EBOPs, its target set from `lut` once, at the end of the warm-up: the model is traced by
+    alkaid there and EBOPs are scaled by alkaid cost / EBOPs measured on it (EBOPs are bit operations, not LUTs).
+    What the firmware then costs is measured after training (alkaid and Yosys), not assumed."""
+    from hgq.utils.sugar import BetaPID
+
+    from trigformer.models.hgq2.build import ebops
+
+    warmup = max(1, epochs // 5)
+
+    class LutTarget(BetaPID):
+        def __init__(self):
+            super().__init__(target_ebops=float(lut), init_beta=max(beta0, 1e-8), warmup=warmup)
+            self.lut, self.ratio = lut, None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == self.warmup and self.ratio is None:
+                from trigformer.models.hgq2.check import trace
+
+                self.ratio = trace(self.model).cost / max(ebops(self.model), 1.0)
+                self.target_ebops = self.lut / self.ratio
+            super().on_epoch_begin(epoch, logs)
+
+        def report(self) -> dict:
+            return {"lut": self.lut, "warmup_epochs": self.warmup, "alkaid_cost_per_ebop": self.ratio,
+                    "ebops_target": self.target_ebops if self.ratio is not None else None,
+                    "note": "the EBOPs target is lut / (alkaid cost per EBOP of the model traced at the end of the "
+                            "warm-up); the trained model's cost is measured after training"}
+
+    return LutTarget()
 
 
 def train_imported(cfg, ds, imported, qt, weights: Path | None, progress: bool) -> Trained:

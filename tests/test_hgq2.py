@@ -156,3 +156,24 @@ def test_traced_hls_cpp_equals_keras(trained, tmp_path):
     h = hls.write_and_compile(traced.comb, tmp_path / "hls", "hgq2_tagger", 5.0, "xcvu9p-flga2104-2L-e")
     sec = check.compare(check.keras_outputs(model, xs), hls.simulate(h, xs), traced.out_frac, ("keras", "hls"))
     assert sec["n_events"] == 5 * 100 + 4 and sec["mismatched_values"] == 0, sec["first_mismatch"]
+
+
+def test_signed_one_bit_inputs_trace_bit_exact():
+    """alkaid 0.8.2 asserts when it lowers a group of signed 1-bit inputs (values -1, 0) of a constant matrix into a
+    partial-sum table (hit by a trained N = 16 model); check.trace retraces without that lowering, says so, and the
+    trace still equals HGQ2 Keras as integers."""
+    import keras
+    from hgq.config import QuantizerConfigScope
+    from hgq.layers import QDense
+
+    from trigformer.models.hgq2 import check
+
+    with QuantizerConfigScope(place="datalane", default_q_type="kif", overflow_mode="WRAP", i0=0, f0=0), \
+            QuantizerConfigScope(place=("weight", "bias"), default_q_type="kbi", b0=4, i0=1):
+        inp = keras.Input((12,))
+        model = keras.Model(inp, QDense(3)(inp))
+    traced = check.trace(model)
+    assert traced.note is not None and "binary_lut" in traced.note
+    x = np.random.default_rng(0).uniform(-3, 3, (64, 12)).astype(np.float32)
+    sec, _ = check.check_trace(model, traced, x, seed=0)
+    assert sec["n_events"] > 300 and sec["mismatched_values"] == 0, sec["first_mismatch"]

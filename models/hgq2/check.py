@@ -25,6 +25,7 @@ class Traced:
     out_frac: np.ndarray  # [n_outputs] fraction bits of each output (its grid: raw * 2**-frac)
     cost: float  # alkaid's own cost figure of the traced logic (its LUT estimate)
     seconds: float
+    note: str | None = None  # how alkaid was steered around a failure of its own, if it had to be
 
 
 def trace(model) -> Traced:
@@ -38,11 +39,21 @@ def trace(model) -> Traced:
         raise ValueError(f"an HGQ2 model with one input and one output is supported; this one has "
                          f"{len(model.inputs)} inputs and {len(model.outputs)} outputs")
     t0 = time.perf_counter()
-    inp, out = trace_model(model)
+    note = None
+    try:
+        inp, out = trace_model(model)
+    except AssertionError as e:
+        if "does not cover all values" not in str(e):
+            raise
+        # alkaid 0.8.2 lowers groups of 1-bit inputs of a constant matrix into partial-sum tables and asserts when
+        # such a bit is signed (values -1, 0); without that lowering the same products are traced as shift-adds
+        inp, out = trace_model(model, solver_options={"binary_lut": False})
+        note = ("alkaid 0.8.2's binary-LUT lowering of 1-bit inputs failed on a signed 1-bit input (its assertion: "
+                f"{str(e)[:160]}); traced with solver option binary_lut: false")
     comb = to_comb(inp, out)
     n_in, n_out = comb.shape
     frac = np.asarray(comb.out_kifs, dtype=np.int64)[2].reshape(-1)
-    return Traced(comb, int(n_in), int(n_out), frac, float(comb.cost), round(time.perf_counter() - t0, 2))
+    return Traced(comb, int(n_in), int(n_out), frac, float(comb.cost), round(time.perf_counter() - t0, 2), note)
 
 
 def to_int(y: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

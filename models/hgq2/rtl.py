@@ -84,14 +84,40 @@ def simulate(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x.reshape(len(x), -1).astype(np.float64)), dtype=np.float64).reshape(len(x), -1)
 
 
+_PRODUCT = re.compile(r"\bmultiplier(_lut)? #\((\d+),\s*(\d+),")
+
+
+def bind(folder: Path, multipliers: str) -> dict:
+    """hls.multipliers applied to alkaid's Verilog (sim/rtl bind_verilog: the rule trigformer's own RTL uses), and
+    the variable products it holds, by operand widths and binding (what report.json rtl.products shows)."""
+    from trigformer.sim.rtl import bind_verilog
+
+    bind_verilog(folder / "src", "", multipliers, stages="logic*.v")
+    by: dict[str, dict[str, int]] = {}
+    for f in stage_files(folder):
+        for lut, a, b in _PRODUCT.findall(f.read_text()):
+            wa, wb = sorted((int(a), int(b)), reverse=True)
+            e = by.setdefault(f"{wa}x{wb}", {"lut": 0, "dsp": 0})
+            e["lut" if lut else "dsp"] += 1
+    total = {k: sum(e[k] for e in by.values()) for k in ("lut", "dsp")}
+    order = sorted(by, key=lambda k: tuple(-int(v) for v in k.split("x")))
+    return {"policy": multipliers, "total": total["lut"] + total["dsp"], "on_lut": total["lut"],
+            "on_dsp": total["dsp"], "by_width": {k: by[k] for k in order},
+            "note": "variable x variable products in the Verilog (alkaid's `multiplier` instances), keyed by operand "
+                    "widths (wider first); on_dsp: bound to a DSP48E2 by hls.multipliers (use_dsp), on_lut: built "
+                    "from LUTs"}
+
+
 def stage_files(folder: Path) -> list[Path]:
     src = folder / "src"
     return sorted(src.glob("logic*.v"), key=lambda p: int(re.search(r"(\d+)$", p.stem)[1]))
 
 
-def count(folder: Path, name: str, reg_bits: int, jobs: int, which: str, on_job=None) -> dict:
+def count(folder: Path, name: str, reg_bits: int, jobs: int, which: str, clock_ns: float, on_job=None) -> dict:
     """Yosys counts of the project: one job per stage module (with the primitives and the tables), summed; FF is
-    alkaid's pipeline register bits."""
+    alkaid's pipeline register bits. Each job also measures the stage's logic depth (sim/rtl/timing.py: the timing
+    proxy trigformer's own RTL uses) and keeps LUT-bound products (bind) off the DSP48E2s."""
+    from trigformer.sim.rtl.timing import judge
     from trigformer.sim.rtl.yosys import run_yosys, summarize, version
 
     src = folder / "src"
@@ -100,7 +126,7 @@ def count(folder: Path, name: str, reg_bits: int, jobs: int, which: str, on_job=
     done = [0]
 
     def one(f):
-        res = run_yosys([*common, f], f.stem, which, keep="table_*")
+        res = run_yosys([*common, f], f.stem, which, keep="table_*", depth=True)
         done[0] += 1
         if on_job is not None:
             on_job(done[0], len(work), 0)
@@ -114,6 +140,8 @@ def count(folder: Path, name: str, reg_bits: int, jobs: int, which: str, on_job=
             cells[k] = cells.get(k, 0) + v
     total = summarize(cells)
     total["FF"] = int(reg_bits)
-    return {"total": total, "jobs": len(work), "cached": sum(bool(r["cached"]) for r in results),
+    stages = sorted(({"stage": f.stem, **r["depth"]} for f, r in zip(work, results)),
+                    key=lambda r: int(re.search(r"(\d+)$", r["stage"])[1]))
+    return {"total": total, "timing": judge(stages, clock_ns), "jobs": len(work), "cached": sum(bool(r["cached"]) for r in results),
             "cpu_seconds": round(sum(r["seconds"] for r in results if not r["cached"]), 1), "yosys": version(which),
             "per_stage": [{"stage": f.stem, **summarize(r["cells"])} for f, r in zip(work, results)]}

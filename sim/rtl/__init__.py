@@ -300,10 +300,12 @@ def _own_names(src: Path, module: str) -> None:
 _MULT = re.compile(r"\bmultiplier #\((\d+),\s*(\d+),")
 
 
-def bind_verilog(src: Path, module: str, multipliers: str) -> None:
+def bind_verilog(src: Path, module: str, multipliers: str, stages: str | None = None) -> None:
     """The binding in the Verilog, for Vivado and Yosys alike: DSP-bound products instantiate alkaid's `multiplier`
     (marked use_dsp "yes"), LUT-bound ones its copy `multiplier_lut` (use_dsp "no"; the Yosys job keeps them off the
-    DSP48E2s: sim/rtl/yosys.py). The rule is timing.on_dsp on the operands' widths, as in bind_products."""
+    DSP48E2s: sim/rtl/yosys.py). The rule is timing.on_dsp on the operands' widths, as in bind_products. `stages`:
+    the stage files' glob (default: the unit's renamed `<module>_stage*.v`; alkaid's own `logic*.v` for a whole
+    model written by alkaid, models/hgq2/rtl.py)."""
     from trigformer.sim.rtl.timing import on_dsp
 
     static = src / "static" / "multiplier.v"
@@ -314,7 +316,7 @@ def bind_verilog(src: Path, module: str, multipliers: str) -> None:
         static.write_text(text.replace("module multiplier #", '(* use_dsp = "yes" *)\nmodule multiplier #', 1))
         (src / "static" / "multiplier_lut.v").write_text(
             text.replace("module multiplier #", '(* use_dsp = "no" *)\nmodule multiplier_lut #', 1))
-    for f in sorted(src.glob(f"{module}_stage*.v")):
+    for f in sorted(src.glob(stages or f"{module}_stage*.v")):
         v = f.read_text()
         w = _MULT.sub(lambda m: m[0] if on_dsp(int(m[1]), int(m[2]), multipliers) else
                       f"multiplier_lut #({m[1]},{m[2]},", v)
