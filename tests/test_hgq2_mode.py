@@ -71,7 +71,7 @@ def _widths(q) -> np.ndarray:
 
 def test_built_model_starts_from_the_uniform_keys():
     """Every weight quantizer starts at weight_bits, the input quantizer at input_bits with input_int_bits (sign
-    included), activations at act_bits; linformer gives QLinformerAttention, flatten a Flatten, mlp_blocks that many
+    excluded, as QKeras counts), activations at act_bits; linformer gives QLinformerAttention, flatten a Flatten, mlp_blocks that many
     residual MLPs. The float twin has the same outputs and no HGQ2 layer."""
     from trigformer.flow.config import config_from_dict
     from trigformer.models.hgq2 import is_hgq2_model
@@ -89,7 +89,7 @@ def test_built_model_starts_from_the_uniform_keys():
     iq = _widths(embed.iq)
     assert np.all(iq == 8)  # input_bits
     k, i, _ = (np.asarray(v) for v in embed.iq.quantizer.kif)
-    assert np.all(k + i == 3)  # input_int_bits counts the sign, as ap_fixed's I does
+    assert np.all(k == 1) and np.all(i == 3)  # signed, input_int_bits 3 integer bits besides the sign
     assert np.all(_widths(dense[0].iq) == 6)  # act_bits
     f = build_float(cfg)
     assert not is_hgq2_model(f) and f.outputs[0].shape[-1] == m.outputs[0].shape[-1] == 5

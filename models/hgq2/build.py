@@ -15,13 +15,13 @@ from __future__ import annotations
 
 
 def _scopes(q):
-    """HGQ2's quantizer defaults, started from the uniform keys (HGQ2's b and i exclude the sign bit k; the keys'
-    bits include it, as ap_fixed's W and I do)."""
+    """HGQ2's quantizer defaults, started from the uniform keys. Both count integer bits without the sign (QKeras'
+    convention, README); HGQ2's b (kbi) excludes the sign too while the keys' totals include it."""
     from hgq.config import LayerConfigScope, QuantizerConfigScope
 
-    act_i = q.act_int_bits - 1
+    act_i = q.act_int_bits
     return (QuantizerConfigScope(place=("weight", "bias"), default_q_type="kbi", overflow_mode="SAT_SYM",
-                                 b0=q.weight_bits - 1, i0=q.weight_int_bits - 1),
+                                 b0=q.weight_bits - 1, i0=q.weight_int_bits),
             QuantizerConfigScope(place="datalane", default_q_type="kif", overflow_mode="WRAP",
                                  i0=act_i, f0=q.act_bits - act_i - 1),
             LayerConfigScope(enable_ebops=True, beta0=q.beta))
@@ -30,7 +30,7 @@ def _scopes(q):
 def _input_scope(q):
     from hgq.config import QuantizerConfigScope
 
-    i = q.input_int_bits - 1
+    i = q.input_int_bits
     return QuantizerConfigScope(place="datalane", default_q_type="kif", overflow_mode="WRAP",
                                 i0=i, f0=q.input_bits - i - 1)
 
