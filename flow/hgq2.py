@@ -188,6 +188,7 @@ def run(cfg, opts, model, work: Path, final: Path):
     t0 = time.perf_counter()
     with stage("Verilog (alkaid)"):
         rtl_model = rtl.write(traced.comb, folder, cfg.name, cfg.hls.clock_period_ns, lc, part)
+        sec_products = rtl.bind(folder, cfg.hls.multipliers)  # before Verilator and Yosys: both see this Verilog
     timings["generate_s"] = round(time.perf_counter() - t0, 1)
     cycles = int(rtl_model.latency)
     sec: dict = {"folder": "rtl", "design": DESIGN, "timings": timings,
@@ -195,7 +196,8 @@ def run(cfg, opts, model, work: Path, final: Path):
                              "ii": 1, "clock_ns": cfg.hls.clock_period_ns, "latency_cutoff": lc,
                              "convention": "alkaid's pipeline schedule: input register to output register",
                              "per_layer": []},
-                 "trace_vs_keras": trace_sec, **({"trace_note": traced.note} if traced.note else {}),
+                 "products": sec_products, "trace_vs_keras": trace_sec,
+                 **({"trace_note": traced.note} if traced.note else {}),
                  "alkaid_cost": {"trace": round(traced.cost, 1), "written": round(rtl.written_cost(rtl_model), 1),
                                  "note": "alkaid's cost figure (its LUT estimate) of the trace, and of the logic "
                                          "its RTLModel writes (after its ternary-adder fusion)"}}
@@ -228,7 +230,6 @@ def run(cfg, opts, model, work: Path, final: Path):
                             f"{c['first_mismatch']}")
     else:
         sec["cosim"] = {"skipped": "rtl.cosim: false"}
-    sec["products"] = rtl.bind(folder, cfg.hls.multipliers)  # after Verilator's build, which rewrites the project
     if cfg.hls.form == "trace":  # the traced HLS form: alkaid's C++ of the trace, g++-compiled (minutes)
         t0 = time.perf_counter()
         try:

@@ -76,7 +76,9 @@ def _verilator_on_path(folder: Path):
 def verilate(model, folder: Path, jobs: int) -> None:
     """Build alkaid's Verilator binder of the written project (a shared library loaded into this process)."""
     with _verilator_on_path(folder):
-        model.compile(openmp=False, nproc=max(1, jobs))  # writes the same (deterministic) project again, then builds
+        # the project as written and bound (bind: LUT-bound products as trigformer's multiplier_lut), not alkaid's
+        # compile(), which would write it again first: Verilator simulates exactly the Verilog Yosys counts
+        model._compile(openmp=False, nproc=max(1, jobs))
 
 
 def simulate(model, x: np.ndarray) -> np.ndarray:
