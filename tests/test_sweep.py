@@ -518,3 +518,11 @@ def test_ctrl_c_to_the_process_group_leaves_the_running_point_to_be_rerun(tmp_pa
     assert "synth sweep: interrupted; finished points are kept, 1 point not finished" in said, said
     assert "Rerun the same command to run them" in said
     assert not list(point.glob(".firmware.tmp-*"))
+
+
+def test_pareto_sweep_file_is_valid():
+    """models/sweep_pareto.yaml: every point (N = 8/16/32 x 3 LUT targets) validates as an HGQ2-mode model.yaml."""
+    s = load_sweep(REPO / "models" / "sweep_pareto.yaml")
+    assert len(s.points) == 9 and s.base.name == "jet_tagger_n16.yaml"
+    assert {p.config["data"]["n_particles"] for p in s.points} == {8, 16, 32}
+    assert all(p.config["quantization"]["mode"] == "hgq2" for p in s.points)

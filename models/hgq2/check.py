@@ -64,8 +64,12 @@ def to_int(y: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def keras_outputs(model, x: np.ndarray) -> np.ndarray:
-    """HGQ2's own Keras inference (float32 tensors, as HGQ2 runs it), flattened per event."""
-    y = model.predict(x, batch_size=min(len(x), 4096), verbose=0)
+    """HGQ2's own Keras inference (float32 tensors, as HGQ2 runs it), flattened per event. Fed as a tf.data pipeline:
+    Keras 3's array adapter makes TensorFlow 2.21 log a C++ error under op determinism (flow/train.py batches)."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((np.asarray(x, dtype=np.float32),)).batch(4096)
+    y = model.predict(ds, verbose=0)
     return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
 
 
