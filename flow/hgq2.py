@@ -137,6 +137,7 @@ def run(cfg, opts, model, work: Path, final: Path):
     from trigformer.flow.progress import stage
     from trigformer.flow.report import judge_budget
     from trigformer.flow.report.forms import apply as apply_forms
+    from trigformer.flow.rtl import cosim_messages
     from trigformer.models.hgq2 import check, hls, rtl, versions
     from trigformer.sim.emulator import usable_cores
 
@@ -222,12 +223,7 @@ def run(cfg, opts, model, work: Path, final: Path):
             shutil.rmtree(folder / "verilator_bin", ignore_errors=True)
             for f in (folder / "sim").glob("*.so"):
                 f.unlink()
-        c = sec["cosim"]
-        if c.get("failed"):
-            messages.append(f"RTL co-simulation failed: {c['failed']}")
-        elif c["mismatched_values"]:
-            messages.append(f"Verilator RTL and HGQ2 Keras disagree: {c['mismatched_values']} values; first "
-                            f"{c['first_mismatch']}")
+        messages += cosim_messages(sec["cosim"], "HGQ2 Keras")
     else:
         sec["cosim"] = {"skipped": "rtl.cosim: false"}
     if cfg.hls.form == "trace":  # the traced HLS form: alkaid's C++ of the trace, g++-compiled (minutes)

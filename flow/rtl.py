@@ -64,6 +64,17 @@ class RTLResult:
         return bool(c.get("mismatched_values") or c.get("failed") or ch.get("mismatched_values"))
 
 
+def cosim_messages(cosim: dict, against: str) -> list[str]:
+    """The messages of a co-simulation section (report.json["rtl"]["cosim"]): why it failed, or how far the RTL
+    and `against` (the emulator, HGQ2 Keras) disagree; none when they agree. Shared by --rtl and the HGQ2 flow."""
+    if cosim.get("failed"):
+        return [f"RTL co-simulation failed: {cosim['failed']}"]
+    if cosim.get("mismatched_values"):
+        return [f"RTL co-simulation and {against} disagree: {cosim['mismatched_values']} values; first mismatch "
+                f"{cosim['first_mismatch']}"]
+    return []
+
+
 def check_tools(rcfg) -> None:
     """Raise sim.rtl.verilator.ToolMissing (exit 2) when a tool --rtl needs is missing, sim.cache.CacheError when
     the Yosys result cache has nowhere to go."""
@@ -201,12 +212,7 @@ def run(cfg, emulator, x_events: np.ndarray, folder: Path, part: str) -> RTLResu
             shutil.rmtree(simdir / "obj", ignore_errors=True)  # the build products (hundreds of MB); the log stays
             for f in simdir.glob("*.bin"):
                 f.unlink()
-        c = sec["cosim"]
-        if c.get("failed"):
-            messages.append(f"RTL co-simulation failed: {c['failed']}")
-        elif c["mismatched_values"]:
-            messages.append(f"RTL co-simulation and emulator disagree: {c['mismatched_values']} values; first "
-                            f"mismatch {c['first_mismatch']}")
+        messages += cosim_messages(sec["cosim"], "emulator")
     else:
         sec["cosim"] = {"skipped": "rtl.cosim: false"}
     if rcfg.yosys != "none":

@@ -55,6 +55,20 @@ def test_a_kernel_is_shifts_and_adds_of_the_exact_sum():
     assert figs == [{"name": "dense_da_7", "product": "", "instances": 3, **f}]
 
 
+def test_a_kernel_keeps_da4ml_0_5_2s_adder_depth():
+    """A 24 x 16 product of 6-bit weights w[i, j] = (7i + 13j + ij) mod 63 - 31 on ap_fixed<10,5> inputs (an attention
+    output projection's shape): da4ml 0.5.2, which the pipelining's delay unit and the 39-cycle default example come
+    from, solved it with hls4ml's hard_dc 2 in 7 adder levels (measured with da4ml 0.5.2's own trace latencies).
+    alkaid counts hard_dc in its own carry-chain delay and at 2 gives 8 levels; trigformer's setting must not."""
+    from trigformer.models.ops.da import figures
+    from trigformer.models.ops.trace_common import Product
+
+    i, j = np.meshgrid(np.arange(24), np.arange(16), indexing="ij")
+    w = (7 * i + 13 * j + i * j) % 63 - 31
+    p = Product("_o", w, FixedType(6, 0), None, None, FixedType(10, 5), 8)
+    assert figures(p.kernel())["depth"] <= 7.0
+
+
 def test_the_cpp_of_a_kernel_is_the_exact_integer_product():
     """A random 5 x 3 product with biases (odd widths, weights of both signs, zeros): the C++ alkaid writes for it,
     compiled by g++ with ap_fixed, gives x @ W + b computed on NumPy integers for random and extreme inputs."""

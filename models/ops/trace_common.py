@@ -76,11 +76,16 @@ def cast_all(xs, t: FixedType) -> np.ndarray:
     return np.array([cast(v, t) for v in np.ravel(xs)], dtype=object).reshape(np.shape(xs))
 
 
-# alkaid's CMVM solver settings for every constant-weight product, those of hls4ml 1.3.0's own DA strategy
-# (backends/vivado/passes/distributed_arithmetic.py): at most 2 adder levels beyond the minimal depth, every
-# decomposition depth searched. Fixed here (hls4ml reads DA_HARD_DC from the environment) so firmware is reproducible.
+# alkaid's CMVM solver settings for every constant-weight product: every decomposition depth searched, as hls4ml
+# 1.3.0's DA strategy does (backends/vivado/passes/distributed_arithmetic.py), but hard_dc 0 (the minimal depth) where
+# hls4ml passes 2. da4ml 0.5.2 counted hard_dc in adder levels (adder_size 1: every adder 1 unit, the unit the
+# pipelining counts in: unit_delays), and at 2 its kernels kept the minimal depth; alkaid counts it in its own
+# carry-chain delay (1.1 + 0.025 per bit per adder, _binary/cmvm/state_opr.cc cost_add) and at 2 trades depth for
+# cost: on the default example's stop-24 weights K and V 7 adder levels and O 8 instead of 6, the attention unit 2
+# cycles and the head 1 cycle longer (README: the default example). At 0 the kernels are 6 levels again for +0.9 % of
+# alkaid's cost of the network. Fixed here (hls4ml reads DA_HARD_DC from the environment) so firmware is reproducible.
 # binary_lut off: alkaid would otherwise fold groups of 1-bit inputs into tables; the kernel stays shifts and adds.
-SOLVER_OPTIONS = {"hard_dc": 2, "search_all_decompose_dc": True, "binary_lut": False}
+SOLVER_OPTIONS = {"hard_dc": 0, "search_all_decompose_dc": True, "binary_lut": False}
 
 
 @dataclass(frozen=True, eq=False)

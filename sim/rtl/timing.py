@@ -51,7 +51,10 @@ def dsp_stages(clock_ns: float) -> int:
 def bind_products(comb, cutoff: float, clock_ns: float, policy: str):
     """`comb` with every operation dated by its pipeline stage (1, 2, ...: alkaid's to_pipeline at one unit per stage
     cuts there). Arrival times in the calibrated unit (models/ops/trace_common.py unit_delays); an operation whose
-    delay would cross a stage boundary starts on it (da4ml's rule). A DSP48E2 product starts on a stage boundary and
+    delay would cross a stage boundary starts on it (da4ml's tracer rule under a latency cutoff), so no stage holds
+    more than `cutoff` units. (da4ml 0.5.2's to_pipeline without retiming, which stop 24 used for units with DSP48E2
+    products, cut at floor(arrival / cutoff) instead: its attention unit had a 4-unit stage at 3.018, one cycle
+    shorter.) A DSP48E2 product starts on a stage boundary and
     takes dsp_stages(clock) whole stages (its operands registered, its result registered; Vivado's DSP inference
     absorbs those registers as AREG/BREG, MREG, PREG); a LUT product keeps max(wa, wb) units. Returns
     (comb, {"dsp": n, "lut": n})."""
