@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from trigformer.flow import yamlio
-from trigformer.models.ops import NORMS
+from trigformer.models.ops import ATTENTIONS, NORMS
 
 FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
 
@@ -38,6 +38,7 @@ MAX_II = 10**6
 
 
 NormChoice = Literal[(*NORMS, "none")]  # model.norm: each op's norm_choice (models/ops registry), or none
+AttentionChoice = Literal[tuple(ATTENTIONS)]  # model.attention: each op's attention_choice (models/ops registry)
 
 
 class ConfigError(Exception):
@@ -102,7 +103,8 @@ class DataConfig(_Section):
 
 
 # The model keys that describe an architecture trigformer builds; a model file brings its own.
-ARCHITECTURE_KEYS = ("embed_dim", "num_heads", "key_dim", "num_blocks", "ffn_dim", "norm", "pooling", "activation")
+ARCHITECTURE_KEYS = ("embed_dim", "num_heads", "key_dim", "num_blocks", "ffn_dim", "norm", "pooling", "activation",
+                     "attention", "linformer_k")
 MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")  # or a SavedModel folder (saved_model.pb inside)
 
 
@@ -116,6 +118,9 @@ class ModelConfig(_Section):
     num_blocks: int = Field(2, ge=1, le=8)
     ffn_dim: int = Field(32, ge=1, le=512)
     norm: NormChoice = "layernorm"  # pyright: ignore[reportInvalidTypeForm]
+    attention: AttentionChoice = "mha"  # pyright: ignore[reportInvalidTypeForm]
+    linformer_k: int | None = Field(None, description="attention: linformer: the k < data.n_particles tokens keys "
+                                                      "and values are projected to")
     pooling: Literal["mean", "max"] = "mean"
     activation: Literal["relu", "linear"] = "relu"
     classes: list[str] = Field(default_factory=lambda: ["g", "q", "W", "Z", "t"], min_length=2)
@@ -383,6 +388,9 @@ class Config(_Section):
                     setattr(self.quantization, k, "auto")
         if len(m.classes) != len(set(m.classes)):
             raise _KeyError("model.classes", "class names must be unique")
+        problem = None if byom else ATTENTIONS[m.attention].config_problem(m, d.n_particles)
+        if problem:  # what the chosen attention needs of the other keys (its op says)
+            raise _KeyError(*problem)
         if d.source == "hls4ml_jets":
             if d.path is None:
                 raise _KeyError("data.path", "source hls4ml_jets needs data.path (.h5 file, list of files or folder)")
