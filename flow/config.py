@@ -119,8 +119,8 @@ class ModelConfig(_Section):
     ffn_dim: int = Field(32, ge=1, le=512)
     norm: NormChoice = "layernorm"  # pyright: ignore[reportInvalidTypeForm]
     attention: AttentionChoice = "mha"  # pyright: ignore[reportInvalidTypeForm]
-    linformer_k: int | None = Field(None, description="attention: linformer: the k < data.n_particles tokens keys "
-                                                      "and values are projected to")
+    linformer_k: int | None = Field(None, ge=1, le=150, description="attention linformer: the k < data.n_particles "
+                                                                    "tokens keys and values are projected to")
     pooling: Literal["mean", "max"] = "mean"
     activation: Literal["relu", "linear"] = "relu"
     classes: list[str] = Field(default_factory=lambda: ["g", "q", "W", "Z", "t"], min_length=2)
@@ -388,6 +388,10 @@ class Config(_Section):
                     setattr(self.quantization, k, "auto")
         if len(m.classes) != len(set(m.classes)):
             raise _KeyError("model.classes", "class names must be unique")
+        for choice, op in ATTENTIONS.items():  # the keys of an attention that is not the chosen one
+            given = [k for k in op.config_keys if getattr(m, k) is not None]
+            if choice != m.attention and given:
+                raise _KeyError(f"model.{given[0]}", f"applies only with model.attention: {choice}")
         problem = None if byom else ATTENTIONS[m.attention].config_problem(m, d.n_particles)
         if problem:  # what the chosen attention needs of the other keys (its op says)
             raise _KeyError(*problem)

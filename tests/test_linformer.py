@@ -103,7 +103,7 @@ def test_config_keys(tmp_path, capsys, monkeypatch):
     assert (cfg.model.attention, cfg.model.linformer_k) == ("linformer", 7)
     assert Config.model_validate({"name": "n"}).model.attention == "mha"
     monkeypatch.chdir(tmp_path)
-    for model, key in (({"attention": "linformer"}, "model.linformer_k"),
+    for model, key in (({"attention": "linformer"}, "model.linformer_k"), ({"linformer_k": 2}, "model.linformer_k"),
                        ({"attention": "linformer", "linformer_k": 8}, "model.linformer_k"),
                        ({"attention": "linformer", "linformer_k": 0}, "model.linformer_k"),
                        ({"attention": "performer"}, "model.attention")):
@@ -114,15 +114,21 @@ def test_config_keys(tmp_path, capsys, monkeypatch):
         assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
 
 
-def test_a_sweep_varies_model_attention(tmp_path):
+def test_a_sweep_varies_linformer_k(tmp_path):
+    """A sweep's grid over model.linformer_k; a point with k = n_particles is refused before anything runs."""
+    from trigformer.flow.cli import main
     from trigformer.flow.sweep import load_sweep
 
     base = {"name": "s", "data": {"n_particles": 8},
-            "model": {"embed_dim": 4, "num_heads": 1, "key_dim": 2, "num_blocks": 1, "ffn_dim": 4, "linformer_k": 2}}
+            "model": {"embed_dim": 4, "num_heads": 1, "key_dim": 2, "num_blocks": 1, "ffn_dim": 4,
+                      "attention": "linformer", "linformer_k": 3}}
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(yaml.safe_dump({"base": "base.yaml", "grid": {"model.attention": ["mha", "linformer"]}}))
-    assert [p.config["model"]["attention"] for p in load_sweep(sweep).points] == ["mha", "linformer"]
+    sweep.write_text(yaml.safe_dump({"base": "base.yaml", "grid": {"model.linformer_k": [2, 4]}}))
+    assert [p.config["model"]["linformer_k"] for p in load_sweep(sweep).points] == [2, 4]
+    sweep.write_text(yaml.safe_dump({"base": "base.yaml", "grid": {"model.linformer_k": [2, 8]}}))
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
 
 
 DA = "distributed_arithmetic"

@@ -14,6 +14,7 @@ from trigformer.models.ops.mha import MHA
 class Linformer(MHA):
     kind = "linformer"
     attention_choice = "linformer"
+    config_keys = ("linformer_k",)
     keras_classes = ("QLinformerAttention",)
     byom = {"QLinformerAttention": "_own_mha"}  # no stock Keras Linformer to map
     hls_classes = ("TFLinformerAttention",)

@@ -15,6 +15,7 @@ class MHA(OpDef):
     tunable = True
     weighted = True
     attention_choice = "mha"
+    config_keys: tuple[str, ...] = ()  # model keys that only this attention takes
 
     @classmethod
     def units(cls, layer: dict) -> int:
