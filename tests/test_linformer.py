@@ -264,3 +264,37 @@ def test_linformer_from_yaml_csim_trace_rtl_bit_exact(tmp_path, monkeypatch):
     assert r["rtl"]["trace_vs_emulator"]["mismatched_values"] == 0
     assert r["rtl"]["cosim"]["mismatched_values"] == 0 and r["rtl"]["cosim"]["n_events"] == 1000
     assert "tf_linformer_attention" in (tmp_path / "out" / "firmware" / "lin_tiny.cpp").read_text()
+
+
+def test_saved_model_with_linformer_is_brought_in(tmp_path):
+    """Bring your own model: a saved Keras model holding QLinformerAttention maps through the registry (itself) and
+    its firmware is csim == emulator. With E scaled up, E^T x is the widest tensor: the calibration of the
+    activation's integer bits ranges it (it has the attention's type)."""
+    import tensorflow as tf
+
+    from trigformer.flow.cli import main
+    from trigformer.models.data import make_synthetic
+    from trigformer.models.ops.linformer.keras import QLinformerAttention
+
+    L = tf.keras.layers
+    tf.keras.utils.set_random_seed(4)
+    x, y = make_synthetic(300, 6, ["pt_rel", "eta_rel", "phi_rel"], seed=3)
+    inp = L.Input((6, 3), name="particles")
+    h = L.Dense(6, name="embed")(inp)
+    lin = QLinformerAttention(2, 3, lin_k=2, name="lin")
+    h = lin(h)
+    out = L.Dense(5, activation="softmax", name="head")(L.GlobalAveragePooling1D(name="pool")(h))
+    model = tf.keras.Model(inp, out)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    lin.e_kernel.assign(lin.e_kernel * 16.0)
+    model.save(tmp_path / "m.keras")
+    cfg = {"name": "byom_lin", "seed": 5, "model": {"file": "m.keras"},
+           "data": {"n_particles": 6, "n_train": 300, "n_test": 200}, "verify": {"n_events": 100}}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(cfg))
+    code = main([str(tmp_path / "m.yaml"), "--out", str(tmp_path / "out"), "-q"])
+    r = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert code in (0, 4), code
+    assert r["verification"]["csim_vs_emulator"]["bit_exact_fraction"] == 1.0
+    assert next(row["becomes"] for row in r["model"]["mapping"] if row["layer"] == "lin") == ["QLinformerAttention"]
+    assert r["calibration"]["act_int_bits"]["tensor"] == "lin/e_tokens"

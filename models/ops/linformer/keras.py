@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from trigformer.models.fixed import FixedType
-from trigformer.models.ops.keras_common import fake_quant
+from trigformer.models.ops.keras_common import F64, fake_quant
 from trigformer.models.ops.linformer.spec import TOKEN_PROJECTIONS, LinformerSpec
 from trigformer.models.ops.mha.keras import QMultiHeadAttention, _split_inputs
 
@@ -18,6 +18,7 @@ class QLinformerAttention(QMultiHeadAttention):
     the projected tokens (default: qkv_type, the attention's internal type). Output [batch, n, output_dim]."""
 
     spec_class = LinformerSpec
+    INTERNALS = (*QMultiHeadAttention.INTERNALS, *(f"{p}_tokens" for p in TOKEN_PROJECTIONS))
 
     def __init__(self, num_heads, key_dim, output_dim=None, lin_k=1, lin_type=None, **kwargs):
         super().__init__(num_heads, key_dim, output_dim, **kwargs)
@@ -50,6 +51,12 @@ class QLinformerAttention(QMultiHeadAttention):
         k = self.wq(k) if self.quantized else k
         y = tf.einsum("bnd,nk->bkd", x, tf.cast(k, x.dtype))
         return fake_quant(y, self.lin_t) if self.quantized else y
+
+    def internals(self, inputs) -> list:
+        """Plus E^T x and F^T x (of lin_t, which follows qkv_type unless lin_type is given): a model file's
+        calibration ranges them with Q, K, V and the context."""
+        x = tf.cast(inputs, F64) if self.quantized else inputs
+        return [*super().internals(inputs), *self._kv_sources(x, x)]
 
     def quantized_weights(self) -> dict:
         out = super().quantized_weights()

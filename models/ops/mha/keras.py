@@ -37,6 +37,7 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
     table. Output [batch, n, output_dim]."""
 
     spec_class = MHASpec
+    INTERNALS = ("q", "k", "v", "context")  # what `internals` returns (the tensors of qkv_t)
 
     def __init__(self, num_heads, key_dim, output_dim=None, weight_type="ap_fixed<8,1,AP_RND_CONV,AP_SAT>",
                  act_type="ap_fixed<10,5,AP_RND_CONV,AP_SAT>", prob_type="ap_ufixed<10,1,AP_RND_CONV,AP_SAT>",
