@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from trigformer.flow import yamlio
-from trigformer.models.ops import NORMS
+from trigformer.models.ops import ATTENTIONS, NORMS
 
 FEATURES = ("pt_rel", "eta_rel", "phi_rel", "delta_r", "log_pt_rel")
 
@@ -38,6 +38,7 @@ MAX_II = 10**6
 
 
 NormChoice = Literal[(*NORMS, "none")]  # model.norm: each op's norm_choice (models/ops registry), or none
+AttentionChoice = Literal[tuple(ATTENTIONS)]  # model.attention: each op's attention_choice (models/ops registry)
 
 
 class ConfigError(Exception):
@@ -117,10 +118,11 @@ class ModelConfig(_Section):
     num_blocks: int = Field(2, ge=1, le=8)
     ffn_dim: int = Field(32, ge=1, le=512)
     norm: NormChoice = "layernorm"  # pyright: ignore[reportInvalidTypeForm]
+    attention: AttentionChoice = "mha"  # pyright: ignore[reportInvalidTypeForm]
+    linformer_k: int | None = Field(None, ge=1, le=150, description="attention linformer: the k < data.n_particles "
+                                                                    "tokens keys and values are projected to")
     pooling: Literal["mean", "max", "flatten"] = "mean"  # flatten: quantization.mode hgq2 only
     activation: Literal["relu", "linear"] = "relu"
-    attention: Literal["mha", "linformer"] = "mha"  # linformer: keys and values projected to linformer_k tokens
-    linformer_k: int | None = Field(None, ge=1, le=150)
     mlp_blocks: int = Field(1, ge=1, le=8, description="residual MLPs after each attention (quantization.mode hgq2)")
     classes: list[str] = Field(default_factory=lambda: ["g", "q", "W", "Z", "t"], min_length=2)
 
@@ -360,18 +362,8 @@ class Config(_Section):
         return v
 
     def _check_mode(self) -> None:
-        """quantization.mode and the keys that only one mode (or one attention) has."""
+        """quantization.mode and the keys only one mode has (an attention's own keys: its op's config_problem)."""
         m, q = self.model, self.quantization
-        if m.attention == "linformer":
-            if m.linformer_k is None:
-                raise _KeyError("model.linformer_k", "attention linformer projects keys and values to linformer_k "
-                                                     "tokens: give it (e.g. 4)")
-            if m.linformer_k >= self.data.n_particles:
-                raise _KeyError("model.linformer_k", f"{m.linformer_k} must be smaller than data.n_particles "
-                                                     f"({self.data.n_particles}): it is what the tokens are "
-                                                     "projected down to")
-        elif m.linformer_k is not None:
-            raise _KeyError("model.linformer_k", "applies only with model.attention: linformer")
         if q.mode == "hgq2":
             if m.file is not None:
                 raise _KeyError("quantization.mode", "hgq2 trains a model built from the keys; a model file brings "
@@ -425,6 +417,13 @@ class Config(_Section):
                     setattr(self.quantization, k, "auto")
         if len(m.classes) != len(set(m.classes)):
             raise _KeyError("model.classes", "class names must be unique")
+        for choice, op in ATTENTIONS.items():  # the keys of an attention that is not the chosen one
+            given = [k for k in op.config_keys if getattr(m, k) is not None]
+            if choice != m.attention and given:
+                raise _KeyError(f"model.{given[0]}", f"applies only with model.attention: {choice}")
+        problem = None if byom else ATTENTIONS[m.attention].config_problem(m, d.n_particles)
+        if problem:  # what the chosen attention needs of the other keys (its op says)
+            raise _KeyError(*problem)
         if d.source == "hls4ml_jets":
             if d.path is None:
                 raise _KeyError("data.path", "source hls4ml_jets needs data.path (.h5 file, list of files or folder)")

@@ -23,11 +23,26 @@ def headers() -> list[Path]:
     return [*COMMON_HEADERS, *sorted(Path(ops.__file__).parent.glob("*/*.h"))]
 
 
-def _templates(hls_parts, includes: list[str]):
+def includes(op, hdrs: list[Path]) -> list[str]:
+    """The headers the call of `op`'s layer includes: every header, but the headers of ops that are included only
+    where they are used (`OpDef.header_everywhere` False: ops added after the Keras 2 reference firmware of
+    tests/test_keras3_frontend.py, so a project without them keeps its parameters.h byte for byte) only by their own
+    layer."""
+    from trigformer.models.ops import with_hls_parts
+
+    def folder(o) -> Path:
+        return Path(o.part("hls").__file__).parent
+
+    own_only = {folder(o) for o in with_hls_parts() if not o.header_everywhere} - {folder(op)}
+    return [f"nnet_utils/{h.name}" for h in hdrs if h.parent not in own_only]
+
+
+def _templates(ops, hdrs: list[Path]):
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
     out = []
-    for part in hls_parts:
+    for op in ops:
+        part, incl = op.part("hls"), includes(op, hdrs)
         cls = part.LAYER
 
         class Config(LayerConfigTemplate):
@@ -38,8 +53,8 @@ def _templates(hls_parts, includes: list[str]):
                 return part.config(node)
 
         class Function(FunctionCallTemplate):
-            def __init__(self, cls=cls):
-                super().__init__(cls, include_header=includes)
+            def __init__(self, cls=cls, incl=incl):
+                super().__init__(cls, include_header=incl)
 
             def format(self, node, part=part):
                 p = self._default_function_params(node)
@@ -112,7 +127,7 @@ def register():
     for part in parts:
         register_layer(part.LAYER.__name__, part.LAYER)
     hdrs = headers()
-    templates = _templates(parts, [f"nnet_utils/{h.name}" for h in hdrs])
+    templates = _templates(with_hls_parts(), hdrs)
     for backend_name in BACKENDS:
         backend = hls4ml.backends.get_backend(backend_name)
         for tmpl in templates:

@@ -1,6 +1,6 @@
 """model + quantization sections -> Keras Transformer encoder (quantized, or its float twin).
 
-input -> QDense embedding -> num_blocks x [MHA + residual (+ norm), FFN + residual (+ norm)]
+input -> QDense embedding -> num_blocks x [attention (model.attention) + residual (+ norm), FFN + residual (+ norm)]
 -> token pooling -> QDense classifier (logits; argmax is the trigger decision, no softmax in firmware).
 Every tensor between layers is cast to the activation type by a QActivation, the way hls4ml will cast it.
 Layer names are stable: the HLS project, the emulator and the reports refer to them.
@@ -12,9 +12,8 @@ import keras  # Keras 3 itself (tf.keras turns into Keras 2, tf_keras, under TF_
 from qkeras import QActivation, QDense
 from qkeras.quantizers import quantized_bits, quantized_relu
 
-from trigformer.models.ops import NORMS
+from trigformer.models.ops import ATTENTIONS, NORMS
 from trigformer.models.ops.keras_common import weight_quantizer
-from trigformer.models.ops.mha.keras import QMultiHeadAttention
 from trigformer.models.ops.pooling.keras import TokenPooling
 from trigformer.models.ops.tokendense.keras import QTokenDense
 from trigformer.models.quant import QuantTypes
@@ -46,10 +45,7 @@ def build_model(cfg, quantized: bool = True) -> keras.Model:
     x = cast(inp, "input_q", quantized_bits(**qt.input_t.qkeras_config()))
     x = dense(x, d, "embed")
     for b in range(m.num_blocks):
-        a = QMultiHeadAttention(m.num_heads, m.key_dim, d, weight_type=qt.weight_t.ap_type, act_type=qt.act_t.ap_type,
-                                prob_type=qt.prob_t.ap_type, qkv_type=qt.qkv_t.ap_type,
-                                table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
-                                table_bits=qt.table_bits, quantized=quantized, name=f"b{b}_mha")(x)
+        a = ATTENTIONS[m.attention].attention_layer(m, qt, quantized, f"b{b}_{m.attention}")(x)
         x = cast(keras.layers.Add(name=f"b{b}_add1")([x, a]), f"b{b}_add1_q")
         x = norm(x, f"b{b}_ln1")
         f = dense(x, m.ffn_dim, f"b{b}_ffn1", activation=m.activation if m.activation == "relu" else None)

@@ -2,9 +2,9 @@
 
 Reference: the compiled HLS C++ of the generated project. Comparison on raw integers of every traced layer output
 (no tolerance). Shapes cover heads 1-4, blocks 1-3, 8-32 particles, odd and prime dimensions, norm on/off,
-mean/max pooling, relu/linear FFN and 4- to 10-bit weights and activations; and attention beyond the builder's
-(ATTENTION_SHAPES): value_dim != key_dim with an output projection of another width, cross-attention with a second
-input of another token count and width (two top-function inputs), and no biases. DA_SHAPES are written with
+mean/max pooling, relu/linear FFN, Linformer attention (linformer_odd) and 4- to 10-bit weights and activations; and
+attention beyond the builder's (ATTENTION_SHAPES): value_dim != key_dim with an output projection of another width,
+cross-attention with a second input of another token count and width (two top-function inputs), and no biases. DA_SHAPES are written with
 hls.strategy distributed_arithmetic (every constant-weight product an alkaid kernel: odd widths, narrow bits, two
 blocks, cross-attention with value_dim != key_dim) and random non-zero biases. Weights are random and scaled up
 so that saturation, wrap-free accumulation and every table region are exercised, not only the comfortable middle."""
@@ -36,6 +36,9 @@ SHAPES = {
                                         pooling="max"), n=9),
     "dyt_odd": dict(model=dict(embed_dim=7, num_heads=2, key_dim=3, num_blocks=2, ffn_dim=9, norm="dyt"),
                     quantization=dict(act_bits=8, act_int_bits=3, layernorm_table_size=64, table_bits=10), n=9),
+    "linformer_odd": dict(model=dict(embed_dim=7, num_heads=2, key_dim=3, num_blocks=2, ffn_dim=9,
+                                     attention="linformer", linformer_k=3),
+                          quantization=dict(act_bits=8, act_int_bits=3), n=9),
     "four_bit": dict(model=dict(embed_dim=8, num_heads=2, key_dim=2, num_blocks=2, ffn_dim=8),
                      quantization=dict(weight_bits=4, weight_int_bits=1, act_bits=4, act_int_bits=1, input_bits=6,
                                        input_int_bits=0, prob_bits=6, table_bits=10, softmax_table_size=256,
@@ -156,7 +159,8 @@ def test_every_layer_bit_exact(project):
     rows, bad_events = compare_layers(p["emu"], p["emu_trace"], p["csim_trace"], p["n"])
     assert not bad_events.any()
     kinds = {node.kind for node in p["emu"].nodes}
-    assert len(rows) >= (4 if "att" in p["spec"] else 5) and {"mha", "dense", "pool"} <= kinds
+    attention = p["spec"].get("model", {}).get("attention", "mha")  # the kind model.attention builds
+    assert len(rows) >= (4 if "att" in p["spec"] else 5) and {attention, "dense", "pool"} <= kinds
     bad = [r for r in rows if r["mismatched_values"]]
     assert not bad, bad
 

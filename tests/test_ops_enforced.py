@@ -17,6 +17,7 @@ SCANNED = ("flow", "sim", "trigformer")
 # (file, name): why the name may appear there. Keep each justified; never add an op's own dispatch here.
 ALLOWED = {
     ("flow/config.py", "layernorm"): "the documented default of model.norm (the choices come from the registry)",
+    ("flow/config.py", "mha"): "the documented default of model.attention (the choices come from the registry)",
     ("flow/config.py", "relu"): "model.activation: the builder's FFN activation choice, not an op lookup",
     ("flow/config.py", "input"): "pydantic's error field 'input' and C identifier prefixes, not the Input op",
     ("flow/config.py", "activation"): "the model.activation key's name, not the Cast op's cost kind",
@@ -34,11 +35,11 @@ def class_names() -> set[str]:
 
 
 def registry_names() -> set[str]:
-    """Plus each op's kind, cost kind and norm choice: searched as string literals (as identifiers they are plain
+    """Plus each op's kind, cost kind, norm choice and attention choice: searched as string literals (as identifiers they are plain
     words: set.add, np.flatten)."""
     names = class_names()
     for op in OPS:
-        names |= {op.kind, op.cost_kind, op.norm_choice or ""}
+        names |= {op.kind, op.cost_kind, op.norm_choice or "", op.attention_choice or ""}
     return names - {""}
 
 

@@ -71,7 +71,7 @@ class Calibration:
             for (layer, _), ins in zip(b.mha_layers, mha_ins):  # Q, K, V and the context, computed eagerly
                 args = [inputs_of_mha.pop(0) for _ in ins]
                 vals += [v.numpy() for v in layer.internals(args if len(args) > 1 else args[0])]
-                names += [f"{self.user_names.get(layer.name, layer.name)}/{k}" for k in ("q", "k", "v", "context")]
+                names += [f"{self.user_names.get(layer.name, layer.name)}/{k}" for k in layer.INTERNALS]
             qs = [float(np.quantile(np.abs(v), ACT_QUANTILE)) for v in vals]
             i = int(np.argmax(qs))
             out["act_int_bits"] = _int_bits(qs[i], q.act_bits)

@@ -4,6 +4,7 @@
     dense/      Dense, per token or flat (C++ by hls4ml)
     tokendense/ Dense applied to every token
     mha/        multi-head self- and cross-attention (uses softmax/)
+    linformer/  Linformer self-attention: keys and values projected from N to k tokens first (built on mha/)
     softmax/    LUT softmax
     layernorm/  LayerNorm (uses rsqrt/)
     rmsnorm/    RMSNorm (uses rsqrt/)
@@ -21,6 +22,7 @@ from trigformer.models.ops.dense import Dense
 from trigformer.models.ops.dyt import DyT
 from trigformer.models.ops.glue import Add, Cast, Flatten, Input, Relu
 from trigformer.models.ops.layernorm import LayerNorm
+from trigformer.models.ops.linformer import Linformer
 from trigformer.models.ops.mha import MHA
 from trigformer.models.ops.pooling import Pooling
 from trigformer.models.ops.rmsnorm import RMSNorm
@@ -28,11 +30,12 @@ from trigformer.models.ops.softmax import Softmax
 from trigformer.models.ops.tokendense import TokenDense
 
 OPS: tuple[type[OpDef], ...] = (Input, TokenDense, Dense, Cast, Relu, Add, Flatten, MHA, Softmax, LayerNorm, RMSNorm,
-                                Pooling, DyT)
+                                Pooling, DyT, Linformer)
 
 BY_KIND: dict[str, type[OpDef]] = {op.kind: op for op in OPS}
 BY_COST_KIND: dict[str, type[OpDef]] = {op.cost_kind or op.kind: op for op in OPS}
 NORMS: dict[str, type[OpDef]] = {op.norm_choice: op for op in OPS if getattr(op, "norm_choice", None)}
+ATTENTIONS: dict[str, type[OpDef]] = {op.attention_choice: op for op in OPS if op.attention_choice}
 
 
 class UnsupportedLayer(ValueError):
@@ -60,5 +63,5 @@ def with_hls_parts() -> list[type[OpDef]]:
     return [op for op in OPS if op.package]
 
 
-__all__ = ["OPS", "BY_KIND", "BY_COST_KIND", "NORMS", "Node", "OpDef", "UnsupportedLayer", "for_keras", "for_hls",
-           "with_hls_parts"]
+__all__ = ["OPS", "BY_KIND", "BY_COST_KIND", "NORMS", "ATTENTIONS", "Node", "OpDef", "UnsupportedLayer", "for_keras",
+           "for_hls", "with_hls_parts"]

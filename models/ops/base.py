@@ -45,6 +45,10 @@ class OpDef:
     elementwise: bool = False  # folds into the unit of the layer before it (sim/rtl: one pipeline unit)
     graph_input: bool = False  # a model input: no inputs of its own, fed by the caller
     norm_choice: str | None = None  # the `model.norm` value that puts this op after each residual add
+    attention_choice: str | None = None  # the `model.attention` value that makes this op each block's attention
+    # its C++ header is included by every project (the ops of the Keras 2 reference firmware), or only by projects
+    # with its layer (hls_templates/extension.py: includes)
+    header_everywhere: bool = True
     # Keras / QKeras classes a saved model (models/byom.py) may hold for this op -> the ImportedModel method that maps
     # them; None: each of `keras_classes` is kept as itself ("_own", trigformer's own single-input layers)
     byom: dict[str, str] | None = None

@@ -14,6 +14,8 @@ class MHA(OpDef):
     kind = "mha"
     tunable = True
     weighted = True
+    attention_choice = "mha"
+    config_keys: tuple[str, ...] = ()  # model keys that only this attention takes
 
     @classmethod
     def units(cls, layer: dict) -> int:
@@ -77,3 +79,17 @@ class MHA(OpDef):
         from trigformer.models.ops.mha.cost import cost
 
         return cost(layer, path, res)
+
+    @classmethod
+    def config_problem(cls, m, n_tokens: int) -> tuple[str, str] | None:
+        """(dotted key, message) when the model section `m` with n_tokens particles does not fit this attention."""
+        return None
+
+    @classmethod
+    def attention_layer(cls, m, qt, quantized: bool, name: str, **kwargs):
+        """The layer `model.attention` puts in each block (m: the model section, qt: models.quant.QuantTypes)."""
+        layer_class = getattr(cls.part("keras"), cls.keras_classes[0])
+        return layer_class(m.num_heads, m.key_dim, m.embed_dim, weight_type=qt.weight_t.ap_type,
+                           act_type=qt.act_t.ap_type, prob_type=qt.prob_t.ap_type, qkv_type=qt.qkv_t.ap_type,
+                           table_size=qt.softmax_table_size, input_range=qt.softmax_input_range,
+                           table_bits=qt.table_bits, quantized=quantized, name=name, **kwargs)

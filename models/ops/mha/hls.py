@@ -22,14 +22,20 @@ SIZES = ("n_tokens", "in_dim", "num_heads", "key_dim", "out_dim")
 
 
 class TFMultiHeadAttention(Layer):
-    def spec(self) -> MHASpec:
+    spec_class = MHASpec
+
+    def kv_type(self) -> FixedType | None:
+        """The spec's kv_t: the second input's type in cross-attention, None in self-attention."""
         cross = len(self.inputs) > 1
-        kv_t = FixedType.from_hls4ml(self.get_input_variable(self.inputs[1]).type.precision) if cross else None
-        return MHASpec(input_type(self), *(self.get_attr(a) for a in SIZES),
-                       *(attr_type(self, a) for a in ("weight_type", "qkv_type", "prob_type", "act_type")),
-                       *(self.get_attr(a) for a in ("table_size", "input_range", "table_bits")),
-                       value_dim=self.get_attr("value_dim"), n_kv=self.get_attr("n_kv"), kv_dim=self.get_attr("kv_dim"),
-                       kv_t=kv_t, use_bias=self.get_attr("use_bias", True))
+        return FixedType.from_hls4ml(self.get_input_variable(self.inputs[1]).type.precision) if cross else None
+
+    def spec(self) -> MHASpec:
+        return self.spec_class(input_type(self), *(self.get_attr(a) for a in SIZES),
+                               *(attr_type(self, a) for a in ("weight_type", "qkv_type", "prob_type", "act_type")),
+                               *(self.get_attr(a) for a in ("table_size", "input_range", "table_bits")),
+                               value_dim=self.get_attr("value_dim"), n_kv=self.get_attr("n_kv"),
+                               kv_dim=self.get_attr("kv_dim"), kv_t=self.kv_type(),
+                               use_bias=self.get_attr("use_bias", True))
 
     def rows(self) -> tuple[int, int]:
         """(rows per iteration, iterations) of the attention stage: a row is one query of one head."""
@@ -82,7 +88,9 @@ PARSERS = {"QMultiHeadAttention": parse_mha}
 LAYER = TFMultiHeadAttention
 
 
-def config(node) -> str:
+def config(node, structs: str = "", members: str = "") -> str:
+    """The config structs of the projections and the softmax, then the layer's; `structs` and `members`: what an
+    op built on this one adds (more structs before the layer's, more members inside it)."""
     sp = node.spec()
     n, m, d, d_kv, h, k, v, o = (sp.n_tokens, sp.n_kv, sp.in_dim, sp.kv_dim, sp.num_heads, sp.key_dim, sp.value_dim,
                                  sp.out_dim)
@@ -98,7 +106,7 @@ def config(node) -> str:
         for w, (tokens, n_in, n_out, accum) in shapes.items())
     sm = softmax_config_struct(f"config{i}_softmax", sp.softmax, node, n_rows=h * n, rows_parallel=rows,
                                iterations=iterations, reuse=reuse)
-    return projections + sm + f"""struct config{i} : nnet::tf_mha_config {{
+    return projections + structs + sm + f"""struct config{i} : nnet::tf_mha_config {{
     static const unsigned n_tokens = {n};
     static const unsigned n_kv = {m};
     static const unsigned in_dim = {d};
@@ -122,12 +130,17 @@ def config(node) -> str:
     typedef config{i}_v v_config;
     typedef config{i}_o o_config;
     typedef config{i}_softmax softmax_config;
-}};
+{members}}};
 """
 
 
+def weight_args(w, names: str = "qkvo") -> str:
+    """The C++ call's weight arguments: kernel and bias of each projection in `names`."""
+    return ", ".join(w(f"{x}_{y}") for x in names for y in ("kernel", "bias"))
+
+
 def call(node, p: dict, w) -> str:
-    ws = ", ".join(w(f"{x}_{y}") for x in "qkvo" for y in ("kernel", "bias"))
+    ws = weight_args(w)
     tables = f"{w('exp_table')}, {w('inv_table')}"
     if len(node.inputs) > 1:
         kv = node.get_input_variable(node.inputs[1])

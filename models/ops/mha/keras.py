@@ -36,6 +36,9 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
     Quantized Q/K/V/O projections, exact dot products, LUT softmax with the 1/sqrt(key_dim) scale folded into its
     table. Output [batch, n, output_dim]."""
 
+    spec_class = MHASpec
+    INTERNALS = ("q", "k", "v", "context")  # what `internals` returns (the tensors of qkv_t)
+
     def __init__(self, num_heads, key_dim, output_dim=None, weight_type="ap_fixed<8,1,AP_RND_CONV,AP_SAT>",
                  act_type="ap_fixed<10,5,AP_RND_CONV,AP_SAT>", prob_type="ap_ufixed<10,1,AP_RND_CONV,AP_SAT>",
                  table_size=1024, input_range=8.0, table_bits=18, qkv_type=None, quantized=True, value_dim=None,
@@ -76,11 +79,14 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         """The op's spec for inputs of these types. The input types only size the projection accumulators; the
         Keras forward pass (float64, exact) does not need them, so they default to the activation type."""
         in_t = in_t or self.act_t
-        kv_t = (kv_t or self.act_t) if self.cross else None
-        return MHASpec(in_t, self.n_tokens, self.in_dim, self.num_heads, self.key_dim, self.out_dim, self.weight_t,
-                       self.qkv_t, self.prob_t, self.act_t, self.table_size, self.input_range, self.table_bits,
-                       value_dim=self.value_dim, n_kv=self.n_kv, kv_dim=self.kv_dim, kv_t=kv_t,
-                       use_bias=self.use_bias)
+        return self.spec_class(in_t, self.n_tokens, self.in_dim, self.num_heads, self.key_dim, self.out_dim,
+                               self.weight_t, self.qkv_t, self.prob_t, self.act_t, self.table_size, self.input_range,
+                               self.table_bits, value_dim=self.value_dim, n_kv=self.n_kv, kv_dim=self.kv_dim,
+                               kv_t=self._kv_type(kv_t), use_bias=self.use_bias)
+
+    def _kv_type(self, kv_t: FixedType | None) -> FixedType | None:
+        """The spec's kv_t: the key/value input's type in cross-attention, None in self-attention."""
+        return (kv_t or self.act_t) if self.cross else None
 
     def quantized_weights(self) -> dict[str, np.ndarray]:
         """Float values of the weights as the firmware stores them (zero biases without use_bias)."""
@@ -124,9 +130,10 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         x_kv = x if x_kv is None else x_kv
         if self.quantized:
             x, x_kv = tf.cast(x, F64), tf.cast(x_kv, F64)
+        x_k, x_v = self._kv_sources(x, x_kv)
         q = self._heads(self._proj(x, "query", self.qkv_t), self.n_tokens, self.key_dim)
-        k = self._heads(self._proj(x_kv, "key", self.qkv_t), self.n_kv, self.key_dim)
-        v = self._heads(self._proj(x_kv, "value", self.qkv_t), self.n_kv, self.value_dim)
+        k = self._heads(self._proj(x_k, "key", self.qkv_t), self.n_kv, self.key_dim)
+        v = self._heads(self._proj(x_v, "value", self.qkv_t), self.n_kv, self.value_dim)
         s = tf.einsum("bhqk,bhmk->bhqm", q, k)  # exact in float64 when quantized
         if self.quantized:
             p = lut_softmax(s, self.spec().softmax)
@@ -136,6 +143,10 @@ class QMultiHeadAttention(tf.keras.layers.Layer):
         ctx = fake_quant(ctx, self.qkv_t) if self.quantized else ctx
         ctx = tf.reshape(tf.transpose(ctx, (0, 2, 1, 3)), (-1, self.n_tokens, self.num_heads * self.value_dim))
         return tf.cast(self._proj(ctx, "output", self.act_t), dtype), [q, k, v, ctx]
+
+    def _kv_sources(self, x, x_kv):
+        """The tensors the key and the value projections read: here both the key/value input."""
+        return x_kv, x_kv
 
     def compute_output_shape(self, input_shape):
         q_shape, _ = _split_inputs(input_shape)

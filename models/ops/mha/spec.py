@@ -134,6 +134,18 @@ class MHASpec(Spec):
         b = np.concatenate([arrays[f"{a}_bias"] for a in names])
         return dense_raw(x, x_t, w, self.weight_t, b, self.weight_t, acc_t, self.qkv_t)
 
+    def _qkv(self, xs, arrays: dict, x_kv):
+        """Raw Q [b, n, h*key_dim], K [b, n_kv, h*key_dim], V [b, n_kv, h*value_dim] (token-major) from the query
+        tokens xs [b, n, in_dim] and, for cross-attention, the key/value input x_kv."""
+        hk = self.hk
+        if self.cross:
+            q = self._project(xs, self.in_t, self.proj_accum_t, arrays, "q")
+            kv = self._project(x_kv.reshape(len(xs), self.n_kv, -1), self.kv_t, self.kv_accum_t, arrays, "kv")
+        else:  # the three projections share input, types and accumulator
+            qkv = self._project(xs, self.in_t, self.proj_accum_t, arrays, "qkv")
+            q, kv = qkv[..., :hk], qkv[..., hk:]
+        return q, kv[..., :hk], kv[..., hk:]
+
     def attention(self, x, arrays: dict, x_kv=None):
         """Projections, dot products and LUT softmax: (dot products raw [b,h,j,i], probs raw, V raw [b,h,j,c]).
         x: raw [events, n_tokens * in_dim] of in_t; x_kv: raw [events, n_kv * kv_dim] of kv_t (cross-attention).
@@ -141,16 +153,10 @@ class MHASpec(Spec):
         whole-block slices."""
         h, k, v_dim, n, m = self.num_heads, self.key_dim, self.value_dim, self.n_tokens, self.n_kv
         b = len(x)
-        xs = x.reshape(b, n, -1)
-        if self.cross:
-            q = self._project(xs, self.in_t, self.proj_accum_t, arrays, "q")
-            kv = self._project(x_kv.reshape(b, m, -1), self.kv_t, self.kv_accum_t, arrays, "kv")
-        else:  # the three projections share input, types and accumulator
-            qkv = self._project(xs, self.in_t, self.proj_accum_t, arrays, "qkv")
-            q, kv = qkv[..., :h * k], qkv[..., h * k:]
+        q, kk, v = self._qkv(x.reshape(b, n, -1), arrays, x_kv)
         q = q.reshape(b, n, h, k).transpose(0, 2, 1, 3)  # [b, h, i, c]
-        kk = kv[..., :h * k].reshape(b, m, h, k).transpose(0, 2, 1, 3)  # [b, h, j, c]
-        v = kv[..., h * k:].reshape(b, m, h, v_dim).transpose(0, 2, 1, 3)
+        kk = kk.reshape(b, m, h, k).transpose(0, 2, 1, 3)  # [b, h, j, c]
+        v = v.reshape(b, m, h, v_dim).transpose(0, 2, 1, 3)
         s = matmul_raw(kk, q.transpose(0, 1, 3, 2), self.qkv_t, self.qkv_t)  # exact in dot_t: [b, h, j, i]
         return s, self.softmax.forward(s, axis=-2), v
 

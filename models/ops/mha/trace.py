@@ -9,17 +9,26 @@ from trigformer.models.ops.trace_common import cast, cast_all, dense, lut_softma
 
 
 def mha_trace(node, ins, in_t):
-    sp, a = node.spec, node.arrays
-    n, m, h, k, vd = sp.n_tokens, sp.n_kv, sp.num_heads, sp.key_dim, sp.value_dim
-    x = np.asarray(ins[0], dtype=object).reshape(n, -1)
-    x_kv = np.asarray(ins[1], dtype=object).reshape(m, -1) if len(ins) > 1 else x
+    sp = node.spec
+    x = np.asarray(ins[0], dtype=object).reshape(sp.n_tokens, -1)
+    x_kv = np.asarray(ins[1], dtype=object).reshape(sp.n_kv, -1) if len(ins) > 1 else x
+    return attention_trace(sp, products_of(node), x, x_kv, x_kv)
 
-    products = {p.suffix[1:]: p for p in sp.products(a)}  # q, k, v, o: the DA strategy's kernels
+
+def products_of(node) -> dict:
+    """The node's constant-weight products by name (q, k, v, o, ...): the DA strategy's kernels."""
+    return {p.suffix[1:]: p for p in node.spec.products(node.arrays)}
+
+
+def attention_trace(sp, products: dict, x, x_k, x_v):
+    """Projections, attention rows and output projection from the query tokens x [n, in_dim] and the tensors the key
+    and the value projections read, x_k and x_v [n_kv, kv_dim]."""
+    n, m, h, k, vd = sp.n_tokens, sp.n_kv, sp.num_heads, sp.key_dim, sp.value_dim
 
     def project(p, src, width):
         return cast_all(dense(src, products[p]), sp.qkv_t).reshape(len(src), h, width)
 
-    proj = {"q": project("q", x, k), "k": project("k", x_kv, k), "v": project("v", x_kv, vd)}
+    proj = {"q": project("q", x, k), "k": project("k", x_k, k), "v": project("v", x_v, vd)}
     ctx = np.empty((n, h, vd), dtype=object)
     for head in range(h):
         q, kk, v = proj["q"][:, head], proj["k"][:, head], proj["v"][:, head]
