@@ -18,6 +18,8 @@ SCANNED = ("flow", "sim", "trigformer")
 ALLOWED = {
     ("flow/config.py", "layernorm"): "the documented default of model.norm (the choices come from the registry)",
     ("flow/config.py", "mha"): "the documented default of model.attention (the choices come from the registry)",
+    ("flow/config.py", "flatten"): "model.pooling's value flatten (quantization.mode hgq2 builds keras' Flatten), "
+                                   "not the Flatten glue op",
     ("flow/config.py", "relu"): "model.activation: the builder's FFN activation choice, not an op lookup",
     ("flow/config.py", "input"): "pydantic's error field 'input' and C identifier prefixes, not the Input op",
     ("flow/config.py", "activation"): "the model.activation key's name, not the Cast op's cost kind",
