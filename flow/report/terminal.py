@@ -88,6 +88,11 @@ def render_terminal(report: dict, console=None) -> None:
         con.print(t)
     else:
         con.print("Resources: [dim]no estimate or report[/dim]")
+    prod = (report.get("rtl") or {}).get("products")
+    if prod:  # an HGQ2 model's variable products, by operand widths (the widest first)
+        widths = ", ".join(f"{w}: {e['lut'] + e['dsp']:,}" for w, e in list(prod["by_width"].items())[:4])
+        con.print(f"Variable products (rtl): {prod['total']:,} ({prod['on_lut']:,} in LUTs, {prod['on_dsp']:,} on "
+                  f"DSP48E2, hls.multipliers: {prod['policy']}){'; widest ' + widths if widths else ''}")
     if expected_error(report) and "estimate" in [(f.get("latency") or {}).get("source") for f in forms.values()] + \
             [(f.get("resources") or {}).get("source") for f in forms.values()]:
         con.print(f"  [dim]estimate error: {expected_error(report)}[/dim]")
