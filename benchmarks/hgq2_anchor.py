@@ -26,6 +26,8 @@ def main(argv=None) -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--multipliers", choices=("auto", "lut", "dsp"), default="lut",
+                    help="hls.multipliers (lut: every variable product in LUTs, as alkaid's cost counts them)")
     args = ap.parse_args(argv)
     from trigformer.flow.cli import main as synth
     from trigformer.models.data import make_synthetic
@@ -36,7 +38,8 @@ def main(argv=None) -> int:
     model = train(heterogeneous(anchor(8, len(F3)), seed=args.seed), x, y, epochs=args.epochs, seed=args.seed)
     model.save(args.out / "anchor.keras")
     cfg = {"name": "hgq2_anchor", "seed": args.seed, "model": {"file": "anchor.keras"},
-           "data": {"n_particles": 8, "features": F3, "n_train": 200, "n_test": 1000}, "verify": {"n_events": 200}}
+           "data": {"n_particles": 8, "features": F3, "n_train": 200, "n_test": 1000}, "verify": {"n_events": 200},
+           "hls": {"multipliers": args.multipliers}}
     (args.out / "anchor.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     code = synth([str(args.out / "anchor.yaml"), "--part", "xcvu9p", "--rtl", "--out", str(args.out / "fw"),
                   "--force"])
