@@ -188,7 +188,9 @@ def _lut_target(lut: int, beta0: float, epochs: int):
 
     class LutTarget(BetaPID):
         def __init__(self):
-            super().__init__(target_ebops=float(lut), init_beta=max(beta0, 1e-8), warmup=warmup)
+            # gains for tens of epochs (HGQ2's defaults, i = 2e-3, suit thousands): in log10 space, a factor 3 above
+            # the target raises beta ~3x at once and ~10x more over the next 10 epochs if it stays there
+            super().__init__(target_ebops=float(lut), init_beta=max(beta0, 1e-8), warmup=warmup, p=1.0, i=0.2)
             self.lut, self.ratio = lut, None
 
         def on_epoch_begin(self, epoch, logs=None):
