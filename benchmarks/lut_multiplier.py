@@ -1,5 +1,6 @@
 """Yosys's mapping of one LUT-bound variable product: alkaid's `multiplier` body (`a * b`, as the flow had it) vs
-our sim/rtl/multiplier_lut.v in its two forms (`booth`, the one used, and `array`: its ARRAY switch), on the flow's own Yosys script (sim/rtl/yosys.py: synth_xilinx -family xcup, the
+our sim/rtl/multiplier_lut.v in its two forms (`array`, `booth`: its FORCE switch) and as used (`ours`: the form its
+rule picks per width), on the flow's own Yosys script (sim/rtl/yosys.py: synth_xilinx -family xcup, the
 product kept off the DSP48E2s, `ltp -noff`). Prints LUT, CARRY4, MUXF cells and the longest path (`depth`: LUT
 levels L, MUXF7/8/9 M and CARRY4 C on it, sim/rtl/timing.py parse_ltp) per width. Asserts nothing.
 
@@ -16,7 +17,7 @@ from trigformer.sim.rtl import MULTIPLIER_LUT
 from trigformer.sim.rtl.yosys import run_yosys, summarize, version
 
 ALKAID = Path(__import__("alkaid").__file__).parent / "codegen/rtl/verilog/source/multiplier.v"
-WIDTHS = [(n, n) for n in range(2, 11)] + [(7, 3), (10, 4), (3, 7), (12, 6)]
+WIDTHS = [(n, n) for n in range(2, 11)] + [(7, 3), (10, 4), (3, 7), (12, 6), (12, 12), (16, 8)]
 
 
 def top(w0: int, w1: int, signed: int) -> str:
@@ -48,9 +49,9 @@ def main() -> None:
     args = ap.parse_args()
     widths = [tuple(int(x) for x in w.split("x")) for w in args.widths.split(",")] if args.widths else WIDTHS
     ours = MULTIPLIER_LUT.read_text()
-    assert "localparam ARRAY = 0 &&" in ours
-    designs = {"a*b": alkaid_lut_text(), "array": ours.replace("localparam ARRAY = 0 &&", "localparam ARRAY = 1 &&"),
-               "booth": ours}
+    assert "localparam FORCE = 0;" in ours
+    designs = {"a*b": alkaid_lut_text(), "array": ours.replace("localparam FORCE = 0;", "localparam FORCE = 1;"),
+               "booth": ours.replace("localparam FORCE = 0;", "localparam FORCE = 2;"), "ours": ours}
     print(f"{version(args.yosys)}; {'signed' if args.signed else 'unsigned'} x {'signed' if args.signed else 'unsigned'}"
           f", full-width output; source: yosys (synth_xilinx -family xcup, ltp -noff)")
     head = "  ".join(f"{n + ' ' + k:>13}" for n in designs for k in ("LUT", "CARRY4", "MUXF", "depth"))

@@ -7,7 +7,6 @@ read back at the output's width, as alkaid's module defines it), and Yosys's LUT
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -64,12 +63,18 @@ def _reference(w0: int, w1: int, s0: int, s1: int, wo: int) -> np.ndarray:
     return (a * b) & ((1 << wo) - 1)  # exact: |a * b| < 2**20; the output's raw bits (two's complement)
 
 
-def test_multiplier_lut_bit_exact(tmp_path):
-    """Exhaustive: every input pair of every case, Verilator's output == the Python product's low BW_OUT bits."""
+@pytest.mark.parametrize("form", ["used", "array", "booth"])
+def test_multiplier_lut_bit_exact(form, tmp_path):
+    """Exhaustive: every input pair of every case, Verilator's output == the Python product's low BW_OUT bits; the
+    module as used (its rule picks the form per width) and each of its two forms on every case (its FORCE switch,
+    which benchmarks/lut_multiplier.py uses)."""
     env = verilator_env()
     (tmp_path / "mtest.v").write_text(_verilog(CASES))
     (tmp_path / "tb.cpp").write_text(_testbench(CASES))
-    shutil.copy(MULTIPLIER_LUT, tmp_path / "multiplier_lut.v")
+    text = MULTIPLIER_LUT.read_text()
+    assert text.count("localparam FORCE = 0;") == 1
+    force = {"used": 0, "array": 1, "booth": 2}[form]
+    (tmp_path / "multiplier_lut.v").write_text(text.replace("localparam FORCE = 0;", f"localparam FORCE = {force};"))
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "--top-module", "mtest", "-Wall", "-Wno-fatal",
            "-Wno-DECLFILENAME", "--Mdir", "obj", "-CFLAGS", "-O1", "-o", "Vtb", "tb.cpp", "mtest.v", "multiplier_lut.v"]
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)

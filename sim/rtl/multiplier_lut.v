@@ -1,11 +1,14 @@
 `timescale 1ns / 1ps
 
 // A LUT-bound variable product (hls.multipliers), same ports, parameters and result as alkaid's `multiplier` (out =
-// the low BW_OUT bits of the exact product, extended by its sign when wider). Written as radix-4 Booth rows summed
-// by a balanced tree of two-operand adders, because Yosys maps a plain `*` to LUT logic 2-3x larger than this.
-// The narrower operand is recoded: B = b0 + 2 Q, Q in Booth digits d (-2..2); the row b0 ? A : 0 at column 0 and
-// one row (|d| A) ^ neg per digit (one LUT per bit: 5 inputs); each row's +neg (two's complement) enters as the
-// carry-in of the adder where that row is the lowest of the right operand, so every adder is one carry chain.
+// the low BW_OUT bits of the exact product, extended by its sign when wider). Written as rows summed by a balanced
+// tree of two-operand adders (each its own carry chain, only as wide as its operands, nothing above BW_OUT), because
+// Yosys maps a plain `*` to LUT logic up to 2-3x larger (benchmarks/lut_multiplier.py). Rows of the narrower operand
+// y (the other, A, read as two's complement), in one of two forms:
+//   Booth: y = b0 + 2 Q, Q in radix-4 Booth digits d (-2..2): the row b0 ? A : 0, then one row (|d| A) ^ neg per
+//     digit (one LUT per bit: 5 inputs);
+//   array: row j = y[j] ? A : 0, the sign row (signed y) as ~(y[j] ? A : 0).
+// A row's +1 (two's complement) is the carry-in of the adder where that row is the lowest of the right operand.
 (* use_dsp = "no" *)
 module multiplier_lut #(
     parameter BW_INPUT0 = 32,
@@ -28,8 +31,6 @@ module multiplier_lut #(
   localparam WA = WX + (SX ? 0 : 1);  // both operands as two's complement
   localparam WB = WY + (SY ? 0 : 1);
   localparam KQ = WB > 2 ? WB / 2 : 1;  // Booth digits of Q = B >> 1 (WB - 1 bits): ceil((WB - 1) / 2)
-  localparam ARRAY = 0 && WY > 1;  // 1 &&: the plain array instead (row j: y[j] ? A : 0, the sign row negated), for comparison
-  localparam NR = ARRAY ? WY : KQ + 1;  // rows: b0 * A, then one per digit
 
   wire [WX-1:0] x = SWAP ? in1 : in0;
   wire [WY-1:0] y = SWAP ? in0 : in1;
@@ -76,6 +77,12 @@ module multiplier_lut #(
     row_top = clip(ARRAY ? r + WA : r == 0 ? WA : 2 * r + WA);
   endfunction
 
+  // The plain array (row j: y[j] ? A : 0, the sign row negated) where its tree is no deeper than Booth's from 8 bits:
+  // fewer LUTs and no MUXF at 8 x 8 by Yosys (benchmarks/lut_multiplier.py); Booth everywhere else (fewer LUTs or
+  // fewer levels). FORCE (benchmarks only): 1 array, 2 Booth.
+  localparam FORCE = 0;
+  localparam ARRAY = WY > 1 && (FORCE == 1 || (FORCE == 0 && WY >= 8 && levels(WY) <= levels(KQ + 1)));
+  localparam NR = ARRAY ? WY : KQ + 1;  // Booth: b0 * A, then one row per digit; array: one per bit of y
   localparam NL = levels(NR);
   wire [P-1:0] nd[0:base(NL + 1) - 1];
   wire [NR-1:0] neg;  // row r's +1 (r >= 1): the sign of its digit
