@@ -5,9 +5,9 @@
 // tree of two-operand adders (each its own carry chain, only as wide as its operands, nothing above BW_OUT), because
 // Yosys maps a plain `*` to LUT logic up to 2-3x larger (benchmarks/lut_multiplier.py). Rows of the narrower operand
 // y (the other, A, read as two's complement), in one of two forms:
-//   Booth: y = b0 + 2 Q, Q in radix-4 Booth digits d (-2..2): the row b0 ? A : 0, then one row (|d| A) ^ neg per
-//     digit (one LUT per bit: 5 inputs);
-//   array: row j = y[j] ? A : 0, the sign row (signed y) as ~(y[j] ? A : 0).
+//   Booth (used): y = b0 + 2 Q, Q in radix-4 Booth digits d (-2..2): the row b0 ? A : 0, then one row (|d| A) ^ neg
+//     per digit (one LUT per bit: 5 inputs);
+//   array (benchmarks only, FORCE = 1): row j = y[j] ? A : 0, the sign row (signed y) as ~(y[j] ? A : 0).
 // A row's +1 (two's complement) is the carry-in of the adder where that row is the lowest of the right operand.
 (* use_dsp = "no" *)
 module multiplier_lut #(
@@ -77,11 +77,11 @@ module multiplier_lut #(
     row_top = clip(ARRAY ? r + WA : r == 0 ? WA : 2 * r + WA);
   endfunction
 
-  // The plain array (row j: y[j] ? A : 0, the sign row negated) where its tree is no deeper than Booth's from 8 bits:
-  // fewer LUTs and no MUXF at 8 x 8 by Yosys (benchmarks/lut_multiplier.py); Booth everywhere else (fewer LUTs or
-  // fewer levels). FORCE (benchmarks only): 1 array, 2 Booth.
+  // Booth at every width: Yosys 0.70 maps it to 35-46 % fewer LUTs than the array from 7 bits; Yosys 0.23's ABC maps
+  // its row-into-sum cones to MUXF-wide LUTs for depth, which makes it 3-25 % larger than the array from 7 bits with
+  // no more LUT levels (benchmarks/lut_multiplier.py, README). FORCE (benchmarks, tests): 1 array, 0 or 2 Booth.
   localparam FORCE = 0;
-  localparam ARRAY = WY > 1 && (FORCE == 1 || (FORCE == 0 && WY >= 8 && levels(WY) <= levels(KQ + 1)));
+  localparam ARRAY = WY > 1 && FORCE == 1;
   localparam NR = ARRAY ? WY : KQ + 1;  // Booth: b0 * A, then one row per digit; array: one per bit of y
   localparam NL = levels(NR);
   wire [P-1:0] nd[0:base(NL + 1) - 1];
