@@ -39,6 +39,7 @@ import numpy as np
 from trigformer.models.fixed import FixedType
 
 TOP_SUFFIX = "_top"
+MULTIPLIER_LUT = Path(__file__).with_name("multiplier_lut.v")  # the LUT-bound product (bind_verilog)
 TRACE_SUFFIX = "_trace_top"  # the co-simulation top (rtl/tb/), with the trace port
 
 
@@ -302,8 +303,10 @@ _MULT = re.compile(r"\bmultiplier #\((\d+),\s*(\d+),")
 
 def bind_verilog(src: Path, module: str, multipliers: str, stages: str | None = None) -> None:
     """The binding in the Verilog, for Vivado and Yosys alike: DSP-bound products instantiate alkaid's `multiplier`
-    (marked use_dsp "yes"), LUT-bound ones its copy `multiplier_lut` (use_dsp "no"; the Yosys job keeps them off the
-    DSP48E2s: sim/rtl/yosys.py). The rule is timing.on_dsp on the operands' widths, as in bind_products. `stages`:
+    (marked use_dsp "yes"), LUT-bound ones our `multiplier_lut` (sim/rtl/multiplier_lut.v: alkaid's ports, parameters
+    and result as Booth rows and an adder tree, which Yosys maps to fewer LUTs than alkaid's `a * b`; use_dsp "no",
+    and the Yosys job keeps any `*` in it off the DSP48E2s: sim/rtl/yosys.py). The rule is timing.on_dsp on the
+    operands' widths, as in bind_products. `stages`:
     the stage files' glob (default: the unit's renamed `<module>_stage*.v`; alkaid's own `logic*.v` for a whole
     model written by alkaid, models/hgq2/rtl.py)."""
     from trigformer.sim.rtl.timing import on_dsp
@@ -314,8 +317,7 @@ def bind_verilog(src: Path, module: str, multipliers: str, stages: str | None = 
     text = static.read_text()
     if "use_dsp" not in text:
         static.write_text(text.replace("module multiplier #", '(* use_dsp = "yes" *)\nmodule multiplier #', 1))
-        (src / "static" / "multiplier_lut.v").write_text(
-            text.replace("module multiplier #", '(* use_dsp = "no" *)\nmodule multiplier_lut #', 1))
+        shutil.copy(MULTIPLIER_LUT, src / "static" / "multiplier_lut.v")
     for f in sorted(src.glob(stages or f"{module}_stage*.v")):
         v = f.read_text()
         w = _MULT.sub(lambda m: m[0] if on_dsp(int(m[1]), int(m[2]), multipliers) else

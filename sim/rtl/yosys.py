@@ -96,7 +96,8 @@ def summarize(cells: dict[str, int]) -> dict[str, int]:
 def script(sources: list[str], top: str, keep: str = "", flatten: bool = True, depth: bool = False) -> str:
     """The job script. `depth`: also the timing proxy's logic depth (sim/rtl/timing.py LTP_SCRIPT) and the
     multiplier binding: the products sim.rtl writes as `multiplier_lut` (hls.multipliers) are kept off the DSP48E2s
-    ($__soft_mul before map_dsp, which Yosys then maps to LUTs)."""
+    (ours, sim/rtl/multiplier_lut.v, is adders only; a `*` in a module of that file would become $__soft_mul before
+    map_dsp, which Yosys then maps to LUTs)."""
     from trigformer.sim.rtl.timing import LTP_SCRIPT
 
     synth = f"synth_xilinx -family xcup -top {top}{' -flatten' if flatten else ''} -noiopad -noclkbuf"

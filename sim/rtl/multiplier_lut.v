@@ -1,0 +1,143 @@
+`timescale 1ns / 1ps
+
+// A LUT-bound variable product (hls.multipliers), same ports, parameters and result as alkaid's `multiplier` (out =
+// the low BW_OUT bits of the exact product, extended by its sign when wider). Written as rows summed by a balanced
+// tree of two-operand adders (each its own carry chain, only as wide as its operands, nothing above BW_OUT), because
+// Yosys maps a plain `*` to LUT logic up to 2-3x larger (benchmarks/lut_multiplier.py). Rows of the narrower operand
+// y (the other, A, read as two's complement), in one of two forms:
+//   Booth (used): y = b0 + 2 Q, Q in radix-4 Booth digits d (-2..2): the row b0 ? A : 0, then one row (|d| A) ^ neg
+//     per digit (one LUT per bit: 5 inputs);
+//   array (benchmarks only, FORCE = 1): row j = y[j] ? A : 0, the sign row (signed y) as ~(y[j] ? A : 0).
+// A row's +1 (two's complement) is the carry-in of the adder where that row is the lowest of the right operand.
+(* use_dsp = "no" *)
+module multiplier_lut #(
+    parameter BW_INPUT0 = 32,
+    parameter BW_INPUT1 = 32,
+    parameter SIGNED0 = 0,
+    parameter SIGNED1 = 0,
+    parameter BW_OUT = 32
+) (
+    input [BW_INPUT0-1:0] in0,
+    input [BW_INPUT1-1:0] in1,
+    output [BW_OUT-1:0] out
+);
+  localparam SWAP = BW_INPUT1 > BW_INPUT0;  // recode the narrower operand: fewer rows
+  localparam WX = SWAP ? BW_INPUT1 : BW_INPUT0;
+  localparam WY = SWAP ? BW_INPUT0 : BW_INPUT1;
+  localparam SX = SWAP ? SIGNED1 : SIGNED0;
+  localparam SY = SWAP ? SIGNED0 : SIGNED1;
+  localparam FULL = BW_INPUT0 + BW_INPUT1;
+  localparam P = BW_OUT < FULL ? BW_OUT : FULL;  // the product bits computed (mod 2**P)
+  localparam WA = WX + (SX ? 0 : 1);  // both operands as two's complement
+  localparam WB = WY + (SY ? 0 : 1);
+  localparam KQ = WB > 2 ? WB / 2 : 1;  // Booth digits of Q = B >> 1 (WB - 1 bits): ceil((WB - 1) / 2)
+
+  wire [WX-1:0] x = SWAP ? in1 : in0;
+  wire [WY-1:0] y = SWAP ? in0 : in1;
+  wire [WA+1:0] ae;  // ae[i + 1] = A[i], A[-1] = 0, sign-extended by one
+  wire [2*KQ+1:0] be;  // B sign-extended
+  generate
+    if (SX) begin : ax_s
+      assign ae = {x[WX-1], x, 1'b0};
+    end else begin : ax_u
+      assign ae = {2'b00, x, 1'b0};
+    end
+    if (SY) begin : by_s
+      assign be = {{(2*KQ+2-WY){y[WY-1]}}, y};
+    end else begin : by_u
+      assign be = {{(2*KQ+2-WY){1'b0}}, y};
+    end
+  endgenerate
+
+  // the tree: level l has nodes(l) nodes; node (l, i) sums rows [i << l, min((i + 1) << l, NR) - 1]
+  function integer nodes(input integer l);
+    nodes = (NR + (1 << l) - 1) >> l;
+  endfunction
+  function integer base(input integer l);  // index of node (l, 0) in `nd`
+    integer j;
+    begin
+      base = 0;
+      for (j = 0; j < l; j = j + 1) base = base + nodes(j);
+    end
+  endfunction
+  function integer levels(input integer n);
+    integer j;
+    begin
+      levels = 0;
+      for (j = 1; j < n; j = j * 2) levels = levels + 1;
+    end
+  endfunction
+  function integer row_lo(input integer r);  // column of a row's bit 0
+    row_lo = ARRAY ? r : r == 0 ? 0 : 2 * r - 1;
+  endfunction
+  function integer clip(input integer t);
+    clip = t < P ? t : P;
+  endfunction
+  function integer row_top(input integer r);  // columns below the row's sign extension
+    row_top = clip(ARRAY ? r + WA : r == 0 ? WA : 2 * r + WA);
+  endfunction
+
+  // Booth at every width: Yosys 0.70 maps it to 35-46 % fewer LUTs than the array from 7 bits; Yosys 0.23's ABC maps
+  // its row-into-sum cones to MUXF-wide LUTs for depth, which makes it 3-25 % larger than the array from 7 bits with
+  // no more LUT levels (benchmarks/lut_multiplier.py, README). FORCE (benchmarks, tests): 1 array, 0 or 2 Booth.
+  localparam FORCE = 0;
+  localparam ARRAY = WY > 1 && FORCE == 1;
+  localparam NR = ARRAY ? WY : KQ + 1;  // Booth: b0 * A, then one row per digit; array: one per bit of y
+  localparam NL = levels(NR);
+  wire [P-1:0] nd[0:base(NL + 1) - 1];
+  wire [NR-1:0] neg;  // row r's +1 (r >= 1): the sign of its digit
+
+  genvar l, i;
+  generate
+    // rows
+    if (ARRAY) begin : array
+      for (i = 0; i < NR; i = i + 1) begin : row
+        wire n = SY && i == WY - 1 ? y[i] : 1'b0;  // the sign row: - y[i] * A = ~(y[i] * A) + 1
+        wire [WA-1:0] bits = (ae[WA:1] & {WA{y[i]}}) ^ {WA{n}};
+        assign neg[i] = n;
+        assign nd[i] = $signed(bits) <<< i;
+      end
+    end else begin : booth
+    assign nd[0] = $signed(ae[WA:1] & {WA{be[0]}});
+    assign neg[0] = 1'b0;
+    for (i = 1; i < NR; i = i + 1) begin : row
+      wire b2 = be[2*i], b1 = be[2*i-1], b0 = i > 1 ? be[2*i-2] : 1'b0;
+      wire one = b1 ^ b0;
+      wire two = (b2 & ~b1 & ~b0) | (~b2 & b1 & b0);
+      wire [WA:0] bits = ((one ? ae[WA+1:1] : {(WA + 1) {1'b0}}) | (two ? ae[WA:0] : {(WA + 1) {1'b0}})) ^ {(WA + 1) {b2}};
+      assign neg[i] = b2;
+      if (row_lo(i) < P) begin : in
+        assign nd[i] = $signed(bits) <<< row_lo(i);
+      end else begin : out
+        assign nd[i] = {P{1'b0}};
+      end
+    end
+    end
+    // adders
+    for (l = 1; l <= NL; l = l + 1) begin : lvl
+      for (i = 0; i < nodes(l); i = i + 1) begin : node
+        localparam LEFT = base(l - 1) + 2 * i, RIGHT = LEFT + 1;
+        localparam LAST = ((i + 1) << l) - 1 < NR - 1 ? ((i + 1) << l) - 1 : NR - 1;
+        localparam LO = row_lo((2 * i + 1) << (l - 1));  // the right operand's lowest column
+        localparam TOP = clip(row_top(LAST) + 1);  // |sum of rows| < 2**(TOP - 1) (module doc)
+        if (2 * i + 1 >= nodes(l - 1)) begin : pass
+          assign nd[base(l)+i] = nd[LEFT];
+        end else if (LO >= P) begin : low
+          assign nd[base(l)+i] = nd[LEFT];
+        end else begin : add
+          wire [TOP-LO-1:0] s = nd[LEFT][TOP-1:LO] + nd[RIGHT][TOP-1:LO] + neg[(2*i+1)<<(l-1)];
+          if (LO > 0) begin : lowbits
+            assign nd[base(l)+i] = $signed({s, nd[LEFT][LO-1:0]});
+          end else begin : nolow
+            assign nd[base(l)+i] = $signed(s);
+          end
+        end
+      end
+    end
+    if (BW_OUT > P && (SIGNED0 || SIGNED1)) begin : sext
+      assign out = $signed(nd[base(NL)]);
+    end else begin : zext
+      assign out = nd[base(NL)];
+    end
+  endgenerate
+endmodule
