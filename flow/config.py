@@ -376,7 +376,8 @@ class Config(_Section):
                 raise _KeyError("hls.reuse_factor", "quantization.mode hgq2 writes the model fully parallel (II = 1) "
                                                     "from its alkaid trace: reuse_factor 1, strategy latency")
             return
-        for key, given in (("quantization.beta", "beta" in q.model_fields_set),
+        # by value, not by presence: a full config written back (a sweep's points, report.json) holds every key
+        for key, given in (("quantization.beta", q.beta != type(q).model_fields["beta"].default),
                            ("quantization.lut_target", q.lut_target is not None),
                            ("model.mlp_blocks", m.mlp_blocks != 1), ("model.pooling", m.pooling == "flatten")):
             if given:
