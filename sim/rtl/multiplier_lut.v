@@ -9,6 +9,11 @@
 //     per digit (one LUT per bit: 5 inputs);
 //   array (benchmarks only, FORCE = 1): row j = y[j] ? A : 0, the sign row (signed y) as ~(y[j] ? A : 0).
 // A row's +1 (two's complement) is the carry-in of the adder where that row is the lowest of the right operand.
+// Rows and sums are sign- or zero-extended and cut to P bits by assignment, on purpose; `nd` is one flat array
+// whose entries feed each other (acyclic). alkaid's Verilator binder builds with -Wall and warnings fatal.
+/* verilator lint_off WIDTHEXPAND */
+/* verilator lint_off WIDTHTRUNC */
+/* verilator lint_off UNOPTFLAT */
 (* use_dsp = "no" *)
 module multiplier_lut #(
     parameter BW_INPUT0 = 32,
@@ -141,3 +146,6 @@ module multiplier_lut #(
     end
   endgenerate
 endmodule
+/* verilator lint_on UNOPTFLAT */
+/* verilator lint_on WIDTHTRUNC */
+/* verilator lint_on WIDTHEXPAND */
