@@ -73,8 +73,20 @@ def _verilator_on_path(folder: Path):
                 os.environ[k] = v
 
 
+def _compile_at_o0(makefile: Path) -> None:
+    """alkaid's binder makefile compiles Verilator's C++ at -O (its `slow` target); trigformer's own co-simulation
+    builds at -O0 (sim/rtl/verilator.py) because a large design's C++ compiles several times faster there and a few
+    thousand events simulate in seconds either way. The project's copy of the makefile is set to -O0 likewise (the
+    C++ compiler's optimisation does not change what Verilator simulates); left as is if alkaid's line changed."""
+    if makefile.is_file():
+        text = makefile.read_text()
+        if "slow: CFLAGS += -O\n" in text:
+            makefile.write_text(text.replace("slow: CFLAGS += -O\n", "slow: CFLAGS += -O0\n"))
+
+
 def verilate(model, folder: Path, jobs: int) -> None:
     """Build alkaid's Verilator binder of the written project (a shared library loaded into this process)."""
+    _compile_at_o0(folder / "sim" / "build_fsm_binder.mk")
     with _verilator_on_path(folder):
         # the project as written and bound (bind: LUT-bound products as trigformer's multiplier_lut), not alkaid's
         # compile(), which would write it again first: Verilator simulates exactly the Verilog Yosys counts
