@@ -125,6 +125,19 @@ def test_the_proxy_flags_a_stage_too_deep_for_its_clock(tmp_path):
     assert T.LABEL == "timing estimate (logic depth), not closure"
 
 
+def test_the_proxy_counts_carry_cells_of_a_module_named_like_alkaids_stages(tmp_path):
+    """alkaid names its stage modules logic<k>: the same six-adder chain under that name has the same depth (a
+    parser that took `logic3/<cell>` lines for command echoes counted every CARRY4 as a LUT level)."""
+    if not shutil.which("yosys"):
+        pytest.skip("yosys not on PATH")
+    from trigformer.sim.rtl.yosys import run_yosys
+
+    f = tmp_path / "logic3.v"
+    f.write_text(CHAIN6.replace("module chain6", "module logic3"))
+    depth = run_yosys([f], "logic3", "system", depth=True)["depth"]
+    assert depth["lut_levels"] == 6 and depth["carry4"] >= 6 and depth["dsp"] == 0
+
+
 def _product_stages(folder: Path) -> list[Path]:
     return [f for f in sorted(folder.rglob("*_stage*.v")) if re.search(r"\bmultiplier(_lut)? #", f.read_text())]
 

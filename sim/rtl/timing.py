@@ -121,7 +121,8 @@ def parse_ltp(log: str, top: str) -> dict:
                 paths[cur].append(v[1])
             elif not re.match(r"^\d+:", s):
                 cur = None
-        elif mark and "/" in s and not s.startswith(("select", "log", "Warning")):
+        elif mark and "/" in s and " " not in s.partition("/")[0] and not s.startswith(("select ", "log ")):
+            # a `module/cell` line of `select -list` (not a command echo: a module may well be named logic<k>)
             mod, _, cell = s.partition("/")
             typed[mark].add(cell)
     path = paths.get(top, [])

@@ -33,8 +33,9 @@ from trigformer.sim.rtl.verilator import ToolMissing
 
 CELL = re.compile(r"^\s+(?:(\d+)\s+([A-Za-z][A-Za-z0-9_]*)|([A-Za-z][A-Za-z0-9_]*)\s+(\d+))\s*$")
 JOB_TIMEOUT_S = 3600
-SCRIPT_VERSION = 4  # bump when the script, the parsing or the entry format changes (2: verified entries, sim.cache;
-# 3: the logic depth of sim/rtl/timing.py and the multiplier binding; 4: alkaid's RTL, tables as case modules)
+SCRIPT_VERSION = 5  # bump when the script, the parsing or the entry format changes (2: verified entries, sim.cache;
+# 3: the logic depth of sim/rtl/timing.py and the multiplier binding; 4: alkaid's RTL, tables as case modules;
+# 5: parse_ltp counts the carry cells of modules named log* (alkaid's logic<k> stages) as carry, not LUT levels)
 
 
 def yosys_command(which: str = "auto") -> list[str]:
