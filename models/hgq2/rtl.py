@@ -30,8 +30,12 @@ def write(comb, folder: Path, name: str, clock_ns: float, latency_cutoff: float,
     """alkaid's pipelined Verilog project of the trace in `folder` (src/, sim/, model/, metadata.json)."""
     from alkaid.codegen import RTLModel
 
+    # ternary_fuse off, as for trigformer's own units (sim/rtl): alkaid would fuse a + b + c into a ternary adder after
+    # the cut, which its cost model prices like one adder (a LUT6 + carry-chain form Vivado can build) but Yosys maps
+    # as a LUT compressor plus carry chains: on a trained N = 16 model, 2.0-2.5x the LUTs of the two-adder form on the
+    # stages compared, and Yosys LUT / alkaid cost 1.40 for the whole model
     model = RTLModel(comb, folder, name, flavor="verilog", latency_cutoff=latency_cutoff, clock_period=clock_ns,
-                     part_name=part, print_latency=False)
+                     part_name=part, print_latency=False, ternary_fuse=False)
     model.write()
     return model
 
