@@ -13,6 +13,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -302,3 +303,24 @@ def _assert_vivado_script_and_reports(out: Path, name: str) -> None:
     assert main(["report", str(out)]) == 4
     r = _report(out)
     assert any("rtl (vivado) timing not met at the 5 ns clock: WNS -0.312 ns" in v for v in r["budget"]["violations"])
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="alkaid 0.8.2 takes a traced constant's lowest set bit from a float32 "
+                   "(get_lsb_loc): a constant of more than 24 significant bits is traced wrong (README: Limitations)")
+def test_alkaid_traces_a_constant_of_more_than_24_significant_bits_exactly():
+    """x + (1/2 - 2**-26) and a saturating cast to ap_fixed<27,6> (its bound 32 - 2**-21: 26 significant bits) of a
+    value that can pass it, by alkaid's interpreter of the trace: the exact sum and the reference cast. alkaid adds 0
+    for the constant and casts every positive value to 0. No shipped configuration traces such a constant (README)."""
+    from alkaid.trace import trace
+
+    from trigformer.models.fixed import FixedType
+    from trigformer.models.ops.trace_common import cast, new_inputs
+
+    in_t, out_t = FixedType(47, 6), FixedType(27, 6, True, "TRN", "SAT")
+    x = np.asarray(new_inputs(in_t, 1)).ravel()
+    comb = trace(list(x), [x[0] + (0.5 - 2.0**-26), cast(x[0] + 2.0**-21, out_t)])
+    vals = np.array([-32.0, -1.25, 0.0, 0.75, 31.5, 32 - 2.0**-41])
+    got = np.array([np.asarray(comb([v]), dtype=np.float64) for v in vals])
+    assert np.array_equal(got[:, 0], vals + (0.5 - 2.0**-26))  # exact in float64 (47 bits)
+    assert np.array_equal(got[:, 1], out_t.quantize(vals + 2.0**-21) * 2.0**-out_t.frac)
