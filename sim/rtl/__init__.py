@@ -16,10 +16,12 @@ the network's latency; it is never delivered.
 
 Latency, one convention everywhere (the integrator's: input register to output register): cycle 0 is the clock
 edge at which the first unit's input register captures `model_inp` (and `in_valid`); the latency L is the edge at
-which the last unit's output register holds the result (and `out_valid` rises). A unit of N pipeline stages has N + 1
-register levels (its input register, N - 1 between stages, its output register); it adds N cycles to the path when
-the network's input feeds it (its input register is the reference) and N + 1 otherwise (the previous unit's output
-register to its own input register is one cycle). The per-unit cycles along the path sum to L by definition, and the
+which the last unit's output register holds the result (and `out_valid` rises). Only the unit the network's input
+feeds has an input register: every later unit's first stage reads the previous units' output registers (through
+the top's wiring and, for a residual input, its delay line), so no cycle is spent moving a value from one register
+to the next. A unit of N pipeline stages therefore has N register levels from its input port to its output register
+(N + 1 counting the first unit's input register) and adds N cycles to the path. The per-unit cycles along the path
+sum to L by definition, and the
 Verilator testbench measures L from `in_valid` to `out_valid` on data that must then match the emulator. The
 pipelining uses da4ml 0.5.2's delay unit (models/ops/trace_common.py unit_delays); timing closure is not verified
 without vendor place-and-route.
@@ -61,7 +63,7 @@ class LayerRTL:
     module: str
     folder: Path
     inputs: list[str]
-    stages: int  # pipeline stages; the module has stages + 1 register levels
+    stages: int  # pipeline stages (module doc)
     reg_bits: int
     ops: int
     cost: float
@@ -72,11 +74,13 @@ class LayerRTL:
     var_mults: int = 0  # variable x variable products (alkaid opcode 7)
     lut_cost: float = 0.0  # alkaid's cost of everything else (adders, tables, muxes): its LUT estimate
     dsp_mults: int = 0  # of the var_mults, those bound to DSP48E2 by hls.multipliers (sim/rtl/timing.py on_dsp)
+    reg_inp: bool = True  # the module registers its input (only the unit the network's input feeds: module doc)
 
     @property
     def levels(self) -> int:
-        """Register levels from the module's input port to its output port."""
-        return self.stages + 1
+        """Register levels from the module's input port to its output register: its stages, plus its input register
+        if it has one."""
+        return self.stages + self.reg_inp
 
 
 @dataclass
@@ -122,7 +126,7 @@ class RTLDesign:
         return self.balance_bits + self.valid_bits
 
     def cycles(self, unit: LayerRTL) -> int:
-        """What `unit` adds to the path (module doc): its stages, plus one unless the network's input feeds it."""
+        """What `unit` adds to the path (module doc): its stages."""
         return self.arrival[unit.name] - max(0, max(self.arrival[i] for i in unit.inputs))
 
     @property
@@ -222,7 +226,8 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
         t0 = time.perf_counter()
         comb, external = trace_unit(members, types, sizes)
         t1 = time.perf_counter()
-        pipe, bound = pipeline(comb, cutoff, clock_ns, multipliers)
+        reg_inp = nodes[0].name in external  # only the input's unit registers its input
+        pipe, bound = pipeline(comb, cutoff, clock_ns, multipliers, reg_inp)
         t2 = time.perf_counter()
         last = members[-1].name
         module = f"U{len(layers) + 1}_{members[0].name}"[:60]
@@ -241,7 +246,7 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
         layers.append(LayerRTL(last, members[0].kind, [m.name for m in members], module, lf, external,
                                stages_of(pipe), reg_bits_of(pipe), len(comb.ops), float(comb.cost), in_ports,
                                out_ports, in_bits, out_bits, sum(op.opcode == 7 for op in comb.ops),
-                               float(sum(op.cost for op in comb.ops if op.opcode != 7)), bound["dsp"]))
+                               float(sum(op.cost for op in comb.ops if op.opcode != 7)), bound["dsp"], reg_inp))
         if on_unit is not None:
             on_unit(len(layers), len(groups), last)
     first = nodes[0]
@@ -259,25 +264,30 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
     return design
 
 
-def pipeline(comb, cutoff: float, clock_ns: float, multipliers: str):
-    """The pipeline of a unit (an alkaid FSM: input register, stages, output register) with its variable products
-    bound and registered: sim/rtl/timing.py bind_products dates every operation with its stage number, alkaid's
-    to_pipeline cuts there (one unit of its latency per stage). Returns (FSM, {"dsp": n, "lut": n})."""
+def pipeline(comb, cutoff: float, clock_ns: float, multipliers: str, reg_inp: bool = True):
+    """The pipeline of a unit (an alkaid FSM: an input register if `reg_inp`, stages, output register) with its
+    variable products bound and registered: sim/rtl/timing.py bind_products dates every operation with its stage
+    number, alkaid's to_pipeline cuts there (one unit of its latency per stage). Returns (FSM, {"dsp": n, "lut": n})."""
     from alkaid.trace import to_pipeline
 
     from trigformer.sim.rtl.timing import bind_products
 
     staged, bound = bind_products(comb, cutoff, clock_ns, multipliers)
-    return to_pipeline(staged, latency_cutoff=1.0, verbose=False), bound
+    return to_pipeline(staged, latency_cutoff=1.0, verbose=False, reg_inp=reg_inp), bound
+
+
+def levels_of(fsm) -> int:
+    """Register levels of a unit's FSM from its input port to its output register (its output's schedule)."""
+    return int(fsm.out_signals[0].schedule.bias)
 
 
 def stages_of(fsm) -> int:
-    """Pipeline stages of a unit's FSM: the output's register level minus its input register."""
-    return int(fsm.out_signals[0].schedule.bias) - 1
+    """Pipeline stages of a unit's FSM: its register levels, less its input register if it has one."""
+    return levels_of(fsm) - int("model_inp_reg" in fsm.signals)
 
 
 def reg_bits_of(fsm) -> int:
-    """Register bits of a unit's FSM: its input register, the registers between stages and its output register."""
+    """Register bits of a unit's FSM: its input register (if any), the registers between stages, its output register."""
     return int(sum(sig.width for sig in fsm.signals.values() if sig.reg))
 
 

@@ -135,7 +135,7 @@ def estimate(traced: list[TracedUnit], input_name: str, clock_ns: float, part: s
     import math
 
     from trigformer.flow.parts import fractions, resolve_part
-    from trigformer.sim.rtl import pipeline, reg_bits_of, stages_of
+    from trigformer.sim.rtl import levels_of, pipeline, reg_bits_of
     from trigformer.sim.rtl.timing import cutoff_for
 
     full_name, _ = resolve_part(part)
@@ -145,9 +145,9 @@ def estimate(traced: list[TracedUnit], input_name: str, clock_ns: float, part: s
     tot = {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0}
     mults = {"dsp": 0, "lut": 0}
     for u in traced:
-        pipe, bound = pipeline(u.comb, cutoff, clock_ns, multipliers)
+        pipe, bound = pipeline(u.comb, cutoff, clock_ns, multipliers, reg_inp=input_name in u.external)
         start = max(arrival[i] for i in u.external)
-        arrival[u.name] = start + stages_of(pipe) + 1  # N stages: N + 1 register levels (sim/rtl module doc)
+        arrival[u.name] = start + levels_of(pipe)  # only the input's unit has an input register (sim/rtl module doc)
         cycles = arrival[u.name] - max(0, start)
         lut = sum(op.cost for op in u.comb.ops if not _on_dsp(u.comb, op, multipliers))
         row = {"name": u.name, "DSP": bound["dsp"], "LUT": math.ceil(lut), "FF": reg_bits_of(pipe), "BRAM_18K": 0,

@@ -163,7 +163,8 @@ def model_description(clock_ns: float, cutoff: float, derived: bool, policy: str
     return (f"pipelining at {cutoff} delay units per stage ({src}; one unit = one adder, a table lookup of b "
             f"input bits max(b - 6, 1), a LUT product of wa x wb bits max(wa, wb)); variable products bound by "
             f"hls.multipliers: {policy} (a DSP48E2 product takes {dsp_stages(clock_ns)} registered stage(s) at this "
-            f"clock). Cycles from the input register to the output register: a unit of N stages adds N, plus 1 for "
-            f"its input register unless the network's input feeds it; the per-unit cycles sum to the total. II = 1. "
+            f"clock). Cycles from the input register to the output register: a unit of N stages adds N (only the "
+            f"network's input is registered on its way in; a later unit reads the previous unit's output register); "
+            f"the per-unit cycles sum to the total. II = 1. "
             f"{LABEL}: NS_PER_UNIT is fitted on published Vivado post-route periods (JEDI-linear); timing closure "
             f"needs vendor place-and-route.")
