@@ -23,17 +23,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	@# hgq2's `qkeras` shim shadows qkeras-v3's modules: remove it, restore qkeras-v3 (trigformer/stack.py says why)
 	$(BIN)/python trigformer/stack.py --fix
-	@TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -c "import keras, qkeras; assert keras.__version__.startswith('3.'), keras.__version__; \
+	@# through trigformer.models: TensorFlow's GPU-probe lines stay off the terminal, as in every synth run
+	@$(BIN)/python -c "import trigformer.models, keras, qkeras; assert keras.__version__.startswith('3.'), keras.__version__; \
 	  from qkeras import QDense, QActivation; import hgq, alkaid.trace, alkaid.cmvm; \
 	  print('setup: keras', keras.__version__, '+ qkeras-v3 + hgq2 + alkaid ok')"
 	touch $@
 
 setup: $(STAMP)
 
-# synth exits 4 when the trigger budget is not met but everything is verified (after writing everything): the demo
-# reports that, not fails. Exit 1 (csim or RTL != emulator, a tool failed) fails the demo.
+# Passes only on synth's exit 0: both forms within the trigger budget and every comparison bit-exact. Exit 4
+# (verified, over budget) and exit 1 (csim or RTL != emulator, a tool failed) fail it, as they would a trigger CI job.
 demo: setup
-	$(BIN)/synth models/jet_tagger.yaml --part xcvu9p --rtl --force || [ $$? -eq 4 ]
+	$(BIN)/synth models/jet_tagger.yaml --part xcvu9p --rtl --force
 
 test: setup
 	$(BIN)/pytest -q

@@ -10,4 +10,5 @@ MAPPED = ("flow", "models", "sim", "hls_templates")  # folder == subpackage name
 
 packages = ["trigformer", *(f"trigformer.{p}" for p in find_packages(include=[f"{m}{s}" for m in MAPPED
                                                                                for s in ("", ".*")]))]
+packages.append("trigformer.flow.estimate_data")  # data only (its *.json): listed so setuptools ships it quietly
 setup(packages=packages, package_dir={"trigformer": "trigformer", **{f"trigformer.{m}": m for m in MAPPED}})
