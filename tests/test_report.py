@@ -157,7 +157,7 @@ def test_every_form_is_judged_and_named():
     rep["budget"] = bud
     text = _render(rep)
     assert "Budget NOT met: hls (estimate) LUT 1,336,518 = 113.0%" in text and "; rtl (yosys) met" in text
-    assert "Latency hls (estimate):" in text and "Latency rtl (rtl): 7 cycles = 35 ns, II 1" in text
+    assert "Latency hls (estimate):" in text and "Latency rtl (pipeline): 7 cycles = 35 ns, II 1" in text
     assert "rtl (yosys)" in text and "39.2%" in text and "113.0%" in text
     ok = _two_forms(800_000, 463_698)
     bud = judge_budget(ok, budget)

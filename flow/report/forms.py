@@ -87,8 +87,11 @@ SOURCE_FORM = {"estimate": "hls", "csynth": "hls", "cosim": "hls", "vsynth": "hl
 
 
 def label(name: str, section: dict | None) -> str:
-    """How a figure names its form and source: `hls (estimate)`, `rtl (yosys)`."""
+    """How a figure names its form and source: `hls (estimate)`, `rtl (yosys)`; the RTL form's latency (source
+    `rtl`: its pipeline schedule, which Verilator measures) is `rtl (pipeline)`."""
     src = (section or {}).get("source")
+    if src == "rtl":
+        src = "pipeline"
     return f"{name} ({src})" if src else name
 
 

@@ -12,7 +12,8 @@ import numpy as np
 from trigformer.flow.report.model import write_text_atomic
 from trigformer.flow.parts import RESOURCES
 from trigformer.flow.report.forms import forms_of, label
-from trigformer.flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
+from trigformer.flow.report.text import (estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows,
+                                         rtl_verification_rows, verification_rows)
 from trigformer.flow.report.timing import timing_lines
 from trigformer.flow.report.verdict import fractions, verdict_line
 
@@ -132,7 +133,8 @@ def _summary_html(report: dict) -> str:
     for k in ("float", "fixed", "firmware"):
         if acc.get(k) is not None:
             rows.append((f"accuracy ({k})", f"{acc[k]:.4f}"))
-    rows += [(what, text) for what, text, _ in verification_rows(report.get("verification") or {})]
+    rows += [(what, text) for what, text, _ in
+             verification_rows(report.get("verification") or {}) + rtl_verification_rows(report.get("rtl") or {})]
     forms = report.get("forms")
     if forms is None:
         forms = forms_of(report)

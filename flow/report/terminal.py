@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from trigformer.flow.report.text import estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows, verification_rows
+from trigformer.flow.report.text import (estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows,
+                                         rtl_verification_rows, verification_rows)
 from trigformer.flow.parts import RESOURCES
 from trigformer.flow.report.forms import forms_of, label
 from trigformer.flow.report.timing import timing_lines
@@ -39,7 +40,7 @@ def render_terminal(report: dict, console=None) -> None:
     t.add_row(*[f"{acc[k]:.4f}" if acc.get(k) is not None else "[dim]not run[/dim]"
                 for k in ("float", "fixed", "firmware")])
     con.print(t)
-    checks = verification_rows(report.get("verification") or {})
+    checks = verification_rows(report.get("verification") or {}) + rtl_verification_rows(report.get("rtl") or {})
     if checks:
         t = Table(title="Verification (bit-exact)")
         t.add_column("comparison")

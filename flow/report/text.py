@@ -38,6 +38,37 @@ def verification_rows(ver: dict) -> list[tuple[str, str, bool | None]]:
     return out
 
 
+RTL_CHECKS = {  # report.json["rtl"] keys of the RTL comparisons (flow/rtl.py; *_keras: the HGQ2 flow, flow/hgq2.py)
+    "trace_vs_emulator": "alkaid trace vs emulator",
+    "trace_vs_keras": "alkaid trace vs HGQ2 Keras",
+    "hls_vs_keras": "HLS C++ (csim) vs HGQ2 Keras",
+    "cosim": "RTL (Verilator) vs {ref}",
+}
+
+
+def rtl_verification_rows(rtl: dict) -> list[tuple[str, str, bool | None]]:
+    """(label, text, ok) per comparison of the RTL form, as verification_rows: events compared, values that differ,
+    the latency Verilator measured."""
+    out = []
+    ref = "HGQ2 Keras" if "trace_vs_keras" in rtl else "emulator"
+    for key, label in RTL_CHECKS.items():
+        sub = rtl.get(key)
+        if not isinstance(sub, dict):
+            continue
+        label = label.format(ref=ref)
+        if sub.get("failed"):
+            out.append((label, f"FAILED: {sub['failed']}", False))
+        elif sub.get("skipped"):
+            out.append((label, f"skipped ({sub['skipped']})", None))
+        elif sub.get("mismatched_values") is not None:
+            bad = sub["mismatched_values"]
+            text = f"{sub.get('n_events', '?')} events, " + ("every value equal" if not bad else f"{bad} values differ")
+            if sub.get("measured_latency_cycles") is not None:
+                text += f"; latency measured {sub['measured_latency_cycles']} cycles"
+            out.append((label, text, bad == 0))
+    return out
+
+
 def expected_error(report: dict) -> str | None:
     return report.get("expected_error") or (report.get("estimate") or {}).get("expected_error")
 
