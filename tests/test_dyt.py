@@ -14,6 +14,7 @@ import yaml
 
 from trigformer.models.fixed import FixedType
 from trigformer.models.ops.dyt.spec import DyTSpec
+from yaml_rtl import synth_rtl_bit_exact  # tests/yaml_rtl.py
 
 IN_T = FixedType.parse("ap_fixed<6,3,AP_RND_CONV,AP_SAT>")  # raw -32..31, lsb 1/8
 G_T = FixedType.parse("ap_fixed<8,2,AP_RND_CONV,AP_SAT>")  # lsb 1/64
@@ -134,21 +135,13 @@ def test_a_sweep_varies_model_norm_over_the_registry(tmp_path):
 @pytest.mark.slow
 def test_dyt_from_yaml_csim_trace_rtl_bit_exact(tmp_path, monkeypatch):
     """synth on a DyT model from YAML with --rtl: csim == emulator, trace == emulator, Verilator == emulator."""
-    from trigformer.flow.cli import main
-
     cfg = {"name": "dyt_tiny", "seed": 3, "data": {"n_particles": 5, "n_train": 300, "n_test": 1000},
            "model": {"embed_dim": 6, "num_heads": 1, "key_dim": 3, "num_blocks": 1, "ffn_dim": 5, "norm": "dyt"},
            "quantization": {"act_bits": 8, "act_int_bits": 3, "weight_bits": 6, "layernorm_table_size": 128,
                             "table_bits": 10},
            "training": {"epochs": 1, "batch_size": 128}, "budget": {"latency_ns": 100000, "max_fraction": 1.0},
            "verify": {"n_events": 1000}, "rtl": {"yosys": "none"}}
-    (tmp_path / "d.yaml").write_text(yaml.safe_dump(cfg))
-    monkeypatch.chdir(tmp_path)
-    assert main(["d.yaml", "--rtl", "--out", "out", "-q"]) == 0
-    r = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert r["verification"]["csim_vs_emulator"]["bit_exact_fraction"] == 1.0
-    assert r["rtl"]["trace_vs_emulator"]["mismatched_values"] == 0
-    assert r["rtl"]["cosim"]["mismatched_values"] == 0 and r["rtl"]["cosim"]["n_events"] == 1000
+    synth_rtl_bit_exact(tmp_path, monkeypatch, cfg)
     assert "tf_dyt_config" in (tmp_path / "out" / "firmware" / "parameters.h").read_text()
 
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from trigformer.models.fixed import FixedType
+from yaml_rtl import synth_rtl_bit_exact  # tests/yaml_rtl.py
 
 W_T = FixedType.parse("ap_fixed<8,2,AP_RND_CONV,AP_SAT>")
 A_T = FixedType.parse("ap_fixed<10,4,AP_RND_CONV,AP_SAT>")
@@ -248,21 +249,13 @@ def test_fit_tunes_its_reuse(project):
 @pytest.mark.slow
 def test_linformer_from_yaml_csim_trace_rtl_bit_exact(tmp_path, monkeypatch):
     """synth --rtl on a Linformer model from YAML: csim == emulator, trace == emulator, Verilator == emulator."""
-    from trigformer.flow.cli import main
-
     cfg = {"name": "lin_tiny", "seed": 3, "data": {"n_particles": 8, "n_train": 300, "n_test": 1000},
            "model": {"embed_dim": 8, "num_heads": 2, "key_dim": 4, "num_blocks": 1, "ffn_dim": 8,
                      "attention": "linformer", "linformer_k": 2},
            "quantization": {"act_bits": 8, "act_int_bits": 3, "weight_bits": 6},
            "training": {"epochs": 1, "batch_size": 128}, "budget": {"latency_ns": 100000, "max_fraction": 1.0},
            "verify": {"n_events": 1000}, "rtl": {"yosys": "none"}}
-    (tmp_path / "l.yaml").write_text(yaml.safe_dump(cfg))
-    monkeypatch.chdir(tmp_path)
-    assert main(["l.yaml", "--rtl", "--out", "out", "-q"]) == 0
-    r = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert r["verification"]["csim_vs_emulator"]["bit_exact_fraction"] == 1.0
-    assert r["rtl"]["trace_vs_emulator"]["mismatched_values"] == 0
-    assert r["rtl"]["cosim"]["mismatched_values"] == 0 and r["rtl"]["cosim"]["n_events"] == 1000
+    synth_rtl_bit_exact(tmp_path, monkeypatch, cfg)
     assert "tf_linformer_attention" in (tmp_path / "out" / "firmware" / "lin_tiny.cpp").read_text()
 
 
