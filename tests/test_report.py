@@ -131,6 +131,23 @@ def test_terminal_full_and_partial():
     assert "skipped (--no-csim)" in skipped
 
 
+def test_the_rtl_comparisons_are_in_the_verification_table(tmp_path):
+    """The terminal and report.html list the RTL form's comparisons next to the C-simulation's: the trace check,
+    Verilator's with the latency it measured, a failed one in red; the HGQ2 flow's against HGQ2 Keras."""
+    rep = full_report()
+    rep["rtl"] = {"trace_vs_emulator": {"n_events": 32, "mismatched_values": 0},
+                  "cosim": {"n_events": 1000, "mismatched_values": 3, "measured_latency_cycles": 7}}
+    text = _render(rep)
+    assert re.search(r"alkaid trace vs emulator\s*│\s*32 events, every value equal", text)
+    assert re.search(r"RTL \(Verilator\) vs emulator\s*│\s*1000 events, 3 values differ; latency measured 7 cycles", text)
+    write_html(rep, tmp_path / "r.html")
+    assert "1000 events, 3 values differ; latency measured 7 cycles" in (tmp_path / "r.html").read_text()
+    hgq2 = _render({"name": "h", "rtl": {"trace_vs_keras": {"n_events": 2504, "mismatched_values": 0},
+                                          "cosim": {"failed": "verilator: exit 1"}}})
+    assert "alkaid trace vs HGQ2 Keras" in hgq2 and "RTL (Verilator) vs HGQ2 Keras" in hgq2
+    assert "FAILED: verilator: exit 1" in hgq2
+
+
 def _two_forms(lut_est: int, lut_rtl: int) -> dict:
     """An --rtl report: the HLS project by the estimate, the RTL form by Yosys (hand-set counts on the xcvu9p)."""
     rep = full_report()
