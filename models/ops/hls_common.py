@@ -30,6 +30,21 @@ def on_grid(data, t: FixedType) -> np.ndarray:
     return t.to_float(t.quantize(np.asarray(data, dtype=np.float64)))
 
 
+def read_on_grid(layer: dict, data_reader, names, t: FixedType) -> None:
+    """A parser's per-feature weights (`gamma`, `beta`, ...) read from the model and put on `t`'s grid, as
+    layer["<name>_data"]."""
+    for name in names:
+        layer[f"{name}_data"] = on_grid(data_reader.get_weights_data(layer["name"], name), t)
+
+
+def add_feature_weights(node, names, tag: str, t: FixedType) -> None:
+    """The weight variables of read_on_grid's arrays: C++ names `<initial><tag><index>` (gn3, bn3, ...), type `t`."""
+    for name in names:
+        var = f"{name[0]}{tag}{{index}}"
+        node.add_weights_variable(name=name, var_name=var, type_name=f"{var}_t", precision=t.to_hls4ml(),
+                                  data=node.get_attr(f"{name}_data"))
+
+
 def attr_type(node, attr: str) -> FixedType:
     return FixedType.parse(node.get_attr(attr))
 

@@ -8,7 +8,8 @@ from hls4ml.model.layers import Layer
 from trigformer.models.fixed import FixedType
 from trigformer.models.ops.common import split_units
 from trigformer.models.ops.dyt.spec import DyTSpec
-from trigformer.models.ops.hls_common import attr_type, base_layer, configure, ctype, on_grid, replicated, set_internal_types
+from trigformer.models.ops.hls_common import (add_feature_weights, attr_type, base_layer, configure, ctype,
+                                              read_on_grid, replicated, set_internal_types)
 
 
 class TFDyT(Layer):
@@ -25,9 +26,7 @@ class TFDyT(Layer):
         sp = self.spec()
         set_internal_types(self, sp.internal_types())
         self.add_output_variable([sp.n_tokens, sp.dim], precision=sp.result_t.to_hls4ml())
-        for name in ("gamma", "beta"):
-            self.add_weights_variable(name=name, var_name=f"{name[0]}y{{index}}", type_name=f"{name[0]}y{{index}}_t",
-                                      precision=sp.gamma_t.to_hls4ml(), data=self.get_attr(f"{name}_data"))
+        add_feature_weights(self, ("gamma", "beta"), "y", sp.gamma_t)
         copies = self.tokens()[0] * ((sp.dim + 1) // 2)  # a ROM's two ports serve two elements of one token
         self.add_weights_variable(name="tanh_table", var_name="tanh_table{index}", type_name="tanh_table{index}_t",
                                   precision=sp.tanh_t.to_hls4ml(), data=replicated(sp.tanh_t.to_float(sp.table), copies))
@@ -39,9 +38,7 @@ def parse_dyt(keras_layer, input_names, input_shapes, data_reader):
     layer = base_layer(keras_layer, input_names, "TFDyT", n_tokens=input_shapes[0][-2], dim=input_shapes[0][-1],
                        in_type=c["in_type"], out_type=c["out_type"], gamma_type=c["gamma_type"],
                        table_size=c["table_size"], table_bits=c["table_bits"], alpha=alpha)
-    g_t = FixedType.parse(c["gamma_type"])
-    for name in ("gamma", "beta"):
-        layer[f"{name}_data"] = on_grid(data_reader.get_weights_data(layer["name"], name), g_t)
+    read_on_grid(layer, data_reader, ("gamma", "beta"), FixedType.parse(c["gamma_type"]))
     return layer, list(input_shapes[0])
 
 

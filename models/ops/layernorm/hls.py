@@ -6,7 +6,8 @@ from hls4ml.model.layers import Layer
 
 from trigformer.models.fixed import FixedType
 from trigformer.models.ops.common import split_units
-from trigformer.models.ops.hls_common import attr_type, base_layer, configure, ctype, mul_impl, on_grid, set_internal_types
+from trigformer.models.ops.hls_common import (add_feature_weights, attr_type, base_layer, configure, ctype, mul_impl,
+                                              read_on_grid, set_internal_types)
 from trigformer.models.ops.layernorm.spec import LayerNormSpec
 from trigformer.models.ops.rsqrt.hls import add_rsqrt_table, rsqrt_fields
 
@@ -25,9 +26,7 @@ class TFLayerNorm(Layer):
         sp = self.spec()
         set_internal_types(self, sp.internal_types())
         self.add_output_variable([sp.n_tokens, sp.dim], precision=sp.result_t.to_hls4ml())
-        for name in ("gamma", "beta"):
-            self.add_weights_variable(name=name, var_name=f"{name[0]}n{{index}}", type_name=f"{name[0]}n{{index}}_t",
-                                      precision=sp.gamma_t.to_hls4ml(), data=self.get_attr(f"{name}_data"))
+        add_feature_weights(self, ("gamma", "beta"), "n", sp.gamma_t)
         add_rsqrt_table(self, sp.rsqrt, (self.tokens()[0] + 1) // 2)
 
 
@@ -37,9 +36,7 @@ def parse_layernorm(keras_layer, input_names, input_shapes, data_reader):
                        dim=input_shapes[0][-1], in_type=c["in_type"], out_type=c["out_type"],
                        gamma_type=c["gamma_type"], table_size=c["table_size"], table_bits=c["table_bits"],
                        epsilon=c["epsilon"])
-    g_t = FixedType.parse(c["gamma_type"])
-    for name in ("gamma", "beta"):
-        layer[f"{name}_data"] = on_grid(data_reader.get_weights_data(layer["name"], name), g_t)
+    read_on_grid(layer, data_reader, ("gamma", "beta"), FixedType.parse(c["gamma_type"]))
     return layer, list(input_shapes[0])
 
 

@@ -6,7 +6,8 @@ from hls4ml.model.layers import Layer
 
 from trigformer.models.fixed import FixedType
 from trigformer.models.ops.common import split_units
-from trigformer.models.ops.hls_common import attr_type, base_layer, configure, ctype, mul_impl, on_grid, set_internal_types
+from trigformer.models.ops.hls_common import (add_feature_weights, attr_type, base_layer, configure, ctype, mul_impl,
+                                              read_on_grid, set_internal_types)
 from trigformer.models.ops.rsqrt.hls import add_rsqrt_table, rsqrt_fields
 from trigformer.models.ops.rmsnorm.spec import RMSNormSpec
 
@@ -25,8 +26,7 @@ class TFRMSNorm(Layer):
         sp = self.spec()
         set_internal_types(self, sp.internal_types())
         self.add_output_variable([sp.n_tokens, sp.dim], precision=sp.result_t.to_hls4ml())
-        self.add_weights_variable(name="gamma", var_name="gn{index}", type_name="gn{index}_t",
-                                  precision=sp.gamma_t.to_hls4ml(), data=self.get_attr("gamma_data"))
+        add_feature_weights(self, ("gamma",), "n", sp.gamma_t)
         add_rsqrt_table(self, sp.rsqrt, (self.tokens()[0] + 1) // 2)
 
 
@@ -35,7 +35,7 @@ def parse_rmsnorm(keras_layer, input_names, input_shapes, data_reader):
     layer = base_layer(keras_layer, input_names, "TFRMSNorm", n_tokens=input_shapes[0][-2], dim=input_shapes[0][-1],
                        in_type=c["in_type"], out_type=c["out_type"], gamma_type=c["gamma_type"],
                        table_size=c["table_size"], table_bits=c["table_bits"], epsilon=c["epsilon"])
-    layer["gamma_data"] = on_grid(data_reader.get_weights_data(layer["name"], "gamma"), FixedType.parse(c["gamma_type"]))
+    read_on_grid(layer, data_reader, ("gamma",), FixedType.parse(c["gamma_type"]))
     return layer, list(input_shapes[0])
 
 
