@@ -138,6 +138,12 @@ def test_synth_hgq2_mode_linformer_bit_exact(tmp_path):
     assert set(r["accuracy"]) >= {"float", "fixed", "firmware"}
     assert r["training"]["fixed"]["quantization"] == "hgq2"
     assert is_hgq2_file(out / "keras" / "hgq2.keras")
+    # `synth report` re-renders the folder: the same verdict and RTL figures (an HGQ2 run has no estimate to redo)
+    from trigformer.flow.cli import main
+
+    assert main(["report", str(out)]) == code
+    again = json.loads((out / "report.json").read_text())
+    assert again["rtl"] == r["rtl"] and again["budget"] == r["budget"] and again["forms"] == r["forms"]
 
 
 def _digest(folder: Path) -> str:

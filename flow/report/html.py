@@ -133,8 +133,9 @@ def _summary_html(report: dict) -> str:
     for k in ("float", "fixed", "firmware"):
         if acc.get(k) is not None:
             rows.append((f"accuracy ({k})", f"{acc[k]:.4f}"))
+    ver = report.get("verification") or {}
     rows += [(what, text) for what, text, _ in
-             verification_rows(report.get("verification") or {}) + rtl_verification_rows(report.get("rtl") or {})]
+             verification_rows(ver) + rtl_verification_rows(report.get("rtl") or {}, shown=ver)]
     forms = report.get("forms")
     if forms is None:
         forms = forms_of(report)

@@ -58,11 +58,13 @@ def rerender(out_dir: Path) -> int:
     except Exception as e:
         raise ReportError(f"{path}: config section is not a valid model.yaml ({type(e).__name__})") from None
     pred = _predictions(out_dir / "predictions.npz", len(cfg.model.classes))
-    try:
-        c = cost(rep["layers"], out_dir, rep["backend"], cfg.hls.clock_period_ns, rep["part"], rep.get("vendor_error"))
-    except Exception as e:  # a layer row or vendor report the figures cannot be computed from
-        raise ReportError(f"{path}: cannot recompute the figures ({type(e).__name__}: {e})") from None
-    rep.update(estimate=c.estimate, vendor=c.vendor)
+    if (rep.get("model") or {}).get("framework") != "hgq2":  # an HGQ2 run has no estimate: its figures are the RTL's
+        try:
+            c = cost(rep["layers"], out_dir, rep["backend"], cfg.hls.clock_period_ns, rep["part"],
+                     rep.get("vendor_error"))
+        except Exception as e:  # a layer row or vendor report the figures cannot be computed from
+            raise ReportError(f"{path}: cannot recompute the figures ({type(e).__name__}: {e})") from None
+        rep.update(estimate=c.estimate, vendor=c.vendor)
     if rep.get("rtl") and (out_dir / "rtl").is_dir():
         try:  # Vivado's post-route reports of the delivered top (rtl/vivado_impl.tcl), when the user ran it
             viv = vivado_section(out_dir / "rtl", rep["name"], rep["part"], cfg.hls.clock_period_ns)
@@ -71,7 +73,11 @@ def rerender(out_dir: Path) -> int:
         if viv is not None:
             rep["rtl"]["vivado"] = viv
     try:
+        designs = {k: f["design"] for k, f in (rep.get("forms") or {}).items() if f.get("design")}
         apply_forms(rep)  # old reports (no "forms") get them from their sections, like new ones
+        for k, d in designs.items():  # what the run said its forms are (an HGQ2 model's RTL is alkaid's whole model)
+            if k in rep["forms"]:
+                rep["forms"][k]["design"] = d
         rep["budget"] = judge_budget(rep, cfg.budget_dict())
         rep, text, page = render_outputs(rep, pred)  # everything in memory before the first write
     except Exception as e:

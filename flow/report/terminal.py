@@ -40,7 +40,8 @@ def render_terminal(report: dict, console=None) -> None:
     t.add_row(*[f"{acc[k]:.4f}" if acc.get(k) is not None else "[dim]not run[/dim]"
                 for k in ("float", "fixed", "firmware")])
     con.print(t)
-    checks = verification_rows(report.get("verification") or {}) + rtl_verification_rows(report.get("rtl") or {})
+    ver = report.get("verification") or {}
+    checks = verification_rows(ver) + rtl_verification_rows(report.get("rtl") or {}, shown=ver)
     if checks:
         t = Table(title="Verification (bit-exact)")
         t.add_column("comparison")

@@ -29,7 +29,8 @@ def verification_rows(ver: dict) -> list[tuple[str, str, bool | None]]:
         label = key.replace("_vs_", " vs ").replace("_", " ")
         if sub.get("bit_exact_fraction") is not None:
             f = sub["bit_exact_fraction"]
-            of = f" of {n} events" if n else ""
+            m = sub.get("n_events", n)  # a check's own event count (HGQ2: the data plus out-of-range events)
+            of = f" of {m} events" if m else ""
             out.append((label, f"{f:.1%}{of} bit-exact", f == 1.0))
         elif sub.get("failed"):
             out.append((label, f"FAILED: {sub['failed']}", False))
@@ -46,14 +47,14 @@ RTL_CHECKS = {  # report.json["rtl"] keys of the RTL comparisons (flow/rtl.py; *
 }
 
 
-def rtl_verification_rows(rtl: dict) -> list[tuple[str, str, bool | None]]:
+def rtl_verification_rows(rtl: dict, shown: dict | None = None) -> list[tuple[str, str, bool | None]]:
     """(label, text, ok) per comparison of the RTL form, as verification_rows: events compared, values that differ,
-    the latency Verilator measured."""
+    the latency Verilator measured. A check `shown` already holds (the verification section) is not repeated."""
     out = []
     ref = "HGQ2 Keras" if "trace_vs_keras" in rtl else "emulator"
     for key, label in RTL_CHECKS.items():
         sub = rtl.get(key)
-        if not isinstance(sub, dict):
+        if not isinstance(sub, dict) or (shown or {}).get(key) == sub:
             continue
         label = label.format(ref=ref)
         if sub.get("failed"):
