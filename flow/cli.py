@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 from trigformer.flow.options import report_parser, synth_parser
 
@@ -30,7 +31,10 @@ def finish(result) -> int:
         print(f"synth: {m}")
     if result.report.get("vendor_error"):
         print(f"synth: vendor tool failed: {result.report['vendor_error']} (figures above are the estimate)")
-    print(f"synth: wrote {result.out_dir} (report.json, report.html, HLS project)")
+    out = Path(result.out_dir)
+    parts = ["report.json", "report.html"] + [what for sub, what in (("firmware", "HLS project"), ("rtl", "rtl/"),
+                                                                     ("keras", "keras/")) if (out / sub).is_dir()]
+    print(f"synth: wrote {out} ({', '.join(parts)})")
     code = exit_code(result.report)
     from trigformer.flow.report.summary import result_line
 

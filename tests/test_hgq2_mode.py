@@ -120,13 +120,15 @@ def _run(tmp: Path, cfg: dict, name: str) -> tuple[int, dict, Path]:
     return code, json.loads((out / "report.json").read_text()), out
 
 
-def test_synth_hgq2_mode_linformer_bit_exact(tmp_path):
+def test_synth_hgq2_mode_linformer_bit_exact(tmp_path, capsys):
     """Built, trained (1 epoch), traced: HGQ2 Keras == trace == Verilator as integers (data and out-of-range
     events); with hls.multipliers lut no product is left for a DSP48E2; the trained model is saved as an HGQ2 file."""
     from trigformer.models.hgq2 import is_hgq2_file
 
     code, r, out = _run(tmp_path, _cfg(model__attention="linformer", model__linformer_k=2), "fw")
     assert code in (0, 4), code
+    wrote = [line for line in capsys.readouterr().out.splitlines() if line.startswith("synth: wrote")]
+    assert wrote == [f"synth: wrote {out} (report.json, report.html, rtl/, keras/)"]  # no HLS project: none written
     rtl = r["rtl"]
     assert rtl["trace_vs_keras"]["mismatched_values"] == 0, rtl["trace_vs_keras"]["first_mismatch"]
     c = rtl["cosim"]
