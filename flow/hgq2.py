@@ -304,9 +304,7 @@ def run(cfg, opts, model, work: Path, final: Path):
               "estimate": {}, "timings": timings, "hls_form": "none", "rtl": sec}
     if "resources" in sec and sec["resources"].get("source") is None:
         report["resources"] = {"source": "none"}
-    apply_forms(report)
-    if "rtl" in report["forms"]:
-        report["forms"]["rtl"]["design"] = DESIGN
+    apply_forms(report)  # forms.rtl.design is sec["design"] (DESIGN)
     report.setdefault("resources", {"source": "none"})
     report["budget"] = judge_budget(report, cfg.budget_dict())
     predictions = {"y_true": y, "float": y_keras if trained is None else trained.logits["float"], "fixed": y_keras,

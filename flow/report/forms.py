@@ -22,6 +22,10 @@ TRACE_DESIGN = ("the HLS project (firmware/), traced form: one function per unit
 
 
 def design(report: dict, name: str) -> str:
+    """What a form is: the RTL section's own description when the run wrote one (an HGQ2 model's RTL is alkaid's
+    whole model, flow/hgq2.py), else the flow's."""
+    if name == "rtl" and (report.get("rtl") or {}).get("design"):
+        return report["rtl"]["design"]
     return TRACE_DESIGN if name == "hls" and report.get("hls_form") == "trace" else DESIGNS[name]
 
 

@@ -73,11 +73,7 @@ def rerender(out_dir: Path) -> int:
         if viv is not None:
             rep["rtl"]["vivado"] = viv
     try:
-        designs = {k: f["design"] for k, f in (rep.get("forms") or {}).items() if f.get("design")}
         apply_forms(rep)  # old reports (no "forms") get them from their sections, like new ones
-        for k, d in designs.items():  # what the run said its forms are (an HGQ2 model's RTL is alkaid's whole model)
-            if k in rep["forms"]:
-                rep["forms"][k]["design"] = d
         rep["budget"] = judge_budget(rep, cfg.budget_dict())
         rep, text, page = render_outputs(rep, pred)  # everything in memory before the first write
     except Exception as e:

@@ -244,7 +244,7 @@ def generate(emulator, folder: Path, name: str, clock_ns: float, cutoff: float |
         in_ports, in_bits = _ports(pipe.inp_signals[0].precisions)
         out_ports, out_bits = _ports(pipe.out_signals[0].precisions)
         layers.append(LayerRTL(last, members[0].kind, [m.name for m in members], module, lf, external,
-                               stages_of(pipe), reg_bits_of(pipe), len(comb.ops), float(comb.cost), in_ports,
+                               levels_of(pipe) - reg_inp, reg_bits_of(pipe), len(comb.ops), float(comb.cost), in_ports,
                                out_ports, in_bits, out_bits, sum(op.opcode == 7 for op in comb.ops),
                                float(sum(op.cost for op in comb.ops if op.opcode != 7)), bound["dsp"], reg_inp))
         if on_unit is not None:
@@ -279,11 +279,6 @@ def pipeline(comb, cutoff: float, clock_ns: float, multipliers: str, reg_inp: bo
 def levels_of(fsm) -> int:
     """Register levels of a unit's FSM from its input port to its output register (its output's schedule)."""
     return int(fsm.out_signals[0].schedule.bias)
-
-
-def stages_of(fsm) -> int:
-    """Pipeline stages of a unit's FSM: its register levels, less its input register if it has one."""
-    return levels_of(fsm) - int("model_inp_reg" in fsm.signals)
 
 
 def reg_bits_of(fsm) -> int:
