@@ -520,9 +520,54 @@ def test_ctrl_c_to_the_process_group_leaves_the_running_point_to_be_rerun(tmp_pa
     assert not list(point.glob(".firmware.tmp-*"))
 
 
+def test_fronts_by_group_hand_derived():
+    """One Pareto front (fewest LUTs, best accuracy) per particle count; rows without both figures are left out."""
+    from trigformer.flow.sweep.results import fronts_by_group
+
+    rows = [{"key": k, "data.n_particles": n, "alkaid_LUT": x, "acc_firmware": a}
+            for k, n, x, a in [("a", 8, 100, 0.60), ("b", 8, 200, 0.65), ("c", 8, 150, 0.55), ("d", 8, 300, 0.64),
+                               ("e", 16, 120, 0.50), ("f", 16, 80, 0.52), ("g", 16, 50, None), ("h", 32, None, 0.7)]]
+    fronts = fronts_by_group(rows, "alkaid_LUT", "data.n_particles")
+    assert {g: [r["key"] for r in f] for g, f in fronts.items()} == {8: ["a", "b"], 16: ["f"]}
+    assert [r["key"] for r in fronts_by_group(rows, "alkaid_LUT", None)[None]] == ["f", "a", "b"]
+
+
+def test_alkaid_cost_column_and_plot(tmp_path):
+    """An HGQ2 point's report carries alkaid's cost of the written logic: the row has it as alkaid_LUT, and sweep.html
+    adds the accuracy-vs-alkaid-cost plot (one front per particle count) and its table."""
+    from types import SimpleNamespace
+
+    from trigformer.flow.sweep.results import make_row, write_html
+
+    rows = []
+    for key, n, cost, acc in [("p8a", 8, 1000.5, 0.61), ("p8b", 8, 2000.0, 0.60), ("p16", 16, 3000.0, 0.66)]:
+        d = tmp_path / key
+        (d / "firmware").mkdir(parents=True)
+        (d / "firmware" / "report.json").write_text(json.dumps({
+            "accuracy": {"float": 0.7, "fixed": acc, "firmware": acc}, "latency": {"ns": 195.0, "cycles": 39, "ii": 1},
+            "resources": {"source": "none"}, "budget": {"met": False},
+            "rtl": {"alkaid_cost": {"trace": cost + 1, "written": cost}}, "training": {"fixed": {"ebops": 5 * cost}}}))
+        rows.append(make_row(SimpleNamespace(key=key, varied={"data.n_particles": n}), {"status": "over_budget"}, d,
+                             True))
+    assert [(r["alkaid_LUT"], r["ebops"]) for r in rows] == [(1000.5, 5002.5), (2000.0, 10000.0), (3000.0, 15000.0)]
+    sweep = SimpleNamespace(varied_keys=["data.n_particles"], path=tmp_path / "s.yaml", base=tmp_path / "b.yaml",
+                            budget={"latency_ns": 200, "ii": 1, "part": "xcvu9p"})
+    points = [SimpleNamespace(config={"hls": {"part": "xcvu9p"}, "budget": {"latency_ns": 200}})]
+    doc = write_html(tmp_path, rows, sweep, points).read_text()
+    assert len(doc.split("src='data:image/png;base64,")) == 4  # LUT, latency, alkaid cost
+    assert "<h2>Accuracy vs alkaid cost (estimate" in doc and "one Pareto front per data.n_particles" in doc
+    front = doc.split("<h2>Pareto fronts by alkaid cost per data.n_particles</h2>")[1].split("<h2>")[0]
+    assert "p8a" in front and "p16" in front and "p8b" not in front  # p8b: more LUTs, lower accuracy than p8a
+
+
 def test_pareto_sweep_file_is_valid():
     """models/sweep_pareto.yaml: every point (N = 8/16/32 x 3 LUT targets) validates as an HGQ2-mode model.yaml."""
     s = load_sweep(REPO / "models" / "sweep_pareto.yaml")
     assert len(s.points) == 9 and s.base.name == "jet_tagger_n16.yaml"
     assert {p.config["data"]["n_particles"] for p in s.points} == {8, 16, 32}
     assert all(p.config["quantization"]["mode"] == "hgq2" for p in s.points)
+    est = load_sweep(REPO / "models" / "sweep_pareto_alkaid.yaml")  # the same points without Verilator and Yosys
+    assert len(est.points) == 9 and est.base == s.base
+    assert all(not p.config["rtl"]["cosim"] and p.config["rtl"]["yosys"] == "none" for p in est.points)
+    assert {(p.config["data"]["n_particles"], p.config["quantization"]["lut_target"]) for p in est.points} == \
+        {(n, t) for n in (8, 16, 32) for t in (75000, 150000, 300000)}

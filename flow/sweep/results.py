@@ -52,6 +52,8 @@ def make_row(point, record: dict | None, point_dir: Path, ran: bool) -> dict:
     rtl = _sec(rep, "rtl", "resources")
     if rtl:  # later versions: yosys resources of the generated RTL
         row.update({f"rtl_{k}": _num(rtl.get(k)) for k in RESOURCES}, rtl_source=rtl.get("source", "yosys"))
+    row["alkaid_LUT"] = _num(_sec(rep, "rtl", "alkaid_cost").get("written"))  # HGQ2 designs: alkaid's estimate
+    row["ebops"] = _num(_sec(rep, "training", "fixed").get("ebops"))
     met = _sec(rep, "budget").get("met")
     row["budget_met"] = met if isinstance(met, bool) else None
     row["error"] = rec.get("error")
@@ -64,6 +66,8 @@ def columns(rows: list[dict], varied: list[str]) -> list[str]:
             "latency_ns", "latency_cycles", "ii", "latency_source", *RESOURCES, "resources_source"]
     if any("rtl_source" in r for r in rows):
         cols += [*(f"rtl_{k}" for k in RESOURCES), "rtl_source"]
+    if any(r.get("alkaid_LUT") is not None for r in rows):
+        cols += ["alkaid_LUT", "ebops"]
     return cols + ["budget_met", "error", "dir"]
 
 
@@ -138,6 +142,52 @@ def _plot(rows, xkey: str, xlabel: str, lines: list[tuple[float, str]], title: s
     return png_base64(fig)
 
 
+ALKAID_CAPTION = "Accuracy vs alkaid cost"
+GROUP_KEY = "data.n_particles"  # one front per particle count when the sweep varies it
+
+
+def fronts_by_group(rows: list[dict], xkey: str, group: str | None) -> dict:
+    """{group value: the rows on that group's Pareto front (min xkey, max accuracy), by increasing xkey}, over every
+    row with both figures (not gated on the budget: an estimate alone does not judge one)."""
+    out: dict = {}
+    for r in rows:
+        if r.get(xkey) is not None and accuracy_of(r) is not None:
+            out.setdefault(r.get(group) if group else None, []).append(r)
+    return {g: sorted((rs[i] for i in pareto_front([(r[xkey], accuracy_of(r)) for r in rs])), key=lambda r: r[xkey])
+            for g, rs in sorted(out.items(), key=lambda kv: (kv[0] is None, kv[0]))}
+
+
+def _plot_groups(rows, xkey: str, xlabel: str, group: str | None, lines: list[tuple[float, str]], title: str):
+    """Every point, coloured by `group`, with each group's Pareto front joined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from trigformer.flow.report.html import png_base64
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fronts = fronts_by_group(rows, xkey, group)
+    for i, (g, front) in enumerate(fronts.items()):
+        colour = f"C{i % 10}"
+        pts = [(r[xkey], accuracy_of(r)) for r in rows if r.get(xkey) is not None and accuracy_of(r) is not None
+               and (r.get(group) if group else None) == g]
+        name = f"{group.rsplit('.', 1)[-1]} = {g}" if group else "all points"
+        ax.scatter(*zip(*pts), color=colour, label=f"{name} ({len(pts)})")
+        ax.step([r[xkey] for r in front], [accuracy_of(r) for r in front], where="post", color=colour, lw=1.2)
+        ax.scatter([r[xkey] for r in front], [accuracy_of(r) for r in front], s=120, facecolors="none",
+                   edgecolors=colour, lw=1.8)
+    for x, label in lines:
+        ax.axvline(x, color="k", ls="--", lw=1, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (firmware)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if fronts or lines:
+        ax.legend(fontsize=8, loc="best")
+    return png_base64(fig)
+
+
 def write_html(out: Path, rows: list[dict], sweep, points: list) -> Path:
     """sweep.html: accuracy vs LUT and vs latency with the budget lines, feasible points and their Pareto front
     marked, then the Pareto table and every row. Self-contained (PNG inlined)."""
@@ -157,6 +207,14 @@ def write_html(out: Path, rows: list[dict], sweep, points: list) -> Path:
              _plot(rows, "LUT", "LUT", lut_lines, CAPTIONS[0])),
             (f"{CAPTIONS[1]} ({srcs('latency_source')}); dashed: the latency budget",
              _plot(rows, "latency_ns", "latency (ns)", lat_lines, CAPTIONS[1]))]
+    group = GROUP_KEY if GROUP_KEY in sweep.varied_keys else None
+    alkaid_fronts = fronts_by_group(rows, "alkaid_LUT", group)
+    if alkaid_fronts:  # HGQ2 designs: alkaid's LUT estimate of the written logic, whether or not Yosys counted it
+        figs.append((f"{ALKAID_CAPTION} (estimate: alkaid's LUT cost of the written logic, not a Yosys or vendor "
+                     f"count){'; one Pareto front per ' + group if group else ''}, every point with an accuracy "
+                     "(an estimate alone does not judge the budget)",
+                     _plot_groups(rows, "alkaid_LUT", "LUT (alkaid cost, estimate)", group, lut_lines,
+                                  ALKAID_CAPTION)))
     cols = columns(rows, sweep.varied_keys)
     feas = [r for r in rows if r.get("budget_met") and accuracy_of(r) is not None]
     on_front = set()
@@ -185,6 +243,10 @@ def write_html(out: Path, rows: list[dict], sweep, points: list) -> Path:
            + "".join(f"<h2>{e(cap)}</h2><img alt='{e(cap)}' src='data:image/png;base64,{b64}'>" for cap, b64 in figs)
            + f"<h2>Pareto-optimal feasible points ({len(on_front)})</h2>"
            + table(sorted((r for r in feas if r["key"] in on_front), key=lambda r: -accuracy_of(r)), pcols)
+           + (f"<h2>Pareto fronts by alkaid cost{' per ' + e(group) if group else ''}</h2>"
+              + table([r for front in alkaid_fronts.values() for r in front],
+                      ["key", *sweep.varied_keys, "acc_float", "acc_firmware", "alkaid_LUT", "ebops", "latency_ns"])
+              if alkaid_fronts else "")
            + "<h2>All points</h2>" + table(rows, cols) + "</body></html>")
     write_atomic(out / "sweep.html", doc)
     return out / "sweep.html"
