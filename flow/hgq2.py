@@ -32,6 +32,12 @@ NOT_COVERED = ("trigformer's own chain (C-simulation == emulator) does not cover
                "HGQ2 Keras == alkaid trace == Verilator RTL, compared as integers on each output's grid.")
 
 
+CRITICAL_PATH_NOTE = ("where the cycles go: each layer's latest output by alkaid's arrival time (its delay model, "
+                      "the one its pipeliner cuts by) over the latency cutoff, rounded up (at_output), and what the "
+                      "layer adds to the latest earlier layer (cycles); an estimate of the schedule, whose own total "
+                      "is pipeline_cycles")
+
+
 def wants_hgq2(cfg, opts) -> bool:
     """Whether the run's model is an HGQ2 model (a .keras config naming HGQ2 layers, an HGQ2 model object, or one
     to build from the keys and train: quantization.mode hgq2)."""
@@ -187,6 +193,10 @@ def run(cfg, opts, model, work: Path, final: Path):
     folder = work / "rtl"
     lc = rtl.cutoff(cfg.hls.clock_period_ns, cfg.rtl.latency_cutoff)
     t0 = time.perf_counter()
+    with stage("critical path per layer (alkaid arrival times)"):
+        path_rows = check.critical_path(model, lc)
+    timings["critical_path_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
     with stage("Verilog (alkaid)"):
         rtl_model = rtl.write(traced.comb, folder, cfg.name, cfg.hls.clock_period_ns, lc, part)
         sec_products = rtl.bind(folder, cfg.hls.multipliers)  # before Verilator and Yosys: both see this Verilog
@@ -196,7 +206,10 @@ def run(cfg, opts, model, work: Path, final: Path):
                  "latency": {"source": "rtl", "cycles": cycles, "ns": round(cycles * cfg.hls.clock_period_ns, 3),
                              "ii": 1, "clock_ns": cfg.hls.clock_period_ns, "latency_cutoff": lc,
                              "convention": "alkaid's pipeline schedule: input register to output register",
-                             "per_layer": []},
+                             "per_layer": [],
+                             "critical_path": {"source": "estimate", "rows": path_rows,
+                                               "sum_cycles": sum(r["cycles"] for r in path_rows),
+                                               "pipeline_cycles": cycles, "note": CRITICAL_PATH_NOTE}},
                  "products": sec_products, "trace_vs_keras": trace_sec,
                  **({"trace_note": traced.note} if traced.note else {}),
                  "alkaid_cost": {"trace": round(traced.cost, 1), "written": round(rtl.written_cost(rtl_model), 1),

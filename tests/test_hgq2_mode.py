@@ -140,6 +140,15 @@ def test_synth_hgq2_mode_linformer_bit_exact(tmp_path, capsys):
     assert set(r["accuracy"]) >= {"float", "fixed", "firmware"}
     assert r["training"]["fixed"]["quantization"] == "hgq2"
     assert is_hgq2_file(out / "keras" / "hgq2.keras")
+    # the critical path per layer (alkaid's arrival times over the cutoff) against alkaid's own pipeliner: one row per
+    # Keras layer that computes, in model order, and the last layer's output no earlier than the pipeline's end
+    cp = rtl["latency"]["critical_path"]
+    names = [row["name"] for row in cp["rows"]]
+    assert names[0] == "embed" and names[-1] == "head" and names == [lyr["name"] for lyr in r["layers"] if lyr["name"] in names]
+    assert sum(row["cycles"] for row in cp["rows"]) == cp["sum_cycles"] == max(row["at_output"] for row in cp["rows"])
+    assert cp["pipeline_cycles"] == rtl["latency"]["cycles"]
+    assert cp["rows"][-1]["at_output"] <= cp["pipeline_cycles"] <= cp["rows"][-1]["at_output"] + 1, cp
+    assert "Critical path per layer (estimate" in (out / "report.html").read_text()
     # `synth report` re-renders the folder: the same verdict and RTL figures (an HGQ2 run has no estimate to redo)
     from trigformer.flow.cli import main
 

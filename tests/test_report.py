@@ -61,6 +61,18 @@ def test_budget_without_results_is_not_met():
     assert not out["met"] and out["violations"] == [] and len(out["unchecked"]) == 3
 
 
+def test_a_verdict_with_a_missing_figure_says_what_was_not_checked():
+    """An HGQ2 run without Yosys: the RTL form has a latency within budget and no resource counts. Not met, and the
+    line says why instead of 'Budget NOT met: rtl (pipeline) met'."""
+    from trigformer.flow.report.verdict import verdict_line
+
+    rep = {"forms": {"rtl": {"latency": {"source": "rtl", "cycles": 39, "ns": 195.0, "ii": 1}}}}
+    bud = judge_budget(rep, {"latency_ns": 200, "ii": 1})
+    assert not bud["met"] and bud["violations"] == []
+    assert verdict_line(bud) == ("Budget NOT met: not checked: resources: no estimate or report; "
+                                 "rtl: no resource counts")
+
+
 def test_roc_matches_known_values():
     fpr, tpr, auc = roc_curve(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
     assert auc == pytest.approx(0.75)  # the classic sklearn example

@@ -12,7 +12,8 @@ import numpy as np
 from trigformer.flow.report.model import write_text_atomic
 from trigformer.flow.parts import RESOURCES
 from trigformer.flow.report.forms import forms_of, label
-from trigformer.flow.report.text import (estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows,
+from trigformer.flow.report.text import (CRITICAL_PATH_COLS, critical_path, estimate_vs_rtl_rows,
+                                         expected_error, fmt_pair, form_tag, per_layer_rows,
                                          rtl_verification_rows, verification_rows)
 from trigformer.flow.report.timing import timing_lines
 from trigformer.flow.report.verdict import fractions, verdict_line
@@ -181,6 +182,12 @@ def _layer_tables(report: dict) -> str:
         tags = " / ".join(dict.fromkeys(x for x in (form_tag(lat), form_tag(res)) if x))
         out += (f"<h2>Per layer: {e(tags)}</h2><table><tr><th>layer</th>"
                 + "".join(f"<th>{c}</th>" for c in cols) + f"</tr>{body}</table>")
+    title, path = critical_path(report)
+    if path:
+        body = "".join("<tr><td>" + e(r["name"]) + "</td>" + "".join(f"<td>{r[c]:g}</td>" for c in CRITICAL_PATH_COLS)
+                       + "</tr>" for r in path)
+        out += (f"<h2>{e(title)}</h2><table><tr><th>layer</th>" + "".join(f"<th>{c}</th>" for c in CRITICAL_PATH_COLS)
+                + f"</tr>{body}</table>")
     cmp_rows = estimate_vs_rtl_rows(report)
     if cmp_rows:
         head = "".join(f"<th>{c} estimate</th><th>{c} RTL</th><th>ratio</th>" for c in ("cycles", "LUT", "DSP", "FF"))

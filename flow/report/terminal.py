@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from trigformer.flow.report.text import (estimate_vs_rtl_rows, expected_error, fmt_pair, form_tag, per_layer_rows,
+from trigformer.flow.report.text import (CRITICAL_PATH_COLS, critical_path, estimate_vs_rtl_rows,
+                                         expected_error, fmt_pair, form_tag, per_layer_rows,
                                          rtl_verification_rows, verification_rows)
 from trigformer.flow.parts import RESOURCES
 from trigformer.flow.report.forms import forms_of, label
@@ -119,6 +120,15 @@ def render_terminal(report: dict, console=None) -> None:
         for r in rows:
             t.add_row(r["name"], *["" if r.get(c) is None else f"{r[c]:,}" if isinstance(r[c], int) else f"{r[c]:g}"
                                    for c in cols])
+        con.print(t)
+    title, path = critical_path(report)
+    if path:
+        t = Table(title=title)
+        t.add_column("layer", overflow="fold")
+        for c in CRITICAL_PATH_COLS:
+            t.add_column(c, justify="right")
+        for r in path:
+            t.add_row(r["name"], *[f"{r[c]:g}" for c in CRITICAL_PATH_COLS])
         con.print(t)
     cmp_rows = estimate_vs_rtl_rows(report)
     if cmp_rows:

@@ -83,6 +83,21 @@ def per_layer_rows(report: dict) -> list[dict]:
     return list(rows.values())
 
 
+CRITICAL_PATH_COLS = ("arrival", "at_output", "cycles")
+
+
+def critical_path(report: dict) -> tuple[str, list[dict]]:
+    """An HGQ2 design's critical path per layer (flow/hgq2.py: estimate from alkaid's arrival times): (title, rows),
+    or ("", []) when the report has none."""
+    cp = ((report.get("rtl") or {}).get("latency") or {}).get("critical_path") or {}
+    rows = cp.get("rows") or []
+    if not rows:
+        return "", []
+    title = (f"Critical path per layer ({cp.get('source', 'estimate')}: alkaid's arrival times at the cutoff; "
+             f"cycles sum to {cp.get('sum_cycles')}, the pipeline has {cp.get('pipeline_cycles')})")
+    return title, rows
+
+
 def estimate_vs_rtl_rows(report: dict) -> list[dict]:
     """Per RTL unit (a layer and the elementwise layers folded into it): the estimate summed over its members beside
     the RTL figures (cycles from the RTL pipeline, LUT/DSP/FF from Yosys) and their ratio estimate / RTL. Two

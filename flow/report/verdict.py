@@ -96,6 +96,8 @@ def verdict_line(bud: dict) -> str:
         return head + (": " + "; ".join(bud.get("unchecked") or []) if bud.get("unchecked") else "")
     if bud.get("met"):
         return f"{head}: " + ", ".join(label(n, f) for n, f in forms.items())
+    if all(f.get("met") for f in forms.values()) and not bud.get("violations"):  # nothing over: a figure is missing
+        return f"{head}: not checked: " + "; ".join(bud.get("unchecked") or [])
     return f"{head}: " + "; ".join(parts)
 
 

@@ -56,6 +56,33 @@ def trace(model) -> Traced:
     return Traced(comb, int(n_in), int(n_out), frac, float(comb.cost), round(time.perf_counter() - t0, 2), note)
 
 
+def critical_path(model, latency_cutoff: float) -> list[dict]:
+    """Where the pipeline's cycles go, layer by layer: alkaid's arrival time (its surrogate delay, the one its
+    pipeliner cuts by) of each layer's latest output, from the same tracer with every layer's output kept
+    (`trace_model(dump=True)`). A layer's output can be registered no earlier than ceil(arrival / cutoff) stages
+    after the input register, so `at_output` is that count and `cycles` what the layer adds to the latest earlier
+    layer's (the critical path's share; an estimate: the pipeline's own total is the RTL's latency)."""
+    import math
+
+    from alkaid.converter import trace_model
+
+    try:
+        traces = trace_model(model, dump=True)
+    except AssertionError:  # the binary-LUT lowering failure trace() steers around (same option, same logic)
+        traces = trace_model(model, dump=True, solver_options={"binary_lut": False})
+    rows, before = [], 0
+    for key, arr in traces.items():
+        parts = key.strip("/").split("/")
+        if len(parts) != 2 or parts[1] != "final":  # a layer's output after its own output quantizer
+            continue
+        flat = np.asarray(getattr(arr, "_vars", arr), dtype=object).ravel()
+        arrival = max((float(v.latency) for v in flat if hasattr(v, "latency")), default=0.0)
+        at = math.ceil(round(arrival / latency_cutoff, 9))
+        rows.append({"name": parts[0], "arrival": round(arrival, 3), "at_output": at, "cycles": max(at - before, 0)})
+        before = max(before, at)
+    return rows
+
+
 def to_int(y: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(raw integers, off-grid mask) of outputs y [events, n] on grids 2**-frac [n]."""
     scaled = np.asarray(y, dtype=np.float64).reshape(len(y), -1) * np.exp2(frac.astype(np.float64))
