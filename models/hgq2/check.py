@@ -75,12 +75,22 @@ def critical_path(model, latency_cutoff: float) -> list[dict]:
         parts = key.strip("/").split("/")
         if len(parts) != 2 or parts[1] != "final":  # a layer's output after its own output quantizer
             continue
-        flat = np.asarray(getattr(arr, "_vars", arr), dtype=object).ravel()
-        arrival = max((float(v.latency) for v in flat if hasattr(v, "latency")), default=0.0)
+        arrival = max((float(v.latency) for v in _variables(arr)), default=0.0)
         at = math.ceil(round(arrival / latency_cutoff, 9))
         rows.append({"name": parts[0], "arrival": round(arrival, 3), "at_output": at, "cycles": max(at - before, 0)})
         before = max(before, at)
     return rows
+
+
+def _variables(arr):
+    """The traced variables of a layer's output: an alkaid array (its `_vars`), or a tuple/list of them."""
+    if isinstance(arr, (tuple, list)):
+        for a in arr:
+            yield from _variables(a)
+        return
+    for v in np.asarray(getattr(arr, "_vars", arr), dtype=object).ravel():
+        if hasattr(v, "latency"):
+            yield v
 
 
 def to_int(y: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
