@@ -1,7 +1,8 @@
 """trigformer models: fixed-point types, the ops (models/ops), builders and datasets.
 
 The one place the TensorFlow environment is set: importing this package (flow imports it) before TensorFlow gives
-deterministic, quiet TensorFlow. oneDNN reorders float reductions, so it is off unless the caller set it.
+deterministic, quiet TensorFlow. oneDNN reorders float reductions, so it is off unless the caller set it; the
+intra-op thread pool has a fixed size, so training gives the same weights on any machine.
 Third-party warnings a user of trigformer cannot act on are filtered here too, each by its message, category and
 the module that warns (never a blanket ignore), with the reason beside it.
 """
@@ -16,6 +17,13 @@ import warnings
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow splits a reduction by its intra-op thread pool, and its default pool is the machine's core count: the
+# same seed trained different weights with 1 and 2 threads (tests/test_train_threads.py), so a YAML's firmware
+# depended on the machine and a sweep point (1 thread per point) differed from the same YAML run by `synth`. Fixed
+# here, whatever the caller's environment says (2: what this project's figures were produced with, on 2 cores; the
+# inter-op pool and the cores actually available did not change the weights).
+TRAIN_THREADS = 2
+os.environ["TF_NUM_INTRAOP_THREADS"] = str(TRAIN_THREADS)
 
 
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):

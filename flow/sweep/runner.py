@@ -25,9 +25,11 @@ from pathlib import Path
 RECORD = "result.json"
 OUT = "firmware"
 
-# One thread per point: TensorFlow, OpenMP and BLAS each size their pools to the machine otherwise.
+# One thread per point: TensorFlow, OpenMP and BLAS each size their pools to the machine otherwise. TensorFlow's
+# intra-op pool is the exception: trigformer fixes it (models/__init__.py TRAIN_THREADS), because its size changes the
+# trained weights, and a point must give what `synth` gives for the same YAML.
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+              "TF_NUM_INTEROP_THREADS": "1"}
 
 # The child asks Linux to SIGTERM it when the thread that started it goes away (a worker killed at Ctrl-C or by the
 # batch system), so no orphaned synth keeps writing into a point folder; then it runs the CLI module like `-m`.
