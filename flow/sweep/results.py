@@ -107,17 +107,37 @@ def accuracy_of(row: dict) -> float | None:
 CAPTIONS = ("Accuracy vs LUT", "Accuracy vs latency")
 
 
-def _plot(rows, xkey: str, xlabel: str, lines: list[tuple[float, str]], title: str):
+def _axes():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt.subplots(figsize=(7, 4.5))
+
+
+def _finish(fig, ax, xs: list[float], xlabel: str, lines: list[tuple[float, str]], title: str, legend: bool) -> str:
+    """The budget lines, a log x axis when the figures span more than 30x, labels and legend; the PNG (base64)."""
     from trigformer.flow.report.html import png_base64
 
+    for x, label in lines:
+        ax.axvline(x, color="k", ls="--", lw=1, label=label)
+    xs = xs + [x for x, _ in lines]
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 30:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (firmware)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if legend or lines:
+        ax.legend(fontsize=8, loc="best")
+    return png_base64(fig)
+
+
+def _plot(rows, xkey: str, xlabel: str, lines: list[tuple[float, str]], title: str):
     data = [(r[xkey], accuracy_of(r), bool(r.get("budget_met"))) for r in rows
             if r.get(xkey) is not None and accuracy_of(r) is not None]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _axes()
     bad = [(x, y) for x, y, ok in data if not ok]
     good = [(x, y) for x, y, ok in data if ok]
     if bad:
@@ -128,18 +148,7 @@ def _plot(rows, xkey: str, xlabel: str, lines: list[tuple[float, str]], title: s
         ax.step(*zip(*front), where="post", color="tab:red", lw=1.2)
         ax.scatter(*zip(*front), s=120, facecolors="none", edgecolors="tab:red", lw=1.8,
                    label=f"Pareto front of feasible points ({len(front)})")
-    for x, label in lines:
-        ax.axvline(x, color="k", ls="--", lw=1, label=label)
-    xs = [x for x, _, _ in data] + [x for x, _ in lines]
-    if xs and min(xs) > 0 and max(xs) / min(xs) > 30:
-        ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("accuracy (firmware)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    if data or lines:
-        ax.legend(fontsize=8, loc="best")
-    return png_base64(fig)
+    return _finish(fig, ax, [x for x, _, _ in data], xlabel, lines, title, bool(data))
 
 
 ALKAID_CAPTION = "Accuracy vs alkaid cost"
@@ -159,14 +168,7 @@ def fronts_by_group(rows: list[dict], xkey: str, group: str | None) -> dict:
 
 def _plot_groups(rows, xkey: str, xlabel: str, group: str | None, lines: list[tuple[float, str]], title: str):
     """Every point, coloured by `group`, with each group's Pareto front joined."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from trigformer.flow.report.html import png_base64
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _axes()
     fronts = fronts_by_group(rows, xkey, group)
     for i, (g, front) in enumerate(fronts.items()):
         colour = f"C{i % 10}"
@@ -177,15 +179,8 @@ def _plot_groups(rows, xkey: str, xlabel: str, group: str | None, lines: list[tu
         ax.step([r[xkey] for r in front], [accuracy_of(r) for r in front], where="post", color=colour, lw=1.2)
         ax.scatter([r[xkey] for r in front], [accuracy_of(r) for r in front], s=120, facecolors="none",
                    edgecolors=colour, lw=1.8)
-    for x, label in lines:
-        ax.axvline(x, color="k", ls="--", lw=1, label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("accuracy (firmware)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    if fronts or lines:
-        ax.legend(fontsize=8, loc="best")
-    return png_base64(fig)
+    xs = [r[xkey] for r in rows if r.get(xkey) is not None and accuracy_of(r) is not None]
+    return _finish(fig, ax, xs, xlabel, lines, title, bool(fronts))
 
 
 def write_html(out: Path, rows: list[dict], sweep, points: list) -> Path:
