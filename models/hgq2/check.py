@@ -28,28 +28,33 @@ class Traced:
     note: str | None = None  # how alkaid was steered around a failure of its own, if it had to be
 
 
+def _trace_model(model, **kw):
+    """alkaid's `trace_model(model, **kw)` and a note (None unless it had to be steered around its own failure)."""
+    from alkaid.converter import trace_model
+
+    try:
+        return trace_model(model, **kw), None
+    except AssertionError as e:
+        if "does not cover all values" not in str(e):
+            raise
+        # alkaid 0.8.2 lowers groups of 1-bit inputs of a constant matrix into partial-sum tables and asserts when
+        # such a bit is signed (values -1, 0); without that lowering the same products are traced as shift-adds
+        note = ("alkaid 0.8.2's binary-LUT lowering of 1-bit inputs failed on a signed 1-bit input (its assertion: "
+                f"{str(e)[:160]}); traced with solver option binary_lut: false")
+        return trace_model(model, solver_options={"binary_lut": False}, **kw), note
+
+
 def trace(model) -> Traced:
     """Trace a Keras 3 HGQ2 model with alkaid (HGQ2's plugin for alkaid, `alkaid.converter.trace_model`)."""
     import time
 
-    from alkaid.converter import trace_model
     from alkaid.trace import trace as to_comb
 
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"an HGQ2 model with one input and one output is supported; this one has "
                          f"{len(model.inputs)} inputs and {len(model.outputs)} outputs")
     t0 = time.perf_counter()
-    note = None
-    try:
-        inp, out = trace_model(model)
-    except AssertionError as e:
-        if "does not cover all values" not in str(e):
-            raise
-        # alkaid 0.8.2 lowers groups of 1-bit inputs of a constant matrix into partial-sum tables and asserts when
-        # such a bit is signed (values -1, 0); without that lowering the same products are traced as shift-adds
-        inp, out = trace_model(model, solver_options={"binary_lut": False})
-        note = ("alkaid 0.8.2's binary-LUT lowering of 1-bit inputs failed on a signed 1-bit input (its assertion: "
-                f"{str(e)[:160]}); traced with solver option binary_lut: false")
+    (inp, out), note = _trace_model(model)
     comb = to_comb(inp, out)
     n_in, n_out = comb.shape
     frac = np.asarray(comb.out_kifs, dtype=np.int64)[2].reshape(-1)
@@ -64,12 +69,7 @@ def critical_path(model, latency_cutoff: float) -> list[dict]:
     layer's (the critical path's share; an estimate: the pipeline's own total is the RTL's latency)."""
     import math
 
-    from alkaid.converter import trace_model
-
-    try:
-        traces = trace_model(model, dump=True)
-    except AssertionError:  # the binary-LUT lowering failure trace() steers around (same option, same logic)
-        traces = trace_model(model, dump=True, solver_options={"binary_lut": False})
+    traces, _ = _trace_model(model, dump=True)  # the note is trace()'s: same model, same steering
     rows, before = [], 0
     for key, arr in traces.items():
         parts = key.strip("/").split("/")
