@@ -1,5 +1,6 @@
 """Yosys's mapping of one LUT-bound variable product: alkaid's `multiplier` body (`a * b`, as the flow had it) vs
-our sim/rtl/multiplier_lut.v as used (`ours`: Booth rows) and in its other form (`array`: its FORCE switch), on
+our sim/rtl/multiplier_lut.v as used (`ours`: Booth rows added one by one to a running sum) and in two of its other
+forms (its FORCE switch: `array`, plain rows in a balanced adder tree; `tree`, the Booth rows in that tree), on
 the flow's own Yosys script (sim/rtl/yosys.py: synth_xilinx -family xcup, the product kept off the DSP48E2s,
 `ltp -noff`). Prints LUT, CARRY4, MUXF cells and the longest path (`depth`: LUT
 levels L, MUXF7/8/9 M and CARRY4 C on it, sim/rtl/timing.py parse_ltp) per width. Asserts nothing.
@@ -51,7 +52,7 @@ def main() -> None:
     ours = MULTIPLIER_LUT.read_text()
     assert "localparam FORCE = 0;" in ours
     designs = {"a*b": alkaid_lut_text(), "array": ours.replace("localparam FORCE = 0;", "localparam FORCE = 1;"),
-               "ours": ours}
+               "tree": ours.replace("localparam FORCE = 0;", "localparam FORCE = 2;"), "ours": ours}
     print(f"{version(args.yosys)}; {'signed' if args.signed else 'unsigned'} x {'signed' if args.signed else 'unsigned'}"
           f", full-width output; source: yosys (synth_xilinx -family xcup, ltp -noff)")
     head = "  ".join(f"{n + ' ' + k:>13}" for n in designs for k in ("LUT", "CARRY4", "MUXF", "depth"))

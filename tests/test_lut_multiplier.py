@@ -63,17 +63,18 @@ def _reference(w0: int, w1: int, s0: int, s1: int, wo: int) -> np.ndarray:
     return (a * b) & ((1 << wo) - 1)  # exact: |a * b| < 2**20; the output's raw bits (two's complement)
 
 
-@pytest.mark.parametrize("form", ["used", "array", "booth"])
+@pytest.mark.parametrize("form", ["used", "array", "booth", "chain_std", "chain_q"])
 def test_multiplier_lut_bit_exact(form, tmp_path):
     """Exhaustive: every input pair of every case, Verilator's output == the Python product's low BW_OUT bits; the
-    module as used (its rule picks the form per width) and each of its two forms on every case (its FORCE switch,
-    which benchmarks/lut_multiplier.py uses)."""
+    module as used (its rule picks the rows per width) and each of its four forms on every case (its FORCE switch,
+    which benchmarks/lut_multiplier.py uses: array and Booth rows in a tree, standard and b0 + 2Q Booth rows in a
+    chain)."""
     env = verilator_env()
     (tmp_path / "mtest.v").write_text(_verilog(CASES))
     (tmp_path / "tb.cpp").write_text(_testbench(CASES))
     text = MULTIPLIER_LUT.read_text()
     assert text.count("localparam FORCE = 0;") == 1
-    force = {"used": 0, "array": 1, "booth": 2}[form]
+    force = {"used": 0, "array": 1, "booth": 2, "chain_std": 3, "chain_q": 4}[form]
     (tmp_path / "multiplier_lut.v").write_text(text.replace("localparam FORCE = 0;", f"localparam FORCE = {force};"))
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "--top-module", "mtest", "-Wall", "-Wno-fatal",
            "-Wno-DECLFILENAME", "--Mdir", "obj", "-CFLAGS", "-O1", "-o", "Vtb", "tb.cpp", "mtest.v", "multiplier_lut.v"]
@@ -103,14 +104,15 @@ def test_multiplier_lut_lints_clean_as_alkaids_binder_builds_it(tmp_path):
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
 
 
-def _yosys_luts(module_text: str, tmp: Path) -> int:
-    """LUTs of an 8 x 8 signed product by Yosys on the flow's own stage script (uncached)."""
+def _yosys_luts(module_text: str, tmp: Path, w0: int = 8, w1: int = 8) -> int:
+    """LUTs of a w0 x w1 signed product by Yosys on the flow's own stage script (uncached)."""
     from trigformer.sim.rtl import yosys as Y
 
     tmp.mkdir()
     (tmp / "multiplier_lut.v").write_text(module_text)
-    (tmp / "mtop.v").write_text("module mtop(input [7:0] a, input [7:0] b, output [15:0] y);\n"
-                                "  multiplier_lut #(8, 8, 1, 1, 16) m(.in0(a), .in1(b), .out(y));\nendmodule\n")
+    (tmp / "mtop.v").write_text(f"module mtop(input [{w0 - 1}:0] a, input [{w1 - 1}:0] b, output [{w0 + w1 - 1}:0] y);\n"
+                                f"  multiplier_lut #({w0}, {w1}, 1, 1, {w0 + w1}) m(.in0(a), .in1(b), .out(y));\n"
+                                "endmodule\n")
     (tmp / "job.ys").write_text(Y.script(["multiplier_lut.v", "mtop.v"], "mtop", depth=True))
     r = subprocess.run(Y.yosys_command() + ["-q", "-l", "job.log", "job.ys"], cwd=tmp, capture_output=True, text=True,
                        timeout=600)
@@ -133,3 +135,18 @@ def test_multiplier_lut_smaller_than_yosys_mul(tmp_path):
         pytest.skip(str(e))
     ours = _yosys_luts(MULTIPLIER_LUT.read_text(), tmp_path / "ours")
     assert 0 < ours < theirs, (ours, theirs)
+
+
+@pytest.mark.parametrize("w0,w1", [(6, 6), (7, 7), (7, 6)])
+def test_multiplier_lut_chain_smaller_than_tree(w0, w1, tmp_path):
+    """The module as used (rows added one by one to a running sum) against its balanced adder tree of the same Booth
+    rows (FORCE = 2), at the widths the N = 8 / 16 HGQ2 models have most of: fewer LUTs by Yosys's count."""
+    from trigformer.sim.rtl.verilator import ToolMissing
+
+    text = MULTIPLIER_LUT.read_text()
+    try:
+        used = _yosys_luts(text, tmp_path / "used", w0, w1)
+    except ToolMissing as e:
+        pytest.skip(str(e))
+    tree = _yosys_luts(text.replace("localparam FORCE = 0;", "localparam FORCE = 2;"), tmp_path / "tree", w0, w1)
+    assert 0 < used < tree, (used, tree)

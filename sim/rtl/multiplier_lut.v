@@ -1,16 +1,20 @@
 `timescale 1ns / 1ps
 
 // A LUT-bound variable product (hls.multipliers), same ports, parameters and result as alkaid's `multiplier` (out =
-// the low BW_OUT bits of the exact product, extended by its sign when wider). Written as rows summed by a balanced
-// tree of two-operand adders (each its own carry chain, only as wide as its operands, nothing above BW_OUT), because
-// Yosys maps a plain `*` to LUT logic up to 2-3x larger (benchmarks/lut_multiplier.py). Rows of the narrower operand
-// y (the other, A, read as two's complement), in one of two forms:
-//   Booth (used): y = b0 + 2 Q, Q in radix-4 Booth digits d (-2..2): the row b0 ? A : 0, then one row (|d| A) ^ neg
-//     per digit (one LUT per bit: 5 inputs);
+// the low BW_OUT bits of the exact product, extended by its sign when wider). Written as rows of the narrower operand
+// y (the other, A, read as two's complement) and two-operand adders (each its own carry chain, only as wide as its
+// operands, nothing above BW_OUT), because Yosys maps a plain `*` to LUT logic up to 2-3x larger
+// (benchmarks/lut_multiplier.py). Rows, in one of three forms:
+//   Booth, standard (WB even): radix-4 digits d (-2..2) of B, one row (|d| A) ^ neg per digit (5 inputs per bit);
+//   Booth, b0 + 2Q (WB odd): y = b0 + 2 Q, the row b0 ? A : 0, then one row per radix-4 digit of Q;
 //   array (benchmarks only, FORCE = 1): row j = y[j] ? A : 0, the sign row (signed y) as ~(y[j] ? A : 0).
-// A row's +1 (two's complement) is the carry-in of the adder where that row is the lowest of the right operand.
-// Rows and sums are sign- or zero-extended and cut to P bits by assignment, on purpose; `nd` is one flat array
-// whose entries feed each other (acyclic). alkaid's Verilator binder builds with -Wall and warnings fatal.
+// Adders: a chain (used): row r is added to the sum of rows 0..r-1, so each sum bit is one LUT (the previous sum's
+// bit and the row bit's inputs) and the carry chain's other operand is that previous sum bit, a wire; or a balanced
+// tree (benchmarks, FORCE 1 and 2), which adds rows to rows and makes Yosys build the rows' bits in LUTs of their own.
+// A row's +1 (two's complement) is the carry-in of the adder that adds it (tree: the adder where that row is the
+// lowest of the right operand). Rows and sums are sign- or zero-extended and cut to P bits by assignment, on purpose;
+// `nd` is one flat array whose entries feed each other (acyclic). alkaid's Verilator binder builds with -Wall and
+// warnings fatal.
 /* verilator lint_off WIDTHEXPAND */
 /* verilator lint_off WIDTHTRUNC */
 /* verilator lint_off UNOPTFLAT */
@@ -73,27 +77,35 @@ module multiplier_lut #(
     end
   endfunction
   function integer row_lo(input integer r);  // column of a row's bit 0
-    row_lo = ARRAY ? r : r == 0 ? 0 : 2 * r - 1;
+    row_lo = ARRAY ? r : STD ? 2 * r : r == 0 ? 0 : 2 * r - 1;
   endfunction
   function integer clip(input integer t);
     clip = t < P ? t : P;
   endfunction
   function integer row_top(input integer r);  // columns below the row's sign extension
-    row_top = clip(ARRAY ? r + WA : r == 0 ? WA : 2 * r + WA);
+    row_top = clip(ARRAY ? r + WA : STD ? 2 * r + WA + 1 : r == 0 ? WA : 2 * r + WA);
   endfunction
 
-  // Booth at every width: Yosys 0.70 maps it to 35-46 % fewer LUTs than the array from 7 bits; Yosys 0.23's ABC maps
-  // its row-into-sum cones to MUXF-wide LUTs for depth, which makes it 3-25 % larger than the array from 7 bits with
-  // no more LUT levels (benchmarks/lut_multiplier.py, README). FORCE (benchmarks, tests): 1 array, 0 or 2 Booth.
+  // FORCE (benchmarks, tests): 0 the rule below, 1 array tree, 2 Booth tree, 3 standard-Booth chain, 4 b0 + 2Q chain.
+  // Used: a chain, its rows Booth digits of the standard kind when WB is even (WB / 2 rows, b0 + 2Q would need one
+  // more) and b0 + 2Q when WB is odd (as many rows, the first a plain AND): each adder adds one row to the running
+  // sum, so its sum LUT reads one sum bit and one row bit's 5 inputs and its carry-chain operand is the sum bit
+  // itself. Yosys 0.23 maps that to one LUT per sum bit; the balanced tree adds rows to rows, whose bits Yosys builds
+  // in LUTs of their own (or MUXF-wide cones) before the adder (benchmarks/lut_multiplier.py, README).
   localparam FORCE = 0;
   localparam ARRAY = WY > 1 && FORCE == 1;
-  localparam NR = ARRAY ? WY : KQ + 1;  // Booth: b0 * A, then one row per digit; array: one per bit of y
+  localparam CHAIN = FORCE == 0 || FORCE >= 3;
+  localparam STD = (FORCE == 0 && WB % 2 == 0) || FORCE == 3;  // standard Booth rows (chain only: every row has a +1)
+  localparam KS = (WB + 1) / 2;  // standard Booth digits of B (B[-1] = 0)
+  localparam NR = ARRAY ? WY : STD ? KS : KQ + 1;  // array: one row per bit of y; b0 + 2Q: b0 * A, then one per digit
   localparam NL = levels(NR);
-  wire [P-1:0] nd[0:base(NL + 1) - 1];
-  wire [NR-1:0] neg;  // row r's +1 (r >= 1): the sign of its digit
+  wire [P-1:0] nd[0:(CHAIN ? 2 * NR : base(NL + 1)) - 1];  // rows, then the sums (tree levels, or the chain's)
+  wire [NR-1:0] neg;  // row r's +1: the sign of its digit (the sign row of the array)
+  wire [2*KS:0] bs;  // bs[j + 1] = B[j], B[-1] = 0
 
   genvar l, i;
   generate
+    assign bs = {be, 1'b0};
     // rows
     if (ARRAY) begin : array
       for (i = 0; i < NR; i = i + 1) begin : row
@@ -103,46 +115,72 @@ module multiplier_lut #(
         assign nd[i] = $signed(bits) <<< i;
       end
     end else begin : booth
-    assign nd[0] = $signed(ae[WA:1] & {WA{be[0]}});
-    assign neg[0] = 1'b0;
-    for (i = 1; i < NR; i = i + 1) begin : row
-      wire b2 = be[2*i], b1 = be[2*i-1], b0 = i > 1 ? be[2*i-2] : 1'b0;
-      wire one = b1 ^ b0;
-      wire two = (b2 & ~b1 & ~b0) | (~b2 & b1 & b0);
-      wire [WA:0] bits = ((one ? ae[WA+1:1] : {(WA + 1) {1'b0}}) | (two ? ae[WA:0] : {(WA + 1) {1'b0}})) ^ {(WA + 1) {b2}};
-      assign neg[i] = b2;
-      if (row_lo(i) < P) begin : in
-        assign nd[i] = $signed(bits) <<< row_lo(i);
-      end else begin : out
-        assign nd[i] = {P{1'b0}};
+      if (!STD) begin : b0row
+        assign nd[0] = $signed(ae[WA:1] & {WA{be[0]}});
+        assign neg[0] = 1'b0;
+      end
+      for (i = STD ? 0 : 1; i < NR; i = i + 1) begin : row
+        // digit (b2 b1 b0): standard, B[2i+1] B[2i] B[2i-1]; b0 + 2Q, Q's digit i - 1: B[2i] B[2i-1] B[2i-2]
+        wire b2 = STD ? bs[2*i+2] : be[2*i], b1 = STD ? bs[2*i+1] : be[2*i-1];
+        wire b0 = STD ? bs[2*i] : i > 1 ? be[2*i-2] : 1'b0;
+        wire one = b1 ^ b0;
+        wire two = (b2 & ~b1 & ~b0) | (~b2 & b1 & b0);
+        wire [WA:0] bits = ((one ? ae[WA+1:1] : {(WA + 1) {1'b0}}) | (two ? ae[WA:0] : {(WA + 1) {1'b0}})) ^ {(WA + 1) {b2}};
+        assign neg[i] = b2;
+        if (row_lo(i) < P) begin : in
+          assign nd[i] = $signed(bits) <<< row_lo(i);
+        end else begin : out
+          assign nd[i] = {P{1'b0}};
+        end
       end
     end
-    end
     // adders
-    for (l = 1; l <= NL; l = l + 1) begin : lvl
-      for (i = 0; i < nodes(l); i = i + 1) begin : node
-        localparam LEFT = base(l - 1) + 2 * i, RIGHT = LEFT + 1;
-        localparam LAST = ((i + 1) << l) - 1 < NR - 1 ? ((i + 1) << l) - 1 : NR - 1;
-        localparam LO = row_lo((2 * i + 1) << (l - 1));  // the right operand's lowest column
-        localparam TOP = clip(row_top(LAST) + 1);  // |sum of rows| < 2**(TOP - 1) (module doc)
-        if (2 * i + 1 >= nodes(l - 1)) begin : pass
-          assign nd[base(l)+i] = nd[LEFT];
+    if (CHAIN) begin : chain
+      // nd[NR + r] = rows 0..r; the sum before row 0 is 0 (b0 + 2Q: row 0 itself, its +1 is 0)
+      for (i = 0; i < NR; i = i + 1) begin : acc
+        localparam LO = row_lo(i);
+        localparam TOP = clip(row_top(i) + 1);  // |rows 0..i| < 2**(TOP - 1)
+        if (i == 0 && !STD) begin : first
+          assign nd[NR] = nd[0];
         end else if (LO >= P) begin : low
-          assign nd[base(l)+i] = nd[LEFT];
+          assign nd[NR+i] = nd[NR+i-1];
         end else begin : add
-          wire [TOP-LO-1:0] s = nd[LEFT][TOP-1:LO] + nd[RIGHT][TOP-1:LO] + neg[(2*i+1)<<(l-1)];
+          wire [P-1:0] prev = i == 0 ? {P{1'b0}} : nd[NR+i-1];
+          wire [TOP-LO-1:0] s = prev[TOP-1:LO] + nd[i][TOP-1:LO] + neg[i];
           if (LO > 0) begin : lowbits
-            assign nd[base(l)+i] = $signed({s, nd[LEFT][LO-1:0]});
+            assign nd[NR+i] = $signed({s, prev[LO-1:0]});
           end else begin : nolow
-            assign nd[base(l)+i] = $signed(s);
+            assign nd[NR+i] = $signed(s);
+          end
+        end
+      end
+    end else begin : tree
+      for (l = 1; l <= NL; l = l + 1) begin : lvl
+        for (i = 0; i < nodes(l); i = i + 1) begin : node
+          localparam LEFT = base(l - 1) + 2 * i, RIGHT = LEFT + 1;
+          localparam LAST = ((i + 1) << l) - 1 < NR - 1 ? ((i + 1) << l) - 1 : NR - 1;
+          localparam LO = row_lo((2 * i + 1) << (l - 1));  // the right operand's lowest column
+          localparam TOP = clip(row_top(LAST) + 1);  // |sum of rows| < 2**(TOP - 1) (module doc)
+          if (2 * i + 1 >= nodes(l - 1)) begin : pass
+            assign nd[base(l)+i] = nd[LEFT];
+          end else if (LO >= P) begin : low
+            assign nd[base(l)+i] = nd[LEFT];
+          end else begin : add
+            wire [TOP-LO-1:0] s = nd[LEFT][TOP-1:LO] + nd[RIGHT][TOP-1:LO] + neg[(2*i+1)<<(l-1)];
+            if (LO > 0) begin : lowbits
+              assign nd[base(l)+i] = $signed({s, nd[LEFT][LO-1:0]});
+            end else begin : nolow
+              assign nd[base(l)+i] = $signed(s);
+            end
           end
         end
       end
     end
+    localparam RESULT = CHAIN ? 2 * NR - 1 : base(NL);
     if (BW_OUT > P && (SIGNED0 || SIGNED1)) begin : sext
-      assign out = $signed(nd[base(NL)]);
+      assign out = $signed(nd[RESULT]);
     end else begin : zext
-      assign out = nd[base(NL)];
+      assign out = nd[RESULT];
     end
   endgenerate
 endmodule
