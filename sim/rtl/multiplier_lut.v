@@ -145,13 +145,7 @@ module multiplier_lut #(
         end else if (LO >= P) begin : low
           assign nd[NR+i] = nd[NR+i-1];
         end else begin : add
-          wire [P-1:0] prev = i == 0 ? {P{1'b0}} : nd[NR+i-1];
-          wire [TOP-LO-1:0] s = prev[TOP-1:LO] + nd[i][TOP-1:LO] + neg[i];
-          if (LO > 0) begin : lowbits
-            assign nd[NR+i] = $signed({s, prev[LO-1:0]});
-          end else begin : nolow
-            assign nd[NR+i] = $signed(s);
-          end
+          multiplier_lut_add #(P, LO, TOP) adder(i == 0 ? {P{1'b0}} : nd[NR+i-1], nd[i], neg[i], nd[NR+i]);
         end
       end
     end else begin : tree
@@ -166,12 +160,7 @@ module multiplier_lut #(
           end else if (LO >= P) begin : low
             assign nd[base(l)+i] = nd[LEFT];
           end else begin : add
-            wire [TOP-LO-1:0] s = nd[LEFT][TOP-1:LO] + nd[RIGHT][TOP-1:LO] + neg[(2*i+1)<<(l-1)];
-            if (LO > 0) begin : lowbits
-              assign nd[base(l)+i] = $signed({s, nd[LEFT][LO-1:0]});
-            end else begin : nolow
-              assign nd[base(l)+i] = $signed(s);
-            end
+            multiplier_lut_add #(P, LO, TOP) adder(nd[LEFT], nd[RIGHT], neg[(2*i+1)<<(l-1)], nd[base(l)+i]);
           end
         end
       end
@@ -184,6 +173,30 @@ module multiplier_lut #(
     end
   endgenerate
 endmodule
+
+// One adder of multiplier_lut, chain or tree: bits LO..TOP-1 of a + b + cin, over a's bits below LO (b's are zero
+// there: the row, or the right subtree's lowest row, starts at column LO), sign-extended to P bits.
+/* verilator lint_off DECLFILENAME */
+module multiplier_lut_add #(
+    parameter P = 8,
+    parameter LO = 0,
+    parameter TOP = 8
+) (
+    input [P-1:0] a,
+    input [P-1:0] b,
+    input cin,
+    output [P-1:0] s
+);
+  wire [TOP-LO-1:0] sum = a[TOP-1:LO] + b[TOP-1:LO] + cin;
+  generate
+    if (LO > 0) begin : lowbits
+      assign s = $signed({sum, a[LO-1:0]});
+    end else begin : nolow
+      assign s = $signed(sum);
+    end
+  endgenerate
+endmodule
+/* verilator lint_on DECLFILENAME */
 /* verilator lint_on UNOPTFLAT */
 /* verilator lint_on WIDTHTRUNC */
 /* verilator lint_on WIDTHEXPAND */
