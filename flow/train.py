@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,29 @@ def seed_everything(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's generators
     tf.config.experimental.enable_op_determinism()
+
+
+@contextmanager
+def grappler_off():
+    """TensorFlow's graph optimizer (Grappler) off while the functions traced inside are built. With it, the same
+    HGQ2 model, weights, data and seed did not train the same: per-step digests of the N = 16 example's first HGQ2
+    epoch (157 steps, the float twin's weights loaded, two processes at a time) found the gradient of some
+    quantizer's bit-width variables (`b`, `f`, `i`) different in the last bit after 3 to 109 steps in each of 11
+    pairs: 1 or 2 threads per pool, PYTHONHASHSEED fixed or not, flush-to-zero set on the main thread, the
+    arithmetic optimizer or either half of the other passes off. With PYTHONHASHSEED fixed the traced graph was the
+    same in both processes, so the difference came from its optimization or execution; run eagerly, or with Grappler
+    off, the pairs were identical over all 157 steps. Over 90 epochs such last-bit differences became different bit
+    widths (three different N = 16 models from one YAML). With Grappler off HGQ2 training was also faster here (3
+    epochs: 37 s instead of 49 s). The float twin and the uniform (QKeras) path keep Grappler: their repeats were
+    identical (the float twin of those three runs; tests/test_synth_cli.py)."""
+    import tensorflow as tf
+
+    before = bool(tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False))
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
 
 
 def train(model, x, y: np.ndarray, tcfg, seed: int, label: str, progress: bool = True,
@@ -143,8 +167,9 @@ def train_hgq2(cfg, ds, progress: bool) -> Trained:
     if q.lut_target is not None:
         target = _lut_target(q.lut_target, q.beta, cfg.training.epochs)
         calls.insert(0, target)
-    summary["fixed"] = train(fixed, ds.x_train, ds.y_train, cfg.training, cfg.seed, "HGQ2 (heterogeneous)", progress,
-                             callbacks=calls)
+    with grappler_off():
+        summary["fixed"] = train(fixed, ds.x_train, ds.y_train, cfg.training, cfg.seed, "HGQ2 (heterogeneous)",
+                                 progress, callbacks=calls)
     summary["fixed"].update({"quantization": "hgq2", "ebops": ebops(fixed), **init, "beta": q.beta if target is None
                              else {"controller": "hgq.utils.sugar.BetaPID", "start": q.beta, "final": target.beta},
                              **({"lut_target": target.report()} if target is not None else {})})
