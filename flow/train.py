@@ -150,8 +150,9 @@ def train_models(cfg, ds, weights: Path | None, progress: bool) -> Trained:
 
 def train_hgq2(cfg, ds, progress: bool) -> Trained:
     """quantization.mode hgq2 (models/hgq2/build.py): the float twin (Keras' own layers), then the HGQ2 model from
-    the same seed, trained with HGQ2's EBOPs penalty (a fixed beta, or HGQ2's BetaPID aiming at lut_target)."""
-    from trigformer.models.hgq2.build import build_float, build_hgq2, ebops
+    the same seed, trained with HGQ2's EBOPs penalty (a fixed beta, or HGQ2's BetaPID aiming at lut_target), then
+    calibrated on the training set (models/hgq2/build.py calibrate: HGQ2's trace_minmax)."""
+    from trigformer.models.hgq2.build import build_float, build_hgq2, calibrate, ebops
 
     seed_everything(cfg.seed)
     floatm = build_float(cfg)
@@ -170,6 +171,8 @@ def train_hgq2(cfg, ds, progress: bool) -> Trained:
     with grappler_off():
         summary["fixed"] = train(fixed, ds.x_train, ds.y_train, cfg.training, cfg.seed, "HGQ2 (heterogeneous)",
                                  progress, callbacks=calls)
+    with stage("HGQ2 calibration (trace_minmax)", note=f"{len(ds.x_train)} training events"):
+        summary["fixed"]["calibration"] = calibrate(fixed, ds.x_train)
     summary["fixed"].update({"quantization": "hgq2", "ebops": ebops(fixed), **init, "beta": q.beta if target is None
                              else {"controller": "hgq.utils.sugar.BetaPID", "start": q.beta, "final": target.beta},
                              **({"lut_target": target.report()} if target is not None else {})})

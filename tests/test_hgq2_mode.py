@@ -111,6 +111,67 @@ def test_lut_target_drives_beta_up():
     assert set(tr.accuracy) == {"float", "fixed", "n_events"}
 
 
+
+def _sat_twin(model):
+    """The model and a twin whose WRAP quantizers saturate instead (the same weights and bit widths), both rebuilt
+    from the model's config in a fresh Keras session so that their variables have the same paths. On events where
+    no activation leaves its integer range the two compute the same outputs; an overflow makes them differ."""
+    import keras
+
+    js = model.to_json()
+    assert '"WRAP"' in js
+    keras.backend.clear_session()
+    wrap = keras.models.model_from_json(js)
+    wrap.set_weights(model.get_weights())
+    keras.backend.clear_session()
+    sat = keras.models.model_from_json(js.replace('"WRAP"', '"SAT"'))
+    src = {v.path: v for v in wrap.weights}
+    for v in sat.weights:
+        v.assign(src[v.path].numpy())
+    return wrap, sat
+
+
+def _overflowing_events(model, x) -> int:
+    from trigformer.flow.train import predict
+
+    wrap, sat = _sat_twin(model)
+    return int(np.any(predict(wrap, x) != predict(sat, x), axis=1).sum())
+
+
+def test_trained_model_is_calibrated_no_training_event_overflows():
+    """After HGQ2 training the flow runs HGQ2's trace_minmax on the training set: no activation of any training event
+    leaves its integer range (the WRAP model computes what a saturating twin computes, event by event). The same
+    model with every activation's integer bits lowered by one (what a stale, decayed range looks like) does overflow
+    on those events, and calibrating it again removes every overflow."""
+    import keras
+
+    from trigformer.flow.config import config_from_dict
+    from trigformer.flow.train import train_hgq2
+    from trigformer.models.data import build_dataset
+    from trigformer.models.hgq2.build import calibrate
+
+    cfg = config_from_dict(_cfg(training__epochs=2))
+    ds = build_dataset("synthetic", None, 8, F3, 300, 200, 3)
+    tr = train_hgq2(cfg, ds, progress=False)
+    cal = tr.summary["fixed"]["calibration"]
+    assert cal["n_events"] == 300 and cal["data"] == "the training set"
+    assert _overflowing_events(tr.fixed, ds.x_train) == 0
+    model, _ = _sat_twin(tr.fixed)
+    var = {v.path: v for v in model.weights}
+    lowered = 0
+    for path, v in var.items():  # one integer bit less wherever an activation keeps at least one bit
+        if "fixed_point_quantizer_kif" in path and path.endswith("/i") and not path.startswith("embed/"):
+            q = path[:-2]
+            i, k, f = v.numpy(), var[q + "/k"].numpy(), var[q + "/f"].numpy()
+            keep = k + i + f >= 2
+            v.assign(np.where(keep, i - 1, i))
+            lowered += int(keep.sum())
+    assert lowered > 0
+    assert _overflowing_events(model, ds.x_train) > 0
+    calibrate(model, ds.x_train)
+    assert _overflowing_events(model, ds.x_train) == 0
+    keras.backend.clear_session()
+
 def _run(tmp: Path, cfg: dict, name: str) -> tuple[int, dict, Path]:
     from trigformer.flow.cli import main
 

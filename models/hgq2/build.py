@@ -104,3 +104,17 @@ def ebops(model) -> float:
 
     return float(sum(int(ops.convert_to_numpy(layer._ebops)) for layer in model._flatten_layers()
                      if isinstance(layer, QLayerBase) and layer.enable_ebops))
+
+
+def calibrate(model, x) -> dict:
+    """HGQ2's deployment step for WRAP activation quantizers (hgq.utils.trace_minmax): every activation's integer
+    bits (and sign bit) set from the values the training set gives it, so that no training event overflows. During
+    training HGQ2 only tracks recent batches (i decays by i_decay_speed per step), so without this a rare event
+    wraps. Returns what changed, for report.json."""
+    from hgq.utils import trace_minmax
+
+    before = ebops(model)
+    trace_minmax(model, x, batch_size=1024)
+    return {"method": "hgq.utils.trace_minmax (integer and sign bits of every WRAP activation quantizer)",
+            "data": "the training set", "n_events": int(len(x)), "ebops_before": before, "ebops_after": ebops(model)}
+
