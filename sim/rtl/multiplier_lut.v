@@ -155,9 +155,7 @@ module multiplier_lut #(
           localparam LAST = ((i + 1) << l) - 1 < NR - 1 ? ((i + 1) << l) - 1 : NR - 1;
           localparam LO = row_lo((2 * i + 1) << (l - 1));  // the right operand's lowest column
           localparam TOP = clip(row_top(LAST) + 1);  // |sum of rows| < 2**(TOP - 1) (module doc)
-          if (2 * i + 1 >= nodes(l - 1)) begin : pass
-            assign nd[base(l)+i] = nd[LEFT];
-          end else if (LO >= P) begin : low
+          if (2 * i + 1 >= nodes(l - 1) || LO >= P) begin : pass  // no right operand, or it lies above bit P
             assign nd[base(l)+i] = nd[LEFT];
           end else begin : add
             multiplier_lut_add #(P, LO, TOP) adder(nd[LEFT], nd[RIGHT], neg[(2*i+1)<<(l-1)], nd[base(l)+i]);
