@@ -90,11 +90,19 @@ def _compile_at_o0(makefile: Path) -> None:
 
 def verilate(model, folder: Path, jobs: int) -> None:
     """Build alkaid's Verilator binder of the written project (a shared library loaded into this process)."""
+    from alkaid.codegen.rtl._utils import verilator_warn_suppression
+
     _compile_at_o0(folder / "sim" / "build_fsm_binder.mk")
     with _verilator_on_path(folder):
+        # alkaid's flags (-Wall, its suppressions) and UNOPTFLAT off: Verilator reports it when its optimiser sees
+        # a loop through different bits of one vector (a trained N = 16 model's table output did: logic22.v, a 6-bit
+        # wire); the Verilog has no combinational loop, and the warning only means Verilator evaluates those
+        # signals unflattened (its manual: ignoring it slows the simulation, it still simulates correctly). The
+        # co-simulation against HGQ2 Keras checks every output regardless.
+        flags = ("" if model._dirty else "-Wall ") + verilator_warn_suppression() + " -Wno-UNOPTFLAT"
         # the project as written and bound (bind: LUT-bound products as trigformer's multiplier_lut), not alkaid's
         # compile(), which would write it again first: Verilator simulates exactly the Verilog Yosys counts
-        model._compile(openmp=False, nproc=max(1, jobs))
+        model._compile(openmp=False, nproc=max(1, jobs), _env={"VERILATOR_FLAGS": flags})
 
 
 def simulate(model, x: np.ndarray) -> np.ndarray:
