@@ -117,4 +117,3 @@ def calibrate(model, x) -> dict:
     trace_minmax(model, x, batch_size=1024)
     return {"method": "hgq.utils.trace_minmax (integer and sign bits of every WRAP activation quantizer)",
             "data": "the training set", "n_events": int(len(x)), "ebops_before": before, "ebops_after": ebops(model)}
-
